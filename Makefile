@@ -1,0 +1,11 @@
+# The two commands of the README. Both install what they need on a fresh machine.
+.PHONY: run test lint bench
+
+run:
+	bash scripts/run.sh
+
+test:
+	bash scripts/test.sh
+
+lint:
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy panel clusters jobs

@@ -1,0 +1,75 @@
+"""Forms for clusters, sites and domains. Validation lives on the models; forms add what only a
+form knows (secrets that keep their value when left blank)."""
+
+from typing import Any
+
+from django import forms
+
+from clusters.models import Cluster, Domain, Site
+
+
+class KeepSecretWidget(forms.Textarea):
+    """Never renders the stored secret back into the page."""
+
+    def format_value(self, value: Any) -> str:
+        return ""
+
+
+class ClusterForm(forms.ModelForm):
+    class Meta:
+        model = Cluster
+        fields = ["name", "endpoint", "tls_ca", "tls_cert", "tls_key"]
+        widgets = {
+            "tls_ca": forms.Textarea(attrs={"rows": 3}),
+            "tls_cert": forms.Textarea(attrs={"rows": 3}),
+            "tls_key": KeepSecretWidget(
+                attrs={"rows": 3, "placeholder": "Leave blank to keep the stored key"}
+            ),
+        }
+
+    def clean_tls_key(self) -> Any:
+        key = self.cleaned_data.get("tls_key")
+        if not key and self.instance.pk:
+            return self.instance.tls_key
+        return key
+
+
+class SiteForm(forms.ModelForm):
+    class Meta:
+        model = Site
+        fields = [
+            "cluster",
+            "slug",
+            "name",
+            "series",
+            "image",
+            "replicas",
+            "workers",
+            "db_name",
+            "db_node",
+            "filestore_kind",
+            "nfs_server",
+            "nfs_export",
+            "nfs_options",
+            "bind_path",
+            "addons_path",
+            "traefik_version",
+            "traefik_entrypoint",
+            "traefik_certresolver",
+            "traefik_network",
+            "sticky_cookie",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            # Renaming a site would orphan its Swarm services and database.
+            self.fields["slug"].disabled = True
+            self.fields["cluster"].disabled = True
+
+
+class DomainForm(forms.ModelForm):
+    class Meta:
+        model = Domain
+        fields = ["name"]
+        widgets = {"name": forms.TextInput(attrs={"placeholder": "shop.example.com", "autocomplete": "off"})}

@@ -1,0 +1,203 @@
+"""Clusters, their nodes, the Odoo sites on them and the sites' domains."""
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.urls import reverse
+
+from clusters import validators as v
+from panel.crypto import EncryptedTextField
+
+
+class Cluster(models.Model):
+    class Status(models.TextChoices):
+        UNKNOWN = "unknown", "Not checked yet"
+        OK = "ok", "Connected"
+        UNREACHABLE = "unreachable", "Unreachable"
+        ERROR = "error", "Error"
+
+    name = models.SlugField(max_length=40, unique=True, help_text="A short name, e.g. prod-eu.")
+    endpoint = models.CharField(
+        max_length=255,
+        validators=[v.validate_endpoint],
+        help_text="unix:///var/run/docker.sock, tcp://manager:2376 (TLS) or ssh://user@manager",
+    )
+    # TLS client material for tcp endpoints; the CA is public, the key is a secret.
+    tls_ca = models.TextField(blank=True, help_text="PEM of the CA that signed the engine's certificate.")
+    tls_cert = models.TextField(blank=True, help_text="PEM of the client certificate.")
+    tls_key = EncryptedTextField(blank=True, help_text="PEM of the client key; stored encrypted.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.UNKNOWN)
+    status_message = models.TextField(blank=True)
+    engine_version = models.CharField(max_length=40, blank=True)
+    last_sync = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("cluster-detail", args=[self.pk])
+
+    def clean(self) -> None:
+        if self.endpoint.startswith("tcp://"):
+            given = [bool(self.tls_ca), bool(self.tls_cert), bool(self.tls_key)]
+            if any(given) and not all(given):
+                raise ValidationError(
+                    "For TLS give all three: the CA, the client certificate and the client key."
+                )
+            if not any(given):
+                raise ValidationError(
+                    {
+                        "endpoint": "A tcp endpoint needs TLS client certificates: an engine without TLS "
+                        "on the network gives root to anyone who reaches it."
+                    }
+                )
+
+
+class Node(models.Model):
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="nodes")
+    node_id = models.CharField(max_length=64)
+    hostname = models.CharField(max_length=253)
+    role = models.CharField(max_length=20)
+    availability = models.CharField(max_length=20)
+    state = models.CharField(max_length=20)
+    address = models.CharField(max_length=64, blank=True)
+    labels = models.JSONField(default=dict, blank=True)
+    engine_version = models.CharField(max_length=40, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["cluster", "hostname"]
+        constraints = [models.UniqueConstraint(fields=["cluster", "node_id"], name="node_unique_in_cluster")]
+
+    def __str__(self) -> str:
+        return f"{self.hostname} ({self.role})"
+
+    @property
+    def is_ready(self) -> bool:
+        return self.state == "ready" and self.availability == "active"
+
+
+class Site(models.Model):
+    class Status(models.TextChoices):
+        NEW = "new", "Not deployed"
+        DEPLOYING = "deploying", "Deploying"
+        HEALTHY = "healthy", "Healthy"
+        DEGRADED = "degraded", "Degraded"
+        DOWN = "down", "Down"
+        UPDATING = "updating", "Updating modules"
+
+    class Filestore(models.TextChoices):
+        NFS = "nfs", "NFS export (production)"
+        BIND = "bind", "Host folder shared by every node (lab)"
+
+    class TraefikVersion(models.TextChoices):
+        V3 = "v3", "Traefik v3"
+        V2 = "v2", "Traefik v2"
+
+    SERIES = [("16.0", "16.0"), ("17.0", "17.0"), ("18.0", "18.0"), ("19.0", "19.0")]
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="sites")
+    slug = models.CharField(
+        max_length=v.SLUG_MAX,
+        unique=True,
+        validators=[v.validate_slug],
+        help_text="Names the Swarm services: <slug>_odoo, <slug>_db, <slug>_redis.",
+    )
+    name = models.CharField(max_length=100, blank=True)
+    series = models.CharField(max_length=5, choices=SERIES, default="17.0")
+    image = models.CharField(max_length=255, validators=[v.validate_image], help_text="repo:tag")
+    image_digest = models.CharField(
+        max_length=71, blank=True, validators=[v.validate_digest], help_text="Pinned at the last deploy."
+    )
+    replicas = models.PositiveSmallIntegerField(
+        default=2,
+        validators=[
+            MinValueValidator(1, "At least 1 replica."),
+            MaxValueValidator(20, "At most 20 replicas."),
+        ],
+    )
+    workers = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(64, "At most 64 Odoo workers per replica.")],
+        help_text="Odoo --workers; 0 runs threaded. Above 0 the /websocket route goes to port 8072.",
+    )
+    db_name = models.CharField(max_length=63, validators=[v.validate_db_name])
+    db_node = models.CharField(
+        max_length=253,
+        validators=[v.validate_hostname],
+        help_text="Hostname of the node that holds the database's data; the database is pinned there.",
+    )
+    db_password = EncryptedTextField(blank=True, help_text="Stored encrypted; generated when empty.")
+    filestore_kind = models.CharField(max_length=10, choices=Filestore.choices, default=Filestore.NFS)
+    nfs_server = models.CharField(max_length=253, blank=True, validators=[v.validate_hostname])
+    nfs_export = models.CharField(max_length=255, blank=True, validators=[v.validate_absolute_path])
+    nfs_options = models.CharField(max_length=255, blank=True, default="rw,nfsvers=4,hard")
+    bind_path = models.CharField(max_length=255, blank=True, validators=[v.validate_absolute_path])
+    addons_path = models.CharField(max_length=1000, blank=True, default="/mnt/extra-addons")
+    traefik_version = models.CharField(
+        max_length=2, choices=TraefikVersion.choices, default=TraefikVersion.V3
+    )
+    traefik_entrypoint = models.CharField(max_length=40, default="websecure")
+    traefik_certresolver = models.CharField(max_length=40, blank=True, default="le")
+    traefik_network = models.CharField(max_length=63, blank=True, default="traefik-public")
+    sticky_cookie = models.CharField(
+        max_length=64, default="odoo_sticky", validators=[v.validate_cookie_name]
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
+    running_replicas = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+        indexes = [models.Index(fields=["cluster", "slug"])]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    def get_absolute_url(self) -> str:
+        return reverse("site-detail", args=[self.slug])
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.filestore_kind == self.Filestore.NFS:
+            if not self.nfs_server:
+                errors["nfs_server"] = "An NFS filestore needs the server's host name."
+            if not self.nfs_export:
+                errors["nfs_export"] = "An NFS filestore needs the exported path."
+        elif not self.bind_path:
+            errors["bind_path"] = "A shared host folder needs its path."
+        if errors:
+            raise ValidationError(errors)
+
+
+class Domain(models.Model):
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="domains")
+    # Unique across all sites; always stored lower-case (DNS names are case-insensitive).
+    name = models.CharField(max_length=253, unique=True, validators=[v.validate_fqdn])
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.name = v.normalize_fqdn(self.name)
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def clean_fields(self, exclude: object = None) -> None:
+        self.name = v.normalize_fqdn(self.name or "")
+        super().clean_fields(exclude=exclude)  # type: ignore[arg-type]
+
+    def validate_unique(self, exclude: object = None) -> None:
+        # The default message ("Domain with this Name already exists") would not say where.
+        super().validate_unique(exclude={*(exclude or ()), "name"})  # type: ignore[misc]
+        clash = Domain.objects.filter(name=self.name).exclude(pk=self.pk).select_related("site").first()
+        if clash:
+            raise ValidationError({"name": f"{self.name} is already a domain of site {clash.site.slug}."})

@@ -1,0 +1,121 @@
+"""Validation of what users type, with the message they will see.
+
+Names end up in Swarm service names, Traefik rules, PostgreSQL and Odoo command lines, so each
+is held to the narrowest shape that works there; nothing here is ever passed to a shell.
+"""
+
+import re
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+
+# Swarm service names are at most 63 characters; `<slug>_update_<id>` must still fit.
+SLUG_RE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+SLUG_MAX = 30
+# Words that are also URL path segments (/sites/new/).
+RESERVED_SLUGS = {"new", "edit", "delete"}
+LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+IMAGE_RE = re.compile(
+    r"^(?:(?P<registry>[a-zA-Z0-9.-]+(?::[0-9]+)?)/)?"
+    r"(?P<repo>[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?$"
+)
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+DB_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
+HOSTNAME_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(?:\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*$")
+COOKIE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+ENDPOINT_SCHEMES = ("unix", "tcp", "ssh")
+
+
+def validate_slug(value: str) -> None:
+    if len(value) > SLUG_MAX:
+        raise ValidationError(f"Use at most {SLUG_MAX} characters (it prefixes Swarm service names).")
+    if not SLUG_RE.match(value):
+        raise ValidationError(
+            "Use lower-case letters, digits and single hyphens, starting with a letter (e.g. acme-shop)."
+        )
+    if value in RESERVED_SLUGS:
+        raise ValidationError(f"{value!r} is reserved; choose another name.")
+
+
+def normalize_fqdn(value: str) -> str:
+    return value.strip().rstrip(".").lower()
+
+
+def validate_fqdn(value: str) -> None:
+    name = normalize_fqdn(value)
+    if not name:
+        raise ValidationError("Enter a domain name such as shop.example.com.")
+    if len(name) > 253:
+        raise ValidationError("A domain name has at most 253 characters.")
+    if "*" in name:
+        raise ValidationError("Wildcard domains are not supported: list each host name of the site.")
+    labels = name.split(".")
+    if len(labels) < 2:
+        raise ValidationError(f"{name!r} is not a fully qualified domain name (e.g. shop.example.com).")
+    for label in labels:
+        if not LABEL_RE.match(label):
+            raise ValidationError(
+                f"{name!r} is not a valid domain name: each part uses letters, digits and inner hyphens, "
+                "1 to 63 characters."
+            )
+    if labels[-1].isdigit():
+        raise ValidationError(f"{name!r} looks like an IP address; enter a domain name.")
+
+
+def validate_image(value: str) -> None:
+    if "@" in value:
+        raise ValidationError(
+            "Enter the image by tag (repo:tag); the panel resolves and pins the digest itself."
+        )
+    if not IMAGE_RE.match(value):
+        raise ValidationError("Enter an image reference such as registry.example.com/odoo:17.0.")
+
+
+def validate_digest(value: str) -> None:
+    if value and not DIGEST_RE.match(value):
+        raise ValidationError("A digest looks like sha256: followed by 64 hexadecimal characters.")
+
+
+def validate_db_name(value: str) -> None:
+    if not DB_NAME_RE.match(value):
+        raise ValidationError(
+            "Use a letter then letters, digits, _ or -, at most 63 characters (a PostgreSQL database name)."
+        )
+
+
+def validate_hostname(value: str) -> None:
+    if not HOSTNAME_RE.match(value) or len(value) > 253:
+        raise ValidationError(f"{value!r} is not a valid host name.")
+
+
+def validate_cookie_name(value: str) -> None:
+    if not COOKIE_RE.match(value):
+        raise ValidationError("Use letters, digits, _ or -, at most 64 characters.")
+
+
+def validate_absolute_path(value: str) -> None:
+    if not value.startswith("/") or "\x00" in value or "/../" in f"{value}/":
+        raise ValidationError("Enter an absolute path without '..', such as /srv/odoo/filestore.")
+
+
+def validate_endpoint(value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ENDPOINT_SCHEMES:
+        raise ValidationError(
+            "Use unix:///var/run/docker.sock, tcp://host:2376 (with TLS certificates) or ssh://user@host."
+        )
+    if parts.scheme == "unix":
+        if not parts.path.startswith("/"):
+            raise ValidationError(
+                "A unix endpoint names an absolute socket path: unix:///var/run/docker.sock."
+            )
+        return
+    if not parts.hostname:
+        raise ValidationError(f"{value!r} names no host.")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValidationError(f"{value!r} has an invalid port.") from exc
+    if parts.scheme == "tcp" and port is None:
+        raise ValidationError("A tcp endpoint needs a port, such as tcp://manager.example.com:2376.")

@@ -1,0 +1,228 @@
+"""Pages for clusters, sites and domains."""
+
+from django.db.models import Count, Prefetch, Q
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+
+from clusters.forms import ClusterForm, DomainForm, SiteForm
+from clusters.models import Cluster, Domain, Site
+from panel import crud
+from panel.htmx import HtmxHttpRequest
+from panel.listing import list_page
+from panel.roles import requires
+
+
+def clusters_with_counts():  # type: ignore[no-untyped-def]
+    return Cluster.objects.annotate(
+        node_count=Count("nodes", distinct=True),
+        ready_count=Count(
+            "nodes", filter=Q(nodes__state="ready", nodes__availability="active"), distinct=True
+        ),
+        site_count=Count("sites", distinct=True),
+    ).order_by("name")  # Meta.ordering is dropped in GROUP BY queries
+
+
+def sites_for_list():  # type: ignore[no-untyped-def]
+    return Site.objects.select_related("cluster").prefetch_related(
+        Prefetch("domains", queryset=Domain.objects.only("id", "name", "site_id"))
+    )
+
+
+@requires("view")
+def cluster_list(request: HtmxHttpRequest) -> HttpResponse:
+    return list_page(
+        request,
+        clusters_with_counts(),
+        search_fields=["name", "endpoint"],
+        template="clusters/cluster_list.html",
+        partial="clusters/partials/cluster_table.html",
+    )
+
+
+@requires("view")
+def cluster_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    cluster = get_object_or_404(clusters_with_counts(), pk=pk)
+    return render(
+        request,
+        "clusters/cluster_detail.html",
+        {
+            "cluster": cluster,
+            "nodes": cluster.nodes.all(),
+            "sites": sites_for_list().filter(cluster=cluster)[:100],
+        },
+    )
+
+
+@requires("admin")
+def cluster_create(request: HtmxHttpRequest) -> HttpResponse:
+    return crud.edit(
+        request,
+        ClusterForm,
+        title="New cluster",
+        cancel_url=reverse("cluster-list"),
+        success_url=lambda c: c.get_absolute_url(),
+    )
+
+
+@requires("admin")
+def cluster_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    cluster = get_object_or_404(Cluster, pk=pk)
+    return crud.edit(
+        request,
+        ClusterForm,
+        instance=cluster,
+        title=f"Edit cluster {cluster}",
+        cancel_url=cluster.get_absolute_url(),
+        success_url=lambda c: c.get_absolute_url(),
+    )
+
+
+@requires("admin")
+def cluster_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    cluster = get_object_or_404(Cluster, pk=pk)
+    return crud.delete(
+        request,
+        cluster,
+        success_url=reverse("cluster-list"),
+        warning="The panel forgets this cluster; nothing on the cluster itself is touched.",
+    )
+
+
+@requires("view")
+def site_list(request: HtmxHttpRequest) -> HttpResponse:
+    queryset = sites_for_list()
+    status = request.GET.get("status", "")
+    if status in Site.Status.values:
+        queryset = queryset.filter(status=status)
+    return list_page(
+        request,
+        queryset,
+        search_fields=["slug", "name", "domains__name", "cluster__name"],
+        template="clusters/site_list.html",
+        partial="clusters/partials/site_table.html",
+        context={"status": status, "statuses": Site.Status.choices},
+    )
+
+
+def _site(slug: str) -> Site:
+    return get_object_or_404(Site.objects.select_related("cluster"), slug=slug)
+
+
+@requires("view")
+def site_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    site = _site(slug)
+    return render(
+        request,
+        "clusters/site_detail.html",
+        {
+            "site": site,
+            "domains": site.domains.all(),
+            "domain_form": DomainForm(),
+        },
+    )
+
+
+@requires("operate")
+def site_create(request: HtmxHttpRequest) -> HttpResponse:
+    initial = {}
+    if cluster_id := request.GET.get("cluster"):
+        initial["cluster"] = cluster_id
+    return crud.edit(
+        request,
+        SiteForm,
+        initial=initial,
+        title="New site",
+        cancel_url=reverse("site-list"),
+        success_url=lambda s: s.get_absolute_url(),
+    )
+
+
+@requires("operate")
+def site_edit(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    site = _site(slug)
+    return crud.edit(
+        request,
+        SiteForm,
+        instance=site,
+        title=f"Edit site {site}",
+        cancel_url=site.get_absolute_url(),
+        success_url=lambda s: s.get_absolute_url(),
+    )
+
+
+@requires("admin")
+def site_delete(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    site = _site(slug)
+    return crud.delete(
+        request,
+        site,
+        success_url=reverse("site-list"),
+        warning="The panel forgets this site and its domains. Its services, database and "
+        "filestore on the cluster are left as they are.",
+    )
+
+
+@requires("view")
+def domain_list(request: HtmxHttpRequest) -> HttpResponse:
+    return list_page(
+        request,
+        Domain.objects.select_related("site"),
+        search_fields=["name", "site__slug"],
+        template="clusters/domain_list.html",
+        partial="clusters/partials/domain_table.html",
+    )
+
+
+@requires("operate")
+def domain_create(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    site = _site(slug)
+
+    def attach(domain: Domain) -> None:
+        domain.site = site
+
+    form = DomainForm(request.POST or None, instance=Domain(site=site))
+    if request.htmx and request.method == "POST":
+        # The domain form sits inside the site page: answer with the refreshed domain list.
+        if form.is_valid():
+            form.save()
+            form = DomainForm()
+        return render(
+            request,
+            "clusters/partials/site_domains.html",
+            {"site": site, "domains": site.domains.all(), "domain_form": form},
+            status=422 if form.errors else 200,
+        )
+    return crud.edit(
+        request,
+        DomainForm,
+        instance=Domain(site=site),
+        before_save=attach,
+        title=f"Add a domain to {site}",
+        cancel_url=site.get_absolute_url(),
+        success_url=lambda d: site.get_absolute_url(),
+    )
+
+
+@requires("operate")
+def domain_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    domain = get_object_or_404(Domain.objects.select_related("site"), pk=pk)
+    return crud.edit(
+        request,
+        DomainForm,
+        instance=domain,
+        title=f"Edit domain {domain}",
+        cancel_url=domain.site.get_absolute_url(),
+        success_url=lambda d: d.site.get_absolute_url(),
+    )
+
+
+@requires("operate")
+def domain_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    domain = get_object_or_404(Domain.objects.select_related("site"), pk=pk)
+    return crud.delete(
+        request,
+        domain,
+        success_url=domain.site.get_absolute_url(),
+        warning="Traffic for this name stops reaching the site at its next deploy.",
+    )

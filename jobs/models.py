@@ -1,0 +1,1 @@
+"""Jobs and their live logs (see the job engine)."""

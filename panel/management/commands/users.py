@@ -1,0 +1,85 @@
+"""Users from the command line: `users add NAME --role ROLE`, `users role NAME ROLE`,
+`users ensure-admin` (used by `make run`: reads PANEL_ADMIN_USER / PANEL_ADMIN_PASSWORD, or makes
+an `admin` with a generated password kept in var/admin-password and prints it)."""
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from panel.env import env
+from panel.roles import ROLES, assign_role, ensure_role_groups
+
+
+class Command(BaseCommand):
+    help = "Add users, set their role, or make sure an admin login exists."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        add = sub.add_parser(
+            "add", help="Create a user with a role; the password is read from PANEL_NEW_PASSWORD or prompted."
+        )
+        add.add_argument("username")
+        add.add_argument("--role", choices=ROLES, required=True)
+        role = sub.add_parser("role", help="Change a user's role.")
+        role.add_argument("username")
+        role.add_argument("role", choices=ROLES)
+        sub.add_parser(
+            "ensure-admin", help="Create the first admin if it does not exist and print its login."
+        )
+
+    def handle(self, *args: Any, action: str, **options: Any) -> None:
+        ensure_role_groups()
+        getattr(self, f"do_{action.replace('-', '_')}")(**options)
+
+    def do_add(self, username: str, role: str, **_: Any) -> None:
+        User = get_user_model()
+        if User.objects.filter(username=username).exists():
+            raise CommandError(
+                f"user {username!r} exists; use `users role {username} ROLE` to change its role"
+            )
+        password = os.environ.get("PANEL_NEW_PASSWORD") or self._prompt()
+        user = User.objects.create_user(username=username, password=password)
+        assign_role(user, role)
+        self.stdout.write(f"created {username} as {role}")
+
+    def do_role(self, username: str, role: str, **_: Any) -> None:
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise CommandError(f"no user {username!r}")
+        assign_role(user, role)
+        self.stdout.write(f"{username} is now {role}")
+
+    def do_ensure_admin(self, **_: Any) -> None:
+        User = get_user_model()
+        username = env("PANEL_ADMIN_USER", "admin")
+        password = env("PANEL_ADMIN_PASSWORD")
+        stored = Path(settings.VAR_DIR) / "admin-password"
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            if not password:
+                password = secrets.token_urlsafe(12)
+                stored.parent.mkdir(parents=True, exist_ok=True)
+                stored.write_text(password)
+                stored.chmod(0o600)
+            user = User.objects.create_user(username=username, password=password)
+            assign_role(user, "admin")
+        elif password and not user.check_password(password):
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        if not password and stored.exists():
+            password = stored.read_text().strip()
+        shown = password if password else "(unchanged; set PANEL_ADMIN_PASSWORD to reset it)"
+        self.stdout.write(f"admin login: {username} / {shown}")
+
+    def _prompt(self) -> str:
+        import getpass
+
+        first = getpass.getpass("Password: ")
+        if first != getpass.getpass("Again: "):
+            raise CommandError("the passwords differ")
+        return first

@@ -1,0 +1,196 @@
+"""The panel's settings: everything comes from the environment (see README "Configuration").
+
+Two modes. `PANEL_MODE=development` (the default) runs on a local SQLite file with a generated
+secret, for a first look. `PANEL_MODE=production` refuses to start without a real secret key and
+an encryption key, turns DEBUG off and every cookie and transport flag on, so that
+`manage.py check --deploy` passes with no warnings.
+"""
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from panel.env import env, envbool, envint, envlist
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env("PANEL_VAR_DIR", str(BASE_DIR / "var")))
+
+MODE = env("PANEL_MODE", "development")
+if MODE not in {"development", "production"}:
+    raise ImproperlyConfigured(f"PANEL_MODE={MODE!r}: use development or production")
+PRODUCTION = MODE == "production"
+
+DEBUG = envbool("PANEL_DEBUG", not PRODUCTION)
+
+
+def _dev_secret(name: str) -> str:
+    """A per-checkout random secret kept in var/, so development restarts keep sessions."""
+    import secrets
+
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    path = VAR_DIR / name
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = env("PANEL_SECRET_KEY")
+ENCRYPTION_KEY = env("PANEL_ENCRYPTION_KEY")
+if PRODUCTION and (len(SECRET_KEY) < 50 or not ENCRYPTION_KEY):
+    raise ImproperlyConfigured(
+        "production mode needs PANEL_SECRET_KEY (50+ characters) and PANEL_ENCRYPTION_KEY "
+        "(any long random string, e.g. from: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+    )
+SECRET_KEY = SECRET_KEY or _dev_secret("secret_key")
+# Secrets at rest (cluster TLS keys, database passwords) are encrypted with this key; see panel/crypto.py.
+ENCRYPTION_KEY = ENCRYPTION_KEY or _dev_secret("encryption_key")
+
+ALLOWED_HOSTS = envlist("PANEL_ALLOWED_HOSTS", "" if PRODUCTION else "localhost,127.0.0.1,[::1],testserver")
+CSRF_TRUSTED_ORIGINS = envlist("PANEL_CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "panel",
+    "clusters",
+    "jobs",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "panel.middleware.LoginRequiredMiddleware",
+    "panel.middleware.VaryOnHtmxMiddleware",
+]
+
+ROOT_URLCONF = "panel.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "panel.roles.context_processor",
+            ],
+        },
+    },
+]
+WSGI_APPLICATION = "panel.wsgi.application"
+ASGI_APPLICATION = "panel.asgi.application"
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env("PANEL_DATABASE_URL", f"sqlite:///{VAR_DIR / 'panel.sqlite3'}"),
+        conn_max_age=envint("PANEL_DB_CONN_MAX_AGE", 60),
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Several processes (web, worker, beat) share the file: wait for locks instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env("PANEL_REDIS_URL", "redis://127.0.0.1:6379/0")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env("PANEL_CACHE_PREFIX", "panel"),
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env("PANEL_TIME_ZONE", "UTC")
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env("PANEL_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = not PRODUCTION
+
+# Cookies and transport. Secure flags are on in production and can be forced either way.
+SECURE_COOKIES = envbool("PANEL_SECURE_COOKIES", PRODUCTION)
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = envint("PANEL_SESSION_SECONDS", 12 * 3600)
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_SSL_REDIRECT = envbool("PANEL_SSL_REDIRECT", PRODUCTION)
+SECURE_HSTS_SECONDS = envint("PANEL_HSTS_SECONDS", 31536000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
+SECURE_HSTS_PRELOAD = PRODUCTION
+if envbool("PANEL_BEHIND_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Celery, configured for long jobs (see jobs/ and README "Jobs").
+CELERY_BROKER_URL = env("PANEL_BROKER_URL", REDIS_URL)
+CELERY_RESULT_BACKEND = env("PANEL_RESULT_BACKEND", REDIS_URL)
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+# One job per worker process at a time: a prefetched module update would wait behind a long one.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A job is acknowledged when it starts, never re-delivered when a worker dies: re-running a module
+# update blindly is unsafe. The reaper (heartbeat) finishes and compensates dead jobs instead.
+CELERY_TASK_ACKS_LATE = False
+CELERY_TASK_SOFT_TIME_LIMIT = envint("PANEL_JOB_SOFT_TIME_LIMIT", 2 * 3600)
+CELERY_TASK_TIME_LIMIT = envint("PANEL_JOB_TIME_LIMIT", 2 * 3600 + 300)
+CELERY_RESULT_EXPIRES = 24 * 3600
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ALWAYS_EAGER = envbool("PANEL_CELERY_EAGER", False)
+CELERY_BEAT_SCHEDULE: dict = {
+    "heartbeat": {"task": "panel.tasks.beat_heartbeat", "schedule": 10.0},
+}
+
+# Login protection: lock a username+address after this many failures within the window.
+LOGIN_MAX_FAILURES = envint("PANEL_LOGIN_MAX_FAILURES", 5)
+LOGIN_LOCK_SECONDS = envint("PANEL_LOGIN_LOCK_SECONDS", 900)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("PANEL_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

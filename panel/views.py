@@ -1,0 +1,47 @@
+"""The dashboard: what ops keep open all day, and the panel's own health endpoint."""
+
+from django.contrib.auth.decorators import login_not_required
+from django.db import connection
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from clusters.models import Node, Site
+from clusters.views import clusters_with_counts, sites_for_list
+from panel.htmx import HtmxHttpRequest
+from panel.listing import list_page
+from panel.roles import requires
+from panel.tasks import liveness
+
+
+@requires("view")
+def dashboard(request: HtmxHttpRequest) -> HttpResponse:
+    """Totals, clusters and a page of sites. Query count does not grow with the number of rows."""
+    site_states = dict(Site.objects.values_list("status").annotate(n=Count("id")).order_by())
+    node_states = dict(Node.objects.values_list("state").annotate(n=Count("id")).order_by())
+    context = {
+        "clusters": clusters_with_counts()[:50],
+        "site_states": site_states,
+        "sites_total": sum(site_states.values()),
+        "nodes_total": sum(node_states.values()),
+        "nodes_ready": node_states.get("ready", 0),
+        "health": liveness(),
+    }
+    return list_page(
+        request,
+        sites_for_list(),
+        search_fields=["slug", "name", "domains__name", "cluster__name"],
+        template="dashboard.html",
+        partial="clusters/partials/site_table.html",
+        context=context,
+    )
+
+
+@login_not_required
+def healthz(request: HttpRequest) -> JsonResponse:
+    """For the panel's own load balancer: the database answers (no login, no details)."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception:
+        return JsonResponse({"status": "fail"}, status=503)
+    return JsonResponse({"status": "pass"})

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# `make test`: install what is missing, start the services, run every check and the whole suite.
+# Nothing skips: a missing service fails the run.
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+ensure_venv
+ensure_postgres
+ensure_redis
+ensure_engine
+apt_install docker-compose
+
+export PANEL_DATABASE_URL="${PANEL_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/panel}"
+
+say "ruff"
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
+say "mypy"
+"$VENV/bin/mypy" panel clusters jobs
+say "django checks"
+"$PY" manage.py check
+"$PY" manage.py makemigrations --check --dry-run
+PANEL_MODE=production PANEL_SECRET_KEY="$(printf 'x%.0s' $(seq 60))-check-only" PANEL_ENCRYPTION_KEY=check-only \
+  PANEL_ALLOWED_HOSTS=panel.example.com "$PY" manage.py check --deploy --fail-level WARNING
+say "pytest"
+"$VENV/bin/pytest" "$@"

@@ -1,0 +1,41 @@
+"""Shared fixtures: the real services every run needs, and one persona per role.
+
+The suite runs against PostgreSQL and Redis over real connections (make test sets
+PANEL_DATABASE_URL). If either is missing the run fails here, loudly: a skipped integration
+test is a hidden failure.
+"""
+
+import pytest
+import redis
+from django.conf import settings
+
+from tests.personas import make_personas
+
+
+@pytest.fixture(scope="session", autouse=True)
+def real_services(request):  # type: ignore[no-untyped-def]
+    if not request.config.pluginmanager.hasplugin("django"):
+        return  # `-p no:django` while developing a pure module; make test always has the plugin
+    request.getfixturevalue("django_db_setup")
+    vendor = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    if "postgresql" not in vendor:
+        pytest.fail(f"the suite needs PostgreSQL (set PANEL_DATABASE_URL); it got {vendor}", pytrace=False)
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"the suite needs Redis at {settings.REDIS_URL}: {exc}", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache(request):  # type: ignore[no-untyped-def]
+    # Login throttling and job locks live in the cache; one test must not lock out the next.
+    if request.config.pluginmanager.hasplugin("django"):
+        from django.core.cache import cache
+
+        cache.clear()
+    yield
+
+
+@pytest.fixture
+def personas(db):  # type: ignore[no-untyped-def]
+    return make_personas()
