@@ -9,8 +9,6 @@ import pytest
 import redis
 from django.conf import settings
 
-from tests.personas import make_personas
-
 
 @pytest.fixture(scope="session", autouse=True)
 def real_services(request):  # type: ignore[no-untyped-def]
@@ -38,4 +36,6 @@ def _clean_cache(request):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def personas(db):  # type: ignore[no-untyped-def]
+    from tests.personas import make_personas
+
     return make_personas()
