@@ -9,10 +9,10 @@ do), to show what the query shaping buys.
 """
 
 import os
-import warnings
 import statistics
 import sys
 import time
+import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -26,21 +26,42 @@ def seed() -> None:
     from clusters.models import Cluster, Domain, Node, Site
 
     clusters = Cluster.objects.bulk_create(
-        Cluster(name=f"cluster-{c:02d}", endpoint=f"ssh://ops@manager{c}.example.com", status="ok") for c in range(50)
+        Cluster(name=f"cluster-{c:02d}", endpoint=f"ssh://ops@manager{c}.example.com", status="ok")
+        for c in range(50)
     )
     Node.objects.bulk_create(
-        Node(cluster=c, node_id=f"{c.pk}-{n}", hostname=f"{c.name}-n{n}", role="manager" if n == 0 else "worker",
-             availability="active", state="ready" if n != 4 else "down", address=f"10.0.{c.pk}.{n}")
-        for c in clusters for n in range(5)
+        Node(
+            cluster=c,
+            node_id=f"{c.pk}-{n}",
+            hostname=f"{c.name}-n{n}",
+            role="manager" if n == 0 else "worker",
+            availability="active",
+            state="ready" if n != 4 else "down",
+            address=f"10.0.{c.pk}.{n}",
+        )
+        for c in clusters
+        for n in range(5)
     )
     sites = Site.objects.bulk_create(
-        Site(cluster=clusters[i % 50], slug=f"site-{i:03d}", name=f"Customer {i}", image="registry.example.com/odoo:17.0",
-             db_name=f"db{i}", db_node=f"{clusters[i % 50].name}-n0", nfs_server="nfs.example.com",
-             nfs_export=f"/srv/fs/{i}", replicas=2, running_replicas=2, status="healthy" if i % 10 else "degraded")
+        Site(
+            cluster=clusters[i % 50],
+            slug=f"site-{i:03d}",
+            name=f"Customer {i}",
+            image="registry.example.com/odoo:17.0",
+            db_name=f"db{i}",
+            db_node=f"{clusters[i % 50].name}-n0",
+            nfs_server="nfs.example.com",
+            nfs_export=f"/srv/fs/{i}",
+            replicas=2,
+            running_replicas=2,
+            status="healthy" if i % 10 else "degraded",
+        )
         for i in range(500)
     )
     Domain.objects.bulk_create(
-        Domain(site=s, name=f"{prefix}.site-{i:03d}.example.com") for i, s in enumerate(sites) for prefix in ("www", "shop", "erp")
+        Domain(site=s, name=f"{prefix}.site-{i:03d}.example.com")
+        for i, s in enumerate(sites)
+        for prefix in ("www", "shop", "erp")
     )
 
 
@@ -57,10 +78,19 @@ def naive_dashboard(request):  # type: ignore[no-untyped-def]
         c.ready_count = c.nodes.filter(state="ready").count()  # type: ignore[attr-defined]
         c.site_count = c.sites.count()  # type: ignore[attr-defined]
     page = Paginator(Site.objects.all(), 25).get_page(1)
-    html = render_to_string("dashboard.html", {
-        "clusters": clusters, "page": page, "site_states": {}, "sites_total": Site.objects.count(),
-        "nodes_total": 0, "nodes_ready": 0, "health": {},
-    }, request=request)
+    html = render_to_string(
+        "dashboard.html",
+        {
+            "clusters": clusters,
+            "page": page,
+            "site_states": {},
+            "sites_total": Site.objects.count(),
+            "nodes_total": 0,
+            "nodes_ready": 0,
+            "health": {},
+        },
+        request=request,
+    )
     from django.http import HttpResponse
 
     return HttpResponse(html)
@@ -126,13 +156,17 @@ def main() -> None:
     with CaptureQueriesContext(connection) as ctx:
         naive_dashboard(request)
     naive_p95 = percentile(naive_times, 95)
-    rows.append(("naive dashboard (peer)", statistics.median(naive_times), naive_p95, len(ctx.captured_queries)))
+    rows.append(
+        ("naive dashboard (peer)", statistics.median(naive_times), naive_p95, len(ctx.captured_queries))
+    )
 
     print(f"{'page':<26}{'median ms':>10}{'p95 ms':>10}{'queries':>9}")
     for name, p50, p95, queries in rows:
         print(f"{name:<26}{p50:>10.1f}{p95:>10.1f}{queries:>9}")
     dashboard_p95 = rows[0][2]
-    print(f"dashboard p95 / naive p95 = {dashboard_p95 / naive_p95:.2f}  (target: p95 < 100 ms, <= 15 queries)")
+    print(
+        f"dashboard p95 / naive p95 = {dashboard_p95 / naive_p95:.2f}  (target: p95 < 100 ms, <= 15 queries)"
+    )
     print(f"RESULT dashboard p95_ms={worst_p95:.1f} queries={worst_queries}")
 
 
