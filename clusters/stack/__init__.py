@@ -1,0 +1,41 @@
+"""Site -> Swarm stack: rendering, preflight checks and drift detection, as pure code.
+
+Nothing in this package talks to a Docker engine or to Django: the panel builds a `SiteSpec` from its models,
+`render()` turns it into docker-py keyword arguments, `preflight()` checks the seed's checklist on the
+rendered (and optionally the live) services, and `drift.diff()` compares rendered and live summaries.
+"""
+
+from clusters.stack.drift import Drift, diff, live_stack_summary, live_summary, task_digests
+from clusters.stack.preflight import CheckResult, preflight
+from clusters.stack.render import (
+    NetworkSpec,
+    ServiceSpec,
+    Stack,
+    render,
+    render_backup_task,
+    render_update_task,
+    to_create_kwargs,
+)
+from clusters.stack.spec import BindFilestore, NfsFilestore, SiteSpec, SpecError, TraefikSpec
+
+__all__ = [
+    "BindFilestore",
+    "CheckResult",
+    "Drift",
+    "NetworkSpec",
+    "NfsFilestore",
+    "ServiceSpec",
+    "SiteSpec",
+    "SpecError",
+    "Stack",
+    "TraefikSpec",
+    "diff",
+    "live_stack_summary",
+    "live_summary",
+    "preflight",
+    "render",
+    "render_backup_task",
+    "render_update_task",
+    "task_digests",
+    "to_create_kwargs",
+]

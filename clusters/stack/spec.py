@@ -1,0 +1,338 @@
+"""`SiteSpec`: everything the renderer needs to know about one site, validated, with no Django in sight.
+
+The panel builds a SiteSpec from its Site/Domain/Cluster rows. Validation here is the last line of defence:
+every value ends up in a Swarm service name, a placement constraint, a Traefik rule or an Odoo command line,
+so each is held to the narrowest shape that works there (the same shapes as clusters/validators.py, which
+cannot be imported here because it depends on Django).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+SLUG_RE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+SLUG_MAX = 30  # `<slug>_update_<run id>` must fit in a 63-character Swarm service name
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+IMAGE_RE = re.compile(
+    r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?"
+    r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$"
+)
+DB_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
+HOSTNAME_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(?:\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*$")
+DNS_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # cookie, entrypoint, cert resolver, network names
+MODULE_RE = re.compile(r"^[a-z0-9_]+$")
+ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SERIES_RE = re.compile(r"^(\d{2})\.0$")
+PG_USER_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+ODOO_HTTP_PORT = 8069
+ODOO_GEVENT_PORT = 8072
+PG_PORT = 5432
+REDIS_PORT = 6379
+
+# Environment keys the renderer owns (database connection read by the official entrypoint, facts §5;
+# session_redis, facts §5); `extra_env` may not override them.
+MANAGED_ENV_KEYS = frozenset(
+    {"HOST", "PORT", "USER", "PASSWORD"}
+    | {f"ODOO_SESSION_REDIS{s}" for s in ("", "_HOST", "_PORT", "_PREFIX")}
+)
+
+
+class SpecError(ValueError):
+    """A SiteSpec (or a task request) that cannot be rendered safely; the message is meant for ops."""
+
+
+def ns(seconds: float) -> int:
+    """Seconds -> integer nanoseconds: docker-py takes every Swarm duration in ns (facts §7)."""
+    return int(round(seconds * 1_000_000_000))
+
+
+def normalize_domain(value: str) -> str:
+    return value.strip().rstrip(".").lower()
+
+
+def domain_problem(name: str) -> str | None:
+    """Why `name` is not a lower-case FQDN Traefik can route, or None.
+    Wildcards are refused: they need Traefik v3.7+ (facts §6)."""
+    if not name:
+        return "an empty domain name"
+    if name != name.lower():
+        return f"{name!r} is not lower-case"
+    if "*" in name:
+        return f"{name!r} is a wildcard; list each host name of the site"
+    if len(name) > 253:
+        return f"{name!r} is longer than 253 characters"
+    labels = name.split(".")
+    if len(labels) < 2:
+        return f"{name!r} is not a fully qualified domain name"
+    if not all(DNS_LABEL_RE.match(label) for label in labels):
+        return f"{name!r} is not a valid domain name"
+    if labels[-1].isdigit():
+        return f"{name!r} looks like an IP address"
+    return None
+
+
+def validate_modules(modules: Iterable[str]) -> tuple[str, ...]:
+    """Plain module names only, de-duplicated in order. `all` and `base` are refused: `-u base` cascades to
+    every installed module, which is `-u all` in disguise (facts §1; the seed: never `-u all`)."""
+    names: list[str] = []
+    for raw in modules:
+        name = raw.strip()
+        if not MODULE_RE.match(name):
+            raise SpecError(f"{raw!r} is not a plain module name (lower-case letters, digits and _).")
+        if name in ("all", "base"):
+            raise SpecError(
+                f"refusing to update {name!r}: it updates every installed module; name the modules."
+            )
+        if name not in names:
+            names.append(name)
+    if not names:
+        raise SpecError("name at least one module to update.")
+    return tuple(names)
+
+
+def split_image(ref: str) -> tuple[str, str | None]:
+    """'registry:5000/odoo:17.0' -> ('registry:5000/odoo', '17.0'); a ':' before the last '/' is a port."""
+    head, sep, tail = ref.rpartition(":")
+    if sep and "/" not in tail:
+        return head, tail
+    return ref, None
+
+
+def pinned_ref(image: str, digest: str | None) -> str:
+    """`repo@sha256:...` when the digest is known (nodes fall back to a cached tag otherwise, facts §7)."""
+    return f"{split_image(image)[0]}@{digest}" if digest else image
+
+
+@dataclass(frozen=True)
+class NfsFilestore:
+    """Production filestore: NFS options on the service's own volume mount, so every node that gets a task
+    mounts the export itself (Swarm never propagates `docker volume create`, seed; facts §7 "NFS volume")."""
+
+    server: str
+    export: str
+    options: str = "rw,nfsvers=4,hard"
+
+    def __post_init__(self) -> None:
+        if not HOSTNAME_RE.match(self.server):
+            raise SpecError(f"NFS server {self.server!r} is not a host name or IPv4 address.")
+        _check_abs_path(self.export, "NFS export")
+        if "addr=" in self.options or any(c in self.options for c in " \"'\n"):
+            raise SpecError("NFS options must not contain addr= (taken from the server) or spaces/quotes.")
+
+    @property
+    def volume_options(self) -> dict[str, str]:
+        opts = f"addr={self.server},{self.options}" if self.options else f"addr={self.server}"
+        return {"type": "nfs", "o": opts, "device": f":{self.export}"}
+
+
+@dataclass(frozen=True)
+class BindFilestore:
+    """Lab filestore: a host folder bind-mounted into every replica. Only shared because all lab nodes live on
+    one machine's disk (swarm-lab-notes: no NFS in the lab kernel); preflight refuses it in production."""
+
+    path: str
+
+    def __post_init__(self) -> None:
+        _check_abs_path(self.path, "bind path")
+
+
+@dataclass(frozen=True)
+class TraefikSpec:
+    """How Traefik reaches the site (facts §6). `network` is Traefik's overlay; None means Traefik is
+    attached to the site's own network by hand. lbswarm is never set: it would bypass sticky cookies."""
+
+    version: Literal["v3", "v2"] = "v3"
+    entrypoint: str = "websecure"
+    certresolver: str | None = None
+    tls: bool = True
+    network: str | None = None
+    sticky_cookie: str = "odoo_sticky"
+    samesite: Literal["lax", "strict", "none"] = "lax"
+
+    def __post_init__(self) -> None:
+        if self.version not in ("v3", "v2"):
+            raise SpecError(f"Traefik version must be v3 or v2, not {self.version!r}.")
+        for what, value in (("entrypoint", self.entrypoint), ("sticky cookie", self.sticky_cookie)):
+            if not TOKEN_RE.match(value):
+                raise SpecError(f"Traefik {what} {value!r}: use letters, digits, _ or -.")
+        for what, opt in (("cert resolver", self.certresolver), ("network", self.network)):
+            if opt is not None and not TOKEN_RE.match(opt):
+                raise SpecError(f"Traefik {what} {opt!r}: use letters, digits, _ or -.")
+        if self.samesite not in ("lax", "strict", "none"):
+            raise SpecError("sticky cookie samesite must be lax, strict or none.")
+
+
+@dataclass(frozen=True)
+class SiteSpec:
+    """One Odoo site on one Swarm cluster. Lists may be given as any iterable; they are stored as tuples."""
+
+    slug: str
+    image: str
+    db_name: str
+    db_node: str
+    db_password: str = field(repr=False)
+    filestore: NfsFilestore | BindFilestore
+    domains: tuple[str, ...] = ()
+    cluster_mode: Literal["production", "lab"] = "production"
+    image_digest: str | None = None
+    replicas: int = 2
+    workers: int = 0
+    max_cron_threads: int = 2
+    series: str = "17.0"
+    db_user: str = "odoo"
+    db_image: str = "postgres:16"
+    db_image_digest: str | None = None
+    redis_image: str = "redis:7-alpine"
+    redis_image_digest: str | None = None
+    data_dir: str = "/var/lib/odoo"
+    addons_path: tuple[str, ...] = ("/mnt/extra-addons",)
+    server_wide_modules: tuple[str, ...] = ()
+    extra_env: Mapping[str, str] = field(default_factory=dict, hash=False)
+    extra_args: tuple[str, ...] = ()
+    traefik: TraefikSpec = field(default_factory=TraefikSpec)
+    health_cmd: tuple[str, ...] | None = None
+    health_check_db: bool = False
+    health_interval_s: int = 30
+    health_timeout_s: int = 10
+    health_retries: int = 3
+    health_start_period_s: int = 180
+    update_monitor_s: int = 60
+    update_delay_s: int = 10
+    stop_grace_period_s: int = 30
+
+    def __post_init__(self) -> None:
+        for name in ("domains", "addons_path", "server_wide_modules", "extra_args"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.health_cmd is not None:
+            object.__setattr__(self, "health_cmd", tuple(self.health_cmd))
+        object.__setattr__(self, "extra_env", dict(self.extra_env))
+        object.__setattr__(self, "domains", tuple(dict.fromkeys(normalize_domain(d) for d in self.domains)))
+
+        if len(self.slug) > SLUG_MAX or not SLUG_RE.match(self.slug):
+            raise SpecError(
+                f"slug {self.slug!r}: lower-case letters, digits, single hyphens, <= {SLUG_MAX} chars."
+            )
+        if self.cluster_mode not in ("production", "lab"):
+            raise SpecError(f"cluster_mode must be production or lab, not {self.cluster_mode!r}.")
+        for what, ref in (
+            ("image", self.image),
+            ("db image", self.db_image),
+            ("redis image", self.redis_image),
+        ):
+            if not IMAGE_RE.match(ref):
+                raise SpecError(f"{what} {ref!r} is not repo[:tag] (the digest goes in its own field).")
+        for what, dig in (
+            ("image", self.image_digest),
+            ("db image", self.db_image_digest),
+            ("redis image", self.redis_image_digest),
+        ):
+            if dig is not None and not DIGEST_RE.match(dig):
+                raise SpecError(f"{what} digest {dig!r} is not sha256:<64 hex>.")
+        if not DB_NAME_RE.match(self.db_name):
+            raise SpecError(f"database name {self.db_name!r} is not a plain PostgreSQL name.")
+        if not HOSTNAME_RE.match(self.db_node):
+            raise SpecError(f"db node {self.db_node!r} is not a host name (it goes into node.hostname==).")
+        if not PG_USER_RE.match(self.db_user) or self.db_user == "postgres":
+            raise SpecError(
+                f"db user {self.db_user!r}: a plain name other than postgres (Odoo refuses postgres)."
+            )
+        if not self.db_password:
+            raise SpecError("db password is empty (the postgres image refuses to start without one).")
+        if not isinstance(self.filestore, NfsFilestore | BindFilestore):
+            raise SpecError("filestore must be NfsFilestore or BindFilestore.")
+        for problem in filter(None, map(domain_problem, self.domains)):
+            raise SpecError(f"domain: {problem}.")
+        m = SERIES_RE.match(self.series)
+        if not m or int(m.group(1)) < 16:
+            raise SpecError(f"series {self.series!r}: 16.0 or later (the /websocket route is 16+, facts §6).")
+        if self.replicas < 0 or self.workers < 0:
+            raise SpecError("replicas and workers cannot be negative.")
+        if self.max_cron_threads < 1:
+            raise SpecError("max_cron_threads must be at least 1 (it runs on the single cron replica).")
+        _check_abs_path(self.data_dir, "data dir")
+        for p in self.addons_path:
+            _check_abs_path(p, "addons path entry")
+            if "," in p:
+                raise SpecError(f"addons path entry {p!r} contains a comma.")
+        for mod in self.server_wide_modules:
+            if not MODULE_RE.match(mod):
+                raise SpecError(f"server-wide module {mod!r} is not a plain module name.")
+        for key in self.extra_env:
+            if not ENV_KEY_RE.match(key):
+                raise SpecError(f"environment key {key!r} is not a plain name.")
+            if key in MANAGED_ENV_KEYS:
+                raise SpecError(f"environment key {key} is set by the panel and cannot be overridden.")
+        for arg in self.extra_args:
+            if not arg.startswith("--") or arg.split("=")[0] in _MANAGED_ARGS:
+                raise SpecError(
+                    f"extra Odoo option {arg!r}: --name=value options only, not one the panel sets."
+                )
+        if (
+            min(
+                self.health_interval_s,
+                self.health_timeout_s,
+                self.health_retries,
+                self.health_start_period_s,
+                self.update_monitor_s,
+            )
+            < 1
+            or min(self.update_delay_s, self.stop_grace_period_s) < 0
+        ):
+            raise SpecError("health and update durations must be positive.")
+
+    # --- names ---
+    def service_name(self, role: str) -> str:
+        return f"{self.slug}_{role}"
+
+    @property
+    def network_name(self) -> str:
+        return f"{self.slug}_net"
+
+    @property
+    def odoo_image_ref(self) -> str:
+        return pinned_ref(self.image, self.image_digest)
+
+    @property
+    def server_wide(self) -> tuple[str, ...]:
+        """--load value: Odoo's own defaults plus session_redis, always (facts §5). 19 adds `rpc` to the
+        defaults and `--load=base,web,session_redis` would drop it (facts §1), so keep it there."""
+        defaults = ("base", "rpc", "web") if int(self.series.split(".")[0]) >= 19 else ("base", "web")
+        return tuple(dict.fromkeys((*defaults, *self.server_wide_modules, "session_redis")))
+
+
+_MANAGED_ARGS = frozenset(
+    {
+        "--load",
+        "--proxy-mode",
+        "--db-filter",
+        "--database",
+        "-d",
+        "--workers",
+        "--max-cron-threads",
+        "--data-dir",
+        "--addons-path",
+        "--db_host",
+        "--db_port",
+        "--db_user",
+        "--db_password",
+        "--http-port",
+        "--gevent-port",
+        "--no-http",
+        "--stop-after-init",
+        "--update",
+        "-u",
+        "--init",
+        "-i",
+    }
+)
+
+
+def _check_abs_path(value: str, what: str) -> None:
+    if not value.startswith("/") or "\x00" in value or "/../" in f"{value}/" or "," in value or ":" in value:
+        raise SpecError(f"{what} {value!r} must be an absolute path without '..', ',' or ':'.")
