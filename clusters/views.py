@@ -1,13 +1,16 @@
 """Pages for clusters, sites and domains."""
 
+from django.contrib import messages
 from django.db.models import Count, Prefetch, Q
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.http import require_POST
 
+from clusters import engine, sync
 from clusters.forms import ClusterForm, DomainForm, SiteForm
 from clusters.models import Cluster, Domain, Site
-from panel import crud
+from panel import audit, crud
 from panel.htmx import HtmxHttpRequest
 from panel.listing import list_page
 from panel.roles import requires
@@ -225,4 +228,53 @@ def domain_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         domain,
         success_url=domain.site.get_absolute_url(),
         warning="Traffic for this name stops reaching the site at its next deploy.",
+    )
+
+
+def _cluster_panel(request: HtmxHttpRequest, cluster: Cluster, message: str, ok: bool) -> HttpResponse:
+    cluster = get_object_or_404(clusters_with_counts(), pk=cluster.pk)
+    context = {"cluster": cluster, "nodes": cluster.nodes.all(), "result": message, "result_ok": ok}
+    if request.htmx:
+        return render(request, "clusters/partials/cluster_live.html", context)
+    (messages.success if ok else messages.error)(request, message)
+    return redirect(cluster.get_absolute_url())
+
+
+@requires("operate")
+@require_POST
+def cluster_test(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Connect, check API version, Swarm mode and manager role; say exactly what is wrong."""
+    cluster = get_object_or_404(Cluster, pk=pk)
+    try:
+        info = engine.check_connection(cluster)
+    except engine.EngineError as exc:
+        sync.mark_failure(cluster, exc)
+        audit.record("cluster.test", request=request, target=cluster, detail=f"failed ({exc.kind})")
+        return _cluster_panel(request, cluster, exc.message, ok=False)
+    Cluster.objects.filter(pk=pk).update(
+        status=Cluster.Status.OK, status_message="", engine_version=info.version
+    )
+    audit.record("cluster.test", request=request, target=cluster, detail="ok")
+    return _cluster_panel(
+        request, cluster, f"Connected: engine {info.version}, API {info.api_version}, Swarm manager.", ok=True
+    )
+
+
+@requires("operate")
+@require_POST
+def cluster_sync(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    cluster = get_object_or_404(Cluster, pk=pk)
+    result = sync.sync_cluster(cluster)
+    audit.record("cluster.sync", request=request, target=cluster, detail=result.message)
+    return _cluster_panel(
+        request, cluster, f"Synced: {result.message}." if result.ok else result.message, result.ok
+    )
+
+
+@requires("view")
+def cluster_live(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The status and node table, polled by the cluster page."""
+    cluster = get_object_or_404(clusters_with_counts(), pk=pk)
+    return render(
+        request, "clusters/partials/cluster_live.html", {"cluster": cluster, "nodes": cluster.nodes.all()}
     )

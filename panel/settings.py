@@ -180,6 +180,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = envbool("PANEL_CELERY_EAGER", False)
 CELERY_BEAT_SCHEDULE: dict = {
     "heartbeat": {"task": "panel.tasks.beat_heartbeat", "schedule": 10.0},
+    "cluster-sync": {"task": "clusters.tasks.sync_all", "schedule": 10.0},
 }
 
 # Login protection: lock a username+address after this many failures within the window.

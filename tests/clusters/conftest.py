@@ -1,0 +1,1 @@
+from clusters.lab.pytest_fixture import lab  # noqa: F401
