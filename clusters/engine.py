@@ -22,6 +22,8 @@ import requests
 from cryptography import x509
 from docker.tls import TLSConfig
 
+from panel.crypto import reveal
+
 # Job-mode services (the one-off module update) need API 1.41 (facts sheet §7).
 MIN_API = (1, 41)
 MIN_API_TEXT = "1.41"
@@ -84,7 +86,7 @@ def _tls_files(cluster: Any) -> Iterator[TLSConfig]:
             path = os.path.join(folder, name)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
-                f.write(value.reveal() if hasattr(value, "reveal") else str(value))
+                f.write(reveal(value))
             paths[name] = path
         yield TLSConfig(
             client_cert=(paths["cert.pem"], paths["key.pem"]), ca_cert=paths["ca.pem"], verify=True

@@ -58,7 +58,16 @@ class SiteForm(forms.ModelForm):
             "traefik_certresolver",
             "traefik_network",
             "sticky_cookie",
+            "db_image",
+            "redis_image",
+            "registry_username",
+            "registry_password",
         ]
+        widgets = {"registry_password": forms.PasswordInput(attrs={"placeholder": "Leave blank to keep"})}
+
+    def clean_registry_password(self) -> Any:
+        password = self.cleaned_data.get("registry_password")
+        return password or (self.instance.registry_password if self.instance.pk else "")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

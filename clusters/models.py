@@ -1,12 +1,15 @@
 """Clusters, their nodes, the Odoo sites on them and the sites' domains."""
 
+import secrets
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 
 from clusters import validators as v
-from panel.crypto import EncryptedTextField
+from panel.crypto import EncryptedTextField, Secret
 
 
 class Cluster(models.Model):
@@ -26,6 +29,8 @@ class Cluster(models.Model):
     tls_ca = models.TextField(blank=True, help_text="PEM of the CA that signed the engine's certificate.")
     tls_cert = models.TextField(blank=True, help_text="PEM of the client certificate.")
     tls_key = EncryptedTextField(blank=True, help_text="PEM of the client key; stored encrypted.")
+    # The local lab has no IPVS and no NFS (swarm-lab-notes): services use dnsrr and a bind filestore.
+    is_lab = models.BooleanField(default=False, help_text="The local Swarm lab (made by `manage.py lab up`).")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.UNKNOWN)
     status_message = models.TextField(blank=True)
     engine_version = models.CharField(max_length=40, blank=True)
@@ -132,6 +137,12 @@ class Site(models.Model):
         help_text="Hostname of the node that holds the database's data; the database is pinned there.",
     )
     db_password = EncryptedTextField(blank=True, help_text="Stored encrypted; generated when empty.")
+    db_image = models.CharField(max_length=255, default="postgres:16", validators=[v.validate_image])
+    redis_image = models.CharField(max_length=255, default="redis:7-alpine", validators=[v.validate_image])
+    registry_username = models.CharField(
+        max_length=150, blank=True, help_text="For a private registry: used to resolve the image's digest."
+    )
+    registry_password = EncryptedTextField(blank=True, help_text="Stored encrypted.")
     filestore_kind = models.CharField(max_length=10, choices=Filestore.choices, default=Filestore.NFS)
     nfs_server = models.CharField(max_length=253, blank=True, validators=[v.validate_hostname])
     nfs_export = models.CharField(max_length=255, blank=True, validators=[v.validate_absolute_path])
@@ -149,6 +160,15 @@ class Site(models.Model):
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
     running_replicas = models.PositiveSmallIntegerField(default=0)
+    # Stored by the drift check (beat and on demand) so the dashboard never waits on an engine.
+    drift = models.JSONField(default=list, blank=True)
+    pending = models.JSONField(default=dict, blank=True)
+    drift_checked_at = models.DateTimeField(null=True, blank=True)
+    # ir_module_module as last read from the site's database: name -> [state, latest_version].
+    installed_modules = models.JSONField(default=dict, blank=True)
+    modules_read_at = models.DateTimeField(null=True, blank=True)
+    # Checksums of the addon folders at the last successful update (click-odoo-update's idea).
+    module_checksums = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -158,6 +178,11 @@ class Site(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.db_password:
+            self.db_password = Secret(secrets.token_urlsafe(24))
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("site-detail", args=[self.slug])
@@ -201,3 +226,19 @@ class Domain(models.Model):
         clash = Domain.objects.filter(name=self.name).exclude(pk=self.pk).select_related("site").first()
         if clash:
             raise ValidationError({"name": f"{self.name} is already a domain of site {clash.site.slug}."})
+
+
+class Backup(models.Model):
+    """A pg_dump of a site's database, kept in the site's backup volume on the database's node."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="backups")
+    job_id = models.BigIntegerField(null=True, blank=True)
+    filename = models.CharField(max_length=200)
+    size_bytes = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.site.slug}/{self.filename}"

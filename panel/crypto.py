@@ -45,6 +45,13 @@ class Secret(str):
         return str.__str__(self)
 
 
+def reveal(value: object) -> str:
+    """The plain text of a stored secret (a Secret, a plain str just assigned, or None)."""
+    if not value:
+        return ""
+    return value.reveal() if isinstance(value, Secret) else str(value)
+
+
 class EncryptedTextField(models.TextField):
     """Stores Fernet ciphertext in the database; Python code sees a Secret."""
 

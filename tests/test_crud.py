@@ -28,6 +28,8 @@ SITE_FORM = {
     "traefik_certresolver": "le",
     "traefik_network": "traefik-public",
     "sticky_cookie": "odoo_sticky",
+    "db_image": "postgres:16",
+    "redis_image": "redis:7-alpine",
 }
 
 

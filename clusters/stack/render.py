@@ -461,33 +461,96 @@ def render_update_task(
     )
 
 
-def render_backup_task(spec: SiteSpec, target_path: str, run_id: str | None = None) -> ServiceSpec:
-    """pg_dump (custom format) of the site's database with the db image, written to `target_path` on the
-    database's node (the task is pinned there; the target's folder must exist on that node)."""
-    folder, _, filename = target_path.rpartition("/")
-    if not target_path.startswith("/") or "/../" in f"{folder}/" or not BACKUP_FILE_RE.match(filename):
-        raise SpecError(f"backup target {target_path!r} must be an absolute file path without '..'.")
-    args = [
-        "pg_dump",
-        "--host",
-        spec.service_name("db"),
-        "--port",
-        str(PG_PORT),
-        "--username",
-        spec.db_user,
-        "--dbname",
-        spec.db_name,
-        "--format=custom",
-        "--file",
-        f"/backup/{filename}",
-    ]
+def backup_volume(spec: SiteSpec) -> str:
+    return f"{spec.slug}_backups"
+
+
+def _backup_task(spec: SiteSpec, kind: str, filename: str, script: str, run_id: str | None) -> ServiceSpec:
+    """A one-off with the db image, pinned to the database's node, with the site's backup volume at
+    /backup. A named volume (not a bind path) needs nothing prepared on the node."""
+    if not BACKUP_FILE_RE.match(filename):
+        raise SpecError(f"backup file name {filename!r}: letters, digits, '.', '_' or '-' only.")
     return _one_off(
         spec,
-        "backup-task",
-        _task_name(spec, "backup", run_id),
+        f"{kind}-task",
+        _task_name(spec, kind, run_id),
         image=pinned_ref(spec.db_image, spec.db_image_digest),
-        args=args,
-        env={"PGPASSWORD": spec.db_password},
-        mounts=[Mount(target="/backup", source=folder or "/", type="bind")],
+        command=["sh", "-c", script],
+        args=[],
+        env={
+            "PGPASSWORD": spec.db_password,
+            "PGHOST": spec.service_name("db"),
+            "PGPORT": str(PG_PORT),
+            "PGUSER": spec.db_user,
+            "PGDATABASE": spec.db_name,
+        },
+        mounts=[Mount(target="/backup", source=backup_volume(spec), type="volume")],
         constraints=[f"node.hostname=={spec.db_node}"],
+    )
+
+
+def render_backup_task(spec: SiteSpec, filename: str, run_id: str | None = None) -> ServiceSpec:
+    """pg_dump (custom format) into the site's backup volume; prints `size=<bytes>` at the end."""
+    script = f"pg_dump --format=custom --file /backup/{filename} && stat -c 'size=%s' /backup/{filename}"
+    return _backup_task(spec, "backup", filename, script, run_id)
+
+
+def render_restore_task(spec: SiteSpec, filename: str, run_id: str | None = None) -> ServiceSpec:
+    """pg_restore of a backup over the site's database (the site must be scaled to 0 first)."""
+    script = (
+        f"test -s /backup/{filename} && "
+        f'pg_restore --clean --if-exists --no-owner --dbname "$PGDATABASE" /backup/{filename}'
+    )
+    return _backup_task(spec, "restore", filename, script, run_id)
+
+
+def render_probe_task(spec: SiteSpec, run_id: str | None = None) -> ServiceSpec:
+    """A one-off task on the site's network that asks every Odoo task for /web/health. Probing from
+    inside proves what Traefik will see: the task IPs answer (Traefik routes to task IPs)."""
+    target = f"tasks.{spec.service_name('odoo')}"
+    script = (
+        f"ips=$(getent ahostsv4 {target} | awk '{{print $1}}' | sort -u); "
+        f'[ -n "$ips" ] || {{ echo "no Odoo task resolves as {target}"; exit 2; }}; rc=0; '
+        'for ip in $ips; do if curl -fsS -m 5 "http://$ip:8069/web/health" >/dev/null; '
+        'then echo "$ip healthy"; else echo "$ip UNHEALTHY"; rc=1; fi; done; exit $rc'
+    )
+    return _one_off(
+        spec,
+        "probe-task",
+        _task_name(spec, "probe", run_id),
+        image=spec.odoo_image_ref,
+        command=["sh", "-c", script],
+        args=[],
+        env={},
+        mounts=[],
+        extra_labels={"traefik.enable": "false"},
+    )
+
+
+def render_query_task(spec: SiteSpec, sql: str, run_id: str | None = None) -> ServiceSpec:
+    """psql in a one-off task on the site's network (the database is only reachable there), with
+    the db image; prints rows as `a|b|c`. `sql` is the panel's own constant, never user input."""
+    return _one_off(
+        spec,
+        "query-task",
+        _task_name(spec, "query", run_id),
+        image=pinned_ref(spec.db_image, spec.db_image_digest),
+        command=["psql"],
+        args=[
+            "-h",
+            spec.service_name("db"),
+            "-U",
+            spec.db_user,
+            "-d",
+            spec.db_name,
+            "-At",
+            "-F",
+            "|",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ],
+        env={"PGPASSWORD": spec.db_password, "PGCONNECT_TIMEOUT": "10"},
+        mounts=[],
     )

@@ -44,7 +44,9 @@ class CA:
         )
         self.pem = self.cert.public_bytes(serialization.Encoding.PEM).decode()
 
-    def issue(self, name: str, *, server: bool, expired: bool = False) -> Pair:
+    def issue(
+        self, name: str, *, server: bool, expired: bool = False, ips: tuple[str, ...] = ("127.0.0.1",)
+    ) -> Pair:
         key = _key()
         now = dt.datetime.now(dt.UTC)
         start, end = (
@@ -70,7 +72,7 @@ class CA:
         if server:
             builder = builder.add_extension(
                 x509.SubjectAlternativeName(
-                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                    [x509.DNSName("localhost"), *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips)]
                 ),
                 critical=False,
             )

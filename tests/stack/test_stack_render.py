@@ -13,6 +13,7 @@ from clusters.stack.render import (
     engine_spec,
     render,
     render_backup_task,
+    render_restore_task,
     render_update_task,
     to_create_kwargs,
 )
@@ -305,30 +306,19 @@ def test_update_task_needs_a_digest_and_a_clean_run_id(make_spec):
         render_update_task(make_spec(), ["sale"], run_id="../x")
 
 
-def test_backup_task(make_spec):
-    task = render_backup_task(
-        make_spec(db_image_digest="sha256:" + "d" * 64), "/var/backups/acme/2026-11-21.dump"
-    )
+def test_backup_and_restore_tasks(make_spec):
+    spec = make_spec(db_image_digest="sha256:" + "d" * 64)
+    task = render_backup_task(spec, "2026-11-21.dump")
     assert task.name == "acme_backup" and task.role == "backup-task"
     assert task.image == "postgres@sha256:" + "d" * 64
-    assert task.args == [
-        "pg_dump",
-        "--host",
-        "acme_db",
-        "--port",
-        "5432",
-        "--username",
-        "odoo",
-        "--dbname",
-        "acme",
-        "--format=custom",
-        "--file",
-        "/backup/2026-11-21.dump",
-    ]
-    assert task.env == {"PGPASSWORD": "s3cret"}
-    assert task.mounts == [Mount(target="/backup", source="/var/backups/acme", type="bind")]
+    assert task.command[:2] == ["sh", "-c"] and "pg_dump --format=custom" in task.command[2]
+    assert "stat -c 'size=%s' /backup/2026-11-21.dump" in task.command[2]
+    assert task.env["PGPASSWORD"] == "s3cret" and task.env["PGHOST"] == "acme_db"
+    assert task.mounts == [Mount(target="/backup", source="acme_backups", type="volume")]
     assert task.constraints == ["node.hostname==db1"]
     assert task.restart_policy["Condition"] == "none" and "ReplicatedJob" in task.mode
-    for bad in ("relative.dump", "/var/backups/../etc/x.dump", "/var/backups/", "/var/backups/a b.dump"):
+    restore = render_restore_task(spec, "2026-11-21.dump", run_id="j7")
+    assert restore.name == "acme_restore_j7" and "pg_restore --clean" in restore.command[2]
+    for bad in ("../x.dump", "a b.dump", "x;rm -rf /", ""):
         with pytest.raises(SpecError):
-            render_backup_task(make_spec(), bad)
+            render_backup_task(spec, bad)

@@ -1,0 +1,40 @@
+"""Site (the panel's row) -> SiteSpec (what clusters.stack renders): the one mapping between them."""
+
+from clusters.models import Site
+from clusters.stack import BindFilestore, NfsFilestore, SiteSpec, TraefikSpec
+from panel.crypto import reveal
+
+
+def spec_for(site: Site, *, image_digest: str | None = None) -> SiteSpec:
+    """Build the spec from the site and its domains; `image_digest` overrides the pinned one
+    (a deploy renders with the digest it just resolved, before saving it)."""
+    filestore: NfsFilestore | BindFilestore
+    if site.filestore_kind == Site.Filestore.NFS:
+        filestore = NfsFilestore(server=site.nfs_server, export=site.nfs_export, options=site.nfs_options)
+    else:
+        filestore = BindFilestore(path=site.bind_path)
+    return SiteSpec(
+        slug=site.slug,
+        image=site.image,
+        image_digest=image_digest or site.image_digest or None,
+        db_name=site.db_name,
+        db_node=site.db_node,
+        db_password=reveal(site.db_password),
+        db_image=site.db_image,
+        redis_image=site.redis_image,
+        filestore=filestore,
+        domains=tuple(d.name for d in site.domains.all()),
+        cluster_mode="lab" if site.cluster.is_lab else "production",
+        replicas=site.replicas,
+        workers=site.workers,
+        series=site.series,
+        addons_path=tuple(p.strip() for p in site.addons_path.split(",") if p.strip()),
+        traefik=TraefikSpec(
+            version="v2" if site.traefik_version == "v2" else "v3",
+            entrypoint=site.traefik_entrypoint,
+            certresolver=site.traefik_certresolver or None,
+            network=site.traefik_network or None,
+            sticky_cookie=site.sticky_cookie,
+            tls=not site.cluster.is_lab,
+        ),
+    )

@@ -1,0 +1,14 @@
+"""Lab tests share one session-wide lab (see clusters/lab/pytest_fixture.py)."""
+
+import pytest
+
+from clusters.lab.pytest_fixture import lab  # noqa: F401 - the session fixture, re-exported
+
+# Runs after every other test of the session (whatever module it sits in): it takes the lab down and
+# brings it back, which changes node ids that other suites may hold in their LabInfo.
+LAST = "test_lab_infra.py::test_down_removes_everything_then_up_again"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    last = [item for item in items if item.nodeid.endswith(LAST)]
+    items[:] = [item for item in items if item not in last] + last
