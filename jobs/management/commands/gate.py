@@ -1,0 +1,170 @@
+"""`manage.py gate closure|check`: the approval gate for CI pipelines and operators (design.md, Contracts).
+
+    gate closure --addons-path DIR[,DIR...] --series 17.0 [--select a,b] --json
+    gate check   --addons-path DIR[,DIR...] --series 17.0 --installed FILE|--site SLUG [--select a,b] --json
+
+`check` exits 0 when the change may pass, 1 when it is blocked, 2 on bad input (with the reason on
+stderr). `--archive FILE` (.zip/.tar.gz) adds an uploaded change, unpacked into a temporary folder,
+in front of the addons paths. The FILE formats of `--installed` are documented in jobs/gate/installed.py.
+
+Imports of the engine happen inside handle(): this module is loaded for every `manage.py` call.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+BAD_INPUT = 2
+
+
+class Command(BaseCommand):
+    help = "Dependency closure of addons, and the approval gate's verdict for a manifest change."
+    # No system checks: a CI pipeline calls this on every push, and nothing here depends on them.
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        closure = sub.add_parser("closure", help="direct depends, transitive closure and missing, per addon")
+        check = sub.add_parser(
+            "check", help="may this change reach the site? exit 0 pass, 1 blocked, 2 bad input"
+        )
+        for p in (closure, check):
+            p.add_argument("--addons-path", default="", help="comma-separated addons folders; first one wins")
+            p.add_argument("--archive", help="a .zip or .tar.gz of addons, searched before --addons-path")
+            p.add_argument("--series", required=True, help="Odoo series, e.g. 17.0")
+            p.add_argument("--select", help="comma-separated addons (default: every addon found)")
+            p.add_argument("--json", action="store_true", help="print JSON (the stable contract)")
+        source = check.add_mutually_exclusive_group(required=True)
+        source.add_argument("--installed", metavar="FILE", help="installed modules: JSON list/object or text")
+        source.add_argument("--site", metavar="SLUG", help="use the site's stored installed-modules snapshot")
+        check.add_argument(
+            "--current-addons-path", help="the site's current addons, for depends added/removed"
+        )
+        check.add_argument(
+            "--strict", action="store_true", help="also block addons not installed on the site"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from jobs.gate.errors import GateError
+
+        try:
+            with _Sources(options) as paths:
+                if options["action"] == "closure":
+                    self._closure(paths, options)
+                else:
+                    self._check(paths, options)
+        except GateError as exc:
+            raise CommandError(str(exc), returncode=BAD_INPUT) from None
+
+    def _closure(self, paths: list[str], options: dict[str, Any]) -> None:
+        from jobs.gate.report import closure_report
+
+        report = closure_report(paths, options["series"], _names(options["select"]))
+        if options["json"]:
+            self._json(report)
+            return
+        for name, entry in report["addons"].items():
+            missing = f"  MISSING: {', '.join(entry['missing'])}" if entry["missing"] else ""
+            self.stdout.write(f"{name}: {', '.join(entry['closure']) or '-'}{missing}")
+
+    def _check(self, paths: list[str], options: dict[str, Any]) -> None:
+        from jobs.gate.addons import discover_addons
+        from jobs.gate.installed import load_installed
+        from jobs.gate.verdict import check_change, exit_code
+
+        installed = load_installed(options["installed"]) if options["installed"] else _site(options["site"])
+        current = None
+        if options["current_addons_path"]:
+            current = discover_addons(options["current_addons_path"]).depends_map()
+        verdict = check_change(
+            paths,
+            options["series"],
+            installed,
+            select=_names(options["select"]),
+            current_depends=current,
+            strict=options["strict"],
+        )
+        if options["json"]:
+            self._json(verdict)
+        else:
+            self._summary(verdict)
+        code = exit_code(verdict)
+        if code:
+            sys.stderr.write(f"gate: blocked: {', '.join(verdict['blocked'])}\n")
+            sys.stdout.flush()
+            sys.exit(code)
+
+    def _json(self, payload: dict[str, Any]) -> None:
+        self.stdout.write(json.dumps(payload, separators=(",", ":")))
+
+    def _summary(self, verdict: dict[str, Any]) -> None:
+        self.stdout.write("PASS" if verdict["passes"] else "BLOCKED")
+        for name in verdict["blocked"]:
+            entry = verdict["addons"][name]
+            self.stdout.write(f"{name}:")
+            for reason in entry["reasons"]:
+                self.stdout.write(f"  - {reason}")
+            self.stdout.write(f"  installed modules Odoo would skip: {', '.join(entry['blast_radius'])}")
+
+
+class _Sources:
+    """The addons paths to scan: an unpacked --archive first (removed on exit), then --addons-path."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        self.unpacked: Any = None
+
+    def __enter__(self) -> list[str]:
+        from jobs.gate.addons import split_addons_path
+        from jobs.gate.errors import GateError
+
+        paths = split_addons_path(self.options["addons_path"])
+        if self.options["archive"]:
+            from jobs.gate.addons import addon_dirs_under
+            from jobs.gate.archive import unpack_archive
+
+            self.unpacked = unpack_archive(self.options["archive"])
+            found = addon_dirs_under(self.unpacked.root)
+            if not found:
+                raise GateError(f"no addon (a folder with __manifest__.py) in {self.options['archive']}")
+            paths = found + paths
+        if not paths:
+            raise GateError("give --addons-path DIR[,DIR...] (or --archive FILE)")
+        return paths
+
+    def __exit__(self, *exc: object) -> None:
+        if self.unpacked is not None:
+            self.unpacked.cleanup()
+
+
+def _names(value: str | None) -> list[str] | None:
+    return None if value is None else [n for n in value.split(",") if n.strip()]
+
+
+def _site(slug: str) -> Any:
+    """The site's installed modules as last read from its database by a job, or exit 2 saying why not.
+
+    `Site.installed_modules` holds every ir_module_module row as name -> [state, latest_version];
+    only state `installed` counts. `Site.modules_read_at` dates the read, and the verdict shows it.
+    """
+    from django.db import DatabaseError
+
+    from jobs.gate.errors import GateError
+    from jobs.gate.installed import installed_from_names
+
+    try:
+        from clusters.models import Site
+
+        site = Site.objects.filter(slug=slug).first()
+    except (ImportError, DatabaseError) as exc:
+        raise GateError(f"site {slug} unknown (cannot read sites: {exc})") from None
+    if site is None:
+        raise GateError(f"site {slug} unknown")
+    rows = getattr(site, "installed_modules", None)
+    if not rows:
+        raise GateError(f"no installed-modules snapshot for site {slug}; read it first")
+    return installed_from_names(rows, getattr(site, "modules_read_at", None), source=f"site:{slug}")
