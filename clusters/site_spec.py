@@ -1,8 +1,22 @@
 """Site (the panel's row) -> SiteSpec (what clusters.stack renders): the one mapping between them."""
 
+from typing import Any
+
 from clusters.models import Site
 from clusters.stack import BindFilestore, NfsFilestore, SiteSpec, TraefikSpec
 from panel.crypto import reveal
+
+# The lab's stand-in answers /web/health within a second of starting, so the lab checks often and
+# waits briefly; real Odoo keeps the SiteSpec defaults (a long start period while the registry loads).
+LAB_TIMING: dict[str, int] = {
+    "health_interval_s": 2,
+    "health_timeout_s": 3,
+    "health_retries": 3,
+    "health_start_period_s": 20,
+    "update_monitor_s": 8,
+    "update_delay_s": 1,
+    "stop_grace_period_s": 5,
+}
 
 
 def spec_for(site: Site, *, image_digest: str | None = None) -> SiteSpec:
@@ -13,6 +27,7 @@ def spec_for(site: Site, *, image_digest: str | None = None) -> SiteSpec:
         filestore = NfsFilestore(server=site.nfs_server, export=site.nfs_export, options=site.nfs_options)
     else:
         filestore = BindFilestore(path=site.bind_path)
+    timing: dict[str, Any] = LAB_TIMING if site.cluster.is_lab else {}
     return SiteSpec(
         slug=site.slug,
         image=site.image,
@@ -37,4 +52,5 @@ def spec_for(site: Site, *, image_digest: str | None = None) -> SiteSpec:
             sticky_cookie=site.sticky_cookie,
             tls=not site.cluster.is_lab,
         ),
+        **timing,
     )

@@ -107,6 +107,20 @@ def pending_reasons(client: docker.DockerClient, name: str) -> list[str]:
     return sorted(set(reasons))
 
 
+def failed_reasons(client: docker.DockerClient, name: str, image: str, limit: int = 3) -> list[str]:
+    """The errors of the latest failed tasks of the current spec, and how often they failed."""
+    failed = [
+        t
+        for t in tasks(client, name, desired=None)
+        if task_image(t) == image and t.get("Status", {}).get("State") in ("failed", "rejected")
+    ]
+    if not failed:
+        return []
+    failed.sort(key=lambda t: t.get("UpdatedAt", ""), reverse=True)
+    errors = list(dict.fromkeys(t["Status"].get("Err") or t["Status"].get("Message", "") for t in failed))
+    return [f"{len(failed)} task(s) failed: " + "; ".join(errors[:limit])]
+
+
 def replicas_of(service: Any) -> int | None:
     mode = service.attrs.get("Spec", {}).get("Mode", {})
     return mode.get("Replicated", {}).get("Replicas")
@@ -164,8 +178,11 @@ def wait_converged(
         if want is not None and len(current) == want and len(running) == want and not updating:
             return
         if time.monotonic() > end:
-            reasons = "; ".join(pending_reasons(client, name)) or "tasks did not become healthy"
-            raise SwarmError(f"{name} did not converge within {deadline_s:.0f} s: {reasons}")
+            reasons = pending_reasons(client, name) + failed_reasons(client, name, image)
+            raise SwarmError(
+                f"{name} did not converge within {deadline_s:.0f} s: "
+                + ("; ".join(reasons) or "tasks did not become healthy")
+            )
         time.sleep(POLL_S)
 
 

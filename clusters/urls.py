@@ -1,6 +1,6 @@
 from django.urls import path
 
-from clusters import views
+from clusters import site_actions, views
 
 urlpatterns = [
     path("clusters/", views.cluster_list, name="cluster-list"),
@@ -17,6 +17,16 @@ urlpatterns = [
     path("sites/<slug:slug>/edit/", views.site_edit, name="site-edit"),
     path("sites/<slug:slug>/delete/", views.site_delete, name="site-delete"),
     path("sites/<slug:slug>/domains/new/", views.domain_create, name="domain-create"),
+    path("sites/<slug:slug>/preflight/", views.site_preflight, name="site-preflight"),
+    path("sites/<slug:slug>/drift/", views.site_drift_check, name="site-drift"),
+    path("sites/<slug:slug>/deploy/", site_actions.site_deploy, name="site-deploy"),
+    path("sites/<slug:slug>/reconcile/", site_actions.site_reconcile, name="site-reconcile"),
+    path("sites/<slug:slug>/scale/", site_actions.site_scale, name="site-scale"),
+    path("sites/<slug:slug>/modules/read/", site_actions.site_read_modules, name="site-read-modules"),
+    path("sites/<slug:slug>/modules/update/", site_actions.site_update_modules, name="site-update-modules"),
+    path(
+        "sites/<slug:slug>/backups/<int:backup_id>/restore/", site_actions.site_restore, name="site-restore"
+    ),
     path("domains/", views.domain_list, name="domain-list"),
     path("domains/<int:pk>/edit/", views.domain_edit, name="domain-edit"),
     path("domains/<int:pk>/delete/", views.domain_delete, name="domain-delete"),

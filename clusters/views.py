@@ -7,9 +7,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from clusters import engine, sync
+from clusters import engine, inspection, sync
 from clusters.forms import ClusterForm, DomainForm, SiteForm
-from clusters.models import Cluster, Domain, Site
+from clusters.models import Backup, Cluster, Domain, Site
+from clusters.stack import SpecError
+from jobs.locks import holder
+from jobs.models import Job
 from panel import audit, crud
 from panel.htmx import HtmxHttpRequest
 from panel.listing import list_page
@@ -122,6 +125,10 @@ def site_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             "site": site,
             "domains": site.domains.all(),
             "domain_form": DomainForm(),
+            "jobs": Job.objects.filter(site=site).order_by("-created_at")[:8],
+            "running_job": holder(site.pk),
+            "installed_count": sum(1 for state, _ in site.installed_modules.values() if state == "installed"),
+            "backups": Backup.objects.filter(site=site)[:10],
         },
     )
 
@@ -188,7 +195,7 @@ def domain_create(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     if request.htmx and request.method == "POST":
         # The domain form sits inside the site page: answer with the refreshed domain list.
         if form.is_valid():
-            form.save()
+            crud.save_form(request, form)  # audited like every other save
             form = DomainForm()
         return render(
             request,
@@ -278,3 +285,37 @@ def cluster_live(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(
         request, "clusters/partials/cluster_live.html", {"cluster": cluster, "nodes": cluster.nodes.all()}
     )
+
+
+@requires("view")
+def site_preflight(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """Each checklist item, pass or fail, with the reason and the fix."""
+    site = _site(slug)
+    try:
+        results, note = inspection.preflight_for(site)
+    except SpecError as exc:
+        results, note = [], f"The site's settings cannot be rendered: {exc}"
+    hard = [r for r in results if not r.ok and r.severity == "hard"]
+    return render(
+        request,
+        "clusters/site_preflight.html",
+        {"site": site, "results": results, "note": note, "hard": hard},
+    )
+
+
+@requires("operate")
+@require_POST
+def site_drift_check(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    site = _site(slug)
+    state = inspection.check_drift(site)
+    site.refresh_from_db()
+    message = (
+        "The cluster cannot be reached; see its page."
+        if state is None
+        else "Not deployed yet."
+        if not state.deployed
+        else f"{len(state.drift)} difference(s) from what the site should be."
+        if state.drift
+        else "No drift: the live services match the site."
+    )
+    return render(request, "clusters/partials/site_drift.html", {"site": site, "result": message})

@@ -8,6 +8,7 @@ class PanelConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_create_role_groups, sender=self)
+        from panel.audit import signals  # noqa: F401  (logins, logouts, failed logins; triggers)
 
 
 def _create_role_groups(**kwargs: object) -> None:

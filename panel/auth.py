@@ -15,6 +15,8 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.decorators import method_decorator
 
+from panel import audit
+
 
 def client_address(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "") or "unknown"
@@ -29,10 +31,12 @@ def is_locked(username: str, address: str) -> bool:
     return int(cache.get(_key(username, address), 0)) >= settings.LOGIN_MAX_FAILURES
 
 
-def record_failure(username: str, address: str) -> None:
+def record_failure(username: str, address: str) -> int:
+    """Count one failure; returns the count, so the caller sees the one that locks."""
     key = _key(username, address)
-    if not cache.add(key, 1, timeout=settings.LOGIN_LOCK_SECONDS):
-        cache.incr(key)
+    if cache.add(key, 1, timeout=settings.LOGIN_LOCK_SECONDS):
+        return 1
+    return int(cache.incr(key))
 
 
 def clear_failures(username: str, address: str) -> None:
@@ -52,9 +56,20 @@ class ThrottledAuthenticationForm(AuthenticationForm):
         try:
             cleaned = super().clean()
         except ValidationError:
-            record_failure(username, address)
+            if record_failure(username, address) == settings.LOGIN_MAX_FAILURES:
+                audit.record(
+                    "auth.lockout",
+                    request=self.request,
+                    actor="anonymous",
+                    target=audit.Target(type="user", name=username),
+                    detail=f"{settings.LOGIN_MAX_FAILURES} failed logins from {address}; "
+                    f"locked for {settings.LOGIN_LOCK_SECONDS} s",
+                )
             raise
-        clear_failures(username, address)
+        # Only a real login clears the count: a POST without a password passes clean() without
+        # authenticating, and must not reset the counter between guesses.
+        if self.user_cache is not None:
+            clear_failures(username, address)
         return cleaned
 
 

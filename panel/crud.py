@@ -1,17 +1,52 @@
 """Create, edit and delete, the same way on every page: a form page that re-renders with the
-user's errors, and a delete that asks first (a confirmation page, or hx-confirm in the table)."""
+user's errors, and a delete that asks first (a confirmation page, or hx-confirm in the table).
+Every save and delete is audited here, in the same transaction as the change itself."""
 
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
-from django.db import models
+from django.db import models, transaction
 from django.db.models import ProtectedError
 from django.forms import ModelForm
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
+from panel import audit
+from panel.audit.snapshot import changes, secret_fingerprints, snapshot
 from panel.htmx import HtmxHttpRequest
+
+
+def save_form(
+    request: HtmxHttpRequest, form: ModelForm, *, before_save: Callable[[Any], None] | None = None
+) -> Any:
+    """Save a valid form and record "<model>.create" or "<model>.edit" with what changed.
+
+    The "before" side is read back from the database, not taken from form.instance: validating
+    the form has already written the new values into the instance."""
+    instance = form.instance
+    model = type(instance)
+    with transaction.atomic():
+        stored = model._base_manager.filter(pk=instance.pk).first() if instance.pk else None
+        obj = form.save(commit=False)
+        if before_save:
+            before_save(obj)
+        obj.save()
+        form.save_m2m()
+        if stored is None:
+            audit.record(f"{model._meta.model_name}.create", request=request, target=obj, after=snapshot(obj))
+        else:
+            old, new = secret_fingerprints(stored), secret_fingerprints(obj)
+            before, after = changes(snapshot(stored), snapshot(obj), {k for k in new if new[k] != old.get(k)})
+            audit.record(
+                f"{model._meta.model_name}.edit",
+                request=request,
+                target=obj,
+                before=before,
+                after=after,
+                detail="" if after else "saved without changes",
+            )
+    return obj
 
 
 def edit(
@@ -27,12 +62,9 @@ def edit(
 ) -> HttpResponse:
     form = form_class(request.POST or None, instance=instance, initial=initial)
     if request.method == "POST" and form.is_valid():
-        obj = form.save(commit=False)
-        if before_save:
-            before_save(obj)
-        obj.save()
-        form.save_m2m()
-        messages.success(request, f"{'Saved' if instance else 'Created'} {obj}.")
+        created = form.instance.pk is None
+        obj = save_form(request, form, before_save=before_save)
+        messages.success(request, f"{'Created' if created else 'Saved'} {obj}.")
         return redirect(success_url(obj))
     status = 400 if request.method == "POST" else 200
     return render(
@@ -49,8 +81,17 @@ def delete(
 ) -> HttpResponse:
     if request.method == "POST":
         name = str(obj)
+        target, before = audit.Target.of(obj), snapshot(obj)
         try:
-            obj.delete()
+            with transaction.atomic():
+                _, cascaded = obj.delete()
+                audit.record(
+                    f"{target.type}.delete",
+                    request=request,
+                    target=target,
+                    before=before,
+                    detail=_cascade_note(cascaded, type(obj)._meta.label),
+                )
         except ProtectedError as exc:
             blockers = ", ".join(sorted(str(o) for o in exc.protected_objects)[:10])
             messages.error(request, f"{name} cannot be deleted while these depend on it: {blockers}.")
@@ -63,4 +104,13 @@ def delete(
         return redirect(success_url)
     return render(
         request, "confirm_delete.html", {"object": obj, "warning": warning, "cancel_url": success_url}
+    )
+
+
+def _cascade_note(deleted: dict[str, int], own_label: str) -> str:
+    others = {label: n for label, n in deleted.items() if label != own_label and n}
+    if not others:
+        return ""
+    return "also deleted: " + ", ".join(
+        f"{n} {label.split('.')[-1].lower()}" for label, n in sorted(others.items())
     )

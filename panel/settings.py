@@ -64,6 +64,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "panel.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -105,6 +106,9 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Several processes (web, worker, beat) share the file: wait for locks instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # One writer at a time from BEGIN on: a deferred transaction that reads and then writes fails
+    # with "database is locked" instead of waiting, and the audit chain reads its last link first.
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
     VAR_DIR.mkdir(parents=True, exist_ok=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -181,7 +185,15 @@ CELERY_TASK_ALWAYS_EAGER = envbool("PANEL_CELERY_EAGER", False)
 CELERY_BEAT_SCHEDULE: dict = {
     "heartbeat": {"task": "panel.tasks.beat_heartbeat", "schedule": 10.0},
     "cluster-sync": {"task": "clusters.tasks.sync_all", "schedule": 10.0},
+    # Ends jobs whose worker died and runs their compensation (jobs/reaper.py).
+    "jobs-reaper": {"task": "jobs.reap", "schedule": 10.0},
 }
+# A running job beats every JOB_HEARTBEAT_SECONDS; the reaper ends it once its heartbeat is older
+# than JOB_HEARTBEAT_TIMEOUT (several missed beats, so a slow database does not kill healthy jobs).
+JOB_HEARTBEAT_SECONDS = envint("PANEL_JOB_HEARTBEAT_SECONDS", 5)
+JOB_HEARTBEAT_TIMEOUT = envint("PANEL_JOB_HEARTBEAT_TIMEOUT", 30)
+# Live job logs (one Redis Stream per job); the stored log is in the database either way.
+JOB_LOG_REDIS_URL = env("PANEL_JOB_LOG_REDIS_URL", REDIS_URL)
 
 # Login protection: lock a username+address after this many failures within the window.
 LOGIN_MAX_FAILURES = envint("PANEL_LOGIN_MAX_FAILURES", 5)

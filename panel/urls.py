@@ -10,4 +10,7 @@ urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("clusters.urls")),
+    path("", include("jobs.urls")),
+    path("", include("panel.audit.urls")),
+    path("", include("panel.users.urls")),
 ]

@@ -9,6 +9,15 @@ import pytest
 import redis
 from django.conf import settings
 
+# The session-wide Swarm lab fixture `lab`, for every suite that needs real engines.
+pytest_plugins = ["clusters.lab.pytest_fixture"]
+
+
+def pytest_configure(config):  # type: ignore[no-untyped-def]
+    # Password hashing at production strength costs ~0.5 s per user; personas make four per test.
+    if config.pluginmanager.hasplugin("django"):
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 
 @pytest.fixture(scope="session", autouse=True)
 def real_services(request):  # type: ignore[no-untyped-def]

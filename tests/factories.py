@@ -41,3 +41,31 @@ def site(cluster: Cluster, **kw) -> Site:  # type: ignore[no-untyped-def]
 
 def domain(site: Site, name: str | None = None) -> Domain:
     return Domain.objects.create(site=site, name=name or f"d{next(_n)}.example.com")
+
+
+def user(username: str | None = None, *, role: str = "viewer", password: str | None = None):  # type: ignore[no-untyped-def]
+    from django.contrib.auth import get_user_model
+
+    from panel.roles import assign_role, ensure_role_groups
+
+    ensure_role_groups()
+    made = get_user_model().objects.create_user(username or f"user{next(_n)}", password=password)
+    assign_role(made, role)
+    return made
+
+
+def job(site: Site | None = None, **kw):  # type: ignore[no-untyped-def]
+    """A Job row as the engine would write it (queued unless told; an ended one is finished)."""
+    from django.utils import timezone
+
+    from jobs.models import ENDED_STATES, Job
+
+    if kw.get("state") in ENDED_STATES:
+        kw.setdefault("finished_at", timezone.now())
+    defaults = {
+        "kind": "deploy",
+        "site": site,
+        "site_slug": site.slug if site else "",
+        "cluster": site.cluster if site else None,
+    }
+    return Job.objects.create(**{**defaults, **kw})

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from clusters.models import Cluster, Domain, Site
+from clusters.models import Backup, Cluster, Domain, Site
 from tests import factories
 from tests.permissions import PUBLIC, all_patterns, allowed, required_action
 
@@ -15,7 +15,10 @@ def world(personas):  # type: ignore[no-untyped-def]
     c = factories.cluster(name="prod")
     s = factories.site(c, slug="acme")
     d = factories.domain(s, "shop.example.com")
-    return {"pk": c.pk, "slug": s.slug, "domain_pk": d.pk}
+    u = factories.user("erin", role="viewer")
+    j = factories.job(s, state="succeeded")  # finished: its event stream ends at once
+    b = Backup.objects.create(site=s, filename="acme-1.dump", size_bytes=10)
+    return {"pk": c.pk, "slug": s.slug, "domain_pk": d.pk, "user_pk": u.pk, "job_id": j.pk, "backup_id": b.pk}
 
 
 def kwargs_for(pattern, world):  # type: ignore[no-untyped-def]
@@ -24,6 +27,10 @@ def kwargs_for(pattern, world):  # type: ignore[no-untyped-def]
     for name in names:
         if name == "slug":
             kw["slug"] = world["slug"]
+        elif name in ("job_id", "backup_id"):
+            kw[name] = world[name]
+        elif name == "pk" and (pattern.name or "").startswith("user-"):
+            kw["pk"] = world["user_pk"]
         elif name == "pk":
             kw["pk"] = world["domain_pk"] if "domain" in (pattern.name or "") else world["pk"]
         else:

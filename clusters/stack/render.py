@@ -426,11 +426,11 @@ def _one_off(spec: SiteSpec, role: str, name: str, **kw: Any) -> ServiceSpec:
 
 
 def render_update_task(
-    spec: SiteSpec, modules: list[str] | tuple[str, ...], run_id: str | None = None
+    spec: SiteSpec, modules: list[str] | tuple[str, ...], run_id: str | None = None, *, install: bool = False
 ) -> ServiceSpec:
     """`odoo -d DB -u a,b --stop-after-init --no-http` on the site's network with the same digest,
     mounts and env. `--no-http` because a prefork server still binds the port with
-    --stop-after-init (facts §1)."""
+    --stop-after-init (facts §1). install=True runs `-i` (new modules: `-u` ignores them)."""
     mods = validate_modules(modules)
     if not spec.image_digest:
         raise SpecError(
@@ -440,7 +440,7 @@ def render_update_task(
         "odoo",
         "-d",
         spec.db_name,
-        "-u",
+        "-i" if install else "-u",
         ",".join(mods),
         "--stop-after-init",
         "--no-http",

@@ -1,8 +1,6 @@
-"""Lab tests share one session-wide lab (see clusters/lab/pytest_fixture.py)."""
+"""Lab tests share one session-wide lab: the `lab` fixture (clusters/lab/pytest_fixture.py)."""
 
 import pytest
-
-from clusters.lab.pytest_fixture import lab  # noqa: F401 - the session fixture, re-exported
 
 # Runs after every other test of the session (whatever module it sits in): it takes the lab down and
 # brings it back, which changes node ids that other suites may hold in their LabInfo.

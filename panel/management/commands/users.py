@@ -1,6 +1,9 @@
 """Users from the command line: `users add NAME --role ROLE`, `users role NAME ROLE`,
 `users ensure-admin` (used by `make run`: reads PANEL_ADMIN_USER / PANEL_ADMIN_PASSWORD, or makes
-an `admin` with a generated password kept in var/admin-password and prints it)."""
+an `admin` with a generated password kept in var/admin-password and prints it).
+
+Changes go through panel.users.service, like the users page: audited (actor "cli:<unix user>"),
+and the last active admin cannot be demoted."""
 
 import os
 import secrets
@@ -11,8 +14,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from panel.audit import cli_actor, record
 from panel.env import env
-from panel.roles import ROLES, assign_role, ensure_role_groups
+from panel.roles import ROLES, ensure_role_groups
+from panel.users import service
 
 
 class Command(BaseCommand):
@@ -43,15 +48,17 @@ class Command(BaseCommand):
                 f"user {username!r} exists; use `users role {username} ROLE` to change its role"
             )
         password = os.environ.get("PANEL_NEW_PASSWORD") or self._prompt()
-        user = User.objects.create_user(username=username, password=password)
-        assign_role(user, role)
+        service.create_user(username, password, role, actor=cli_actor())
         self.stdout.write(f"created {username} as {role}")
 
     def do_role(self, username: str, role: str, **_: Any) -> None:
         user = get_user_model().objects.filter(username=username).first()
         if user is None:
             raise CommandError(f"no user {username!r}")
-        assign_role(user, role)
+        try:
+            service.change_role(user, role, actor=cli_actor())
+        except service.LastAdminError as exc:
+            raise CommandError(str(exc)) from exc
         self.stdout.write(f"{username} is now {role}")
 
     def do_ensure_admin(self, **_: Any) -> None:
@@ -66,11 +73,11 @@ class Command(BaseCommand):
                 stored.parent.mkdir(parents=True, exist_ok=True)
                 stored.write_text(password)
                 stored.chmod(0o600)
-            user = User.objects.create_user(username=username, password=password)
-            assign_role(user, "admin")
+            user = service.create_user(username, password, "admin", actor=cli_actor())
         elif password and not user.check_password(password):
             user.set_password(password)
             user.save(update_fields=["password"])
+            record("user.password", actor=cli_actor(), target=user, detail="reset from PANEL_ADMIN_PASSWORD")
         if not password and stored.exists():
             password = stored.read_text().strip()
         shown = password if password else "(unchanged; set PANEL_ADMIN_PASSWORD to reset it)"

@@ -1,0 +1,617 @@
+"""Benchmark: a Swarm service's log, from its print() to 50 browsers watching the job live.
+
+    python bench/log_stream.py [--lines 20000] [--rate 2000] [--burst 50000] [--viewers 50]
+
+A lab service prints numbered lines, each with the time it was printed ("seq=N t=<unix time>"). In the
+same run, the lines are read two ways:
+  (a) `docker service logs --follow --raw` read directly (the peer: what an admin would tail), and
+  (b) the panel: a job on a real Celery worker follows the service with jobs.dockerlogs (docker API),
+      writes every line with runner.log (Redis Stream + batched database), and uvicorn serves it as
+      server-sent events (jobs/sse.py) to `--viewers` concurrent browsers (httpx, several processes).
+Phase 1, paced (`--rate` lines/s): delay print -> arrival, p50/p95/p99, for (a) and for every line at
+every viewer of (b). Phase 2, burst (`--burst` lines as fast as the service prints): lines per second
+through the panel to the slowest viewer. Lost = lines some viewer never got (plus lines missing from
+the stored log). Targets (issue 4): p95 <= 1.2 x direct + 50 ms, >= 5,000 lines/s, 50 viewers, 0 lost.
+
+It brings up what it needs: the lab (clusters.lab.up), a database `panel_bench_log_stream`
+(PostgreSQL, migrated; override with PANEL_BENCH_DATABASE_URL), a private redis-server, uvicorn and
+a worker on loopback ports. Without the lab (no docker, not root) the service is replaced by a local
+printer process and the direct peer is reported as NA. The last line is the RESULT line; exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+BIN = ROOT / ".venv" / "bin"
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/panel_bench_log_stream"
+LINE = re.compile(rb"seq=(\d+) t=(\d+\.\d+)")
+PRINTER = r"""
+import os, sys, time
+k, rate, start = int(os.environ["K"]), float(os.environ["RATE"]), float(os.environ["START_AT"])
+time.sleep(max(0.0, start - time.time()))
+t0 = time.time()
+write, flush = sys.stdout.write, sys.stdout.flush
+for n in range(1, k + 1):
+    if rate > 0:
+        wait = t0 + (n - 1) / rate - time.time()
+        if wait > 0:
+            time.sleep(wait)
+    write(f"seq={n} t={time.time():.6f}\n")
+    flush()  # one line, one log message, as a program printing line by line
+"""
+ENDED = {"complete", "failed", "rejected", "shutdown", "orphaned"}
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+# --- runners: imported by the worker (--include log_stream) and registered by main() --------------
+
+
+def register_runners() -> None:
+    import docker
+
+    from jobs.dockerlogs import Follower, follow_service
+    from jobs.runner import JobRunner, register
+
+    class BenchFollowService(JobRunner):
+        """Follows a lab service until its task ends: what a module update does with its one-off."""
+
+        kind = "bench.follow_service"
+        mutating = False
+
+        def run(self) -> dict:
+            client = docker.DockerClient(base_url=self.params["socket"], version="auto")
+            service = client.services.get(self.params["service"])
+            with follow_service(self, client, service.id) as follower:
+                while not any(t["Status"]["State"] in ENDED for t in service.tasks()):
+                    time.sleep(0.5)
+            client.close()
+            return {"lines": follower.lines}
+
+    class BenchFollowLocal(JobRunner):
+        """Without the lab: follows a local printer process's stdout the same way."""
+
+        kind = "bench.follow_local"
+        mutating = False
+
+        def run(self) -> dict:
+            env = {**os.environ, **self.params["env"]}
+            proc = subprocess.Popen([sys.executable, "-c", PRINTER], stdout=subprocess.PIPE, env=env)
+            assert proc.stdout is not None
+            frames = iter(lambda: proc.stdout.readline(), b"")  # type: ignore[union-attr]
+            with Follower(frames, proc.kill, self.log_lines, timestamps=False) as follower:
+                proc.wait()
+            return {"lines": follower.lines}
+
+    register(BenchFollowService)
+    register(BenchFollowLocal)
+
+
+if __name__ != "__main__" and os.environ.get("PANEL_BENCH_WORKER") == "1":
+    register_runners()
+
+
+# --- viewers: processes of asyncio httpx clients ---------------------------------------------------
+
+
+async def _view(host: str, port: int, path: str, cookie: str, started: Any) -> dict:
+    """One browser: a plain HTTP/1.1 client (a measuring tool should cost less than what it measures)."""
+    lat: list[float] = []
+    seen: set[int] = set()
+    dup = 0
+    first = last = 0.0
+    buf = b""
+    reader, writer = await asyncio.open_connection(host, port, limit=1 << 20)
+    writer.write(
+        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nCookie: sessionid={cookie}\r\n"
+        "Accept: text/event-stream\r\n\r\n".encode()
+    )
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    if b" 200 " not in head.split(b"\r\n", 1)[0]:
+        raise RuntimeError(f"viewer got {head[:200]!r}")
+    started.release()
+    while chunk := await reader.read(1 << 16):
+        now = time.time()
+        buf += chunk
+        events, _, buf = buf.rpartition(b"\n\n")  # chunked framing between events does not matter
+        for seq, printed in LINE.findall(events):
+            n = int(seq)
+            if n in seen:
+                dup += 1
+                continue
+            seen.add(n)
+            lat.append((now - float(printed)) * 1000)
+            first = first or now
+            last = now
+        if b"event: end" in events:
+            break
+    writer.close()
+    return {"lat": lat, "count": len(seen), "dup": dup, "first": first, "last": last}
+
+
+async def _viewers(url: str, cookie: dict, count: int, ready: Any) -> list[dict]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    path = f"{parts.path}?{parts.query}"
+    started = asyncio.Semaphore(0)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    tasks = [asyncio.create_task(_view(host, port, path, cookie["sessionid"], started)) for _ in range(count)]
+    for _ in range(count):
+        await started.acquire()
+    ready.put(count)
+    return list(await asyncio.gather(*tasks))
+
+
+def viewer_process(url: str, cookie: dict, count: int, ready: Any, results: Any) -> None:
+    results.put(asyncio.run(_viewers(url, cookie, count, ready)))
+
+
+def start_viewers(url: str, cookie: dict, total: int) -> tuple[list, Any]:
+    ctx = multiprocessing.get_context("spawn")
+    ready, results = ctx.Queue(), ctx.Queue()
+    per = max(1, min(10, total))
+    counts = [per] * (total // per) + ([total % per] if total % per else [])
+    procs = [ctx.Process(target=viewer_process, args=(url, cookie, n, ready, results)) for n in counts]
+    for p in procs:
+        p.start()
+    connected = sum(ready.get(timeout=60) for _ in procs)
+    assert connected == total, f"{connected} of {total} viewers connected"
+    return procs, (results, len(procs))
+
+
+def collect_viewers(procs: list, handle: Any, timeout: float) -> list[dict]:
+    results, n = handle
+    out: list[dict] = []
+    deadline = time.monotonic() + timeout
+    for _ in range(n):
+        out.extend(results.get(timeout=max(1, deadline - time.monotonic())))
+    for p in procs:
+        p.join(10)
+    return out
+
+
+# --- the direct peer -------------------------------------------------------------------------------
+
+
+class DirectFollow:
+    """`docker service logs --follow --raw` in a subprocess, timing each line as it arrives."""
+
+    def __init__(self, service: str, expected: int) -> None:
+        self.expected = expected
+        self.lat: list[float] = []
+        self.seen: set[int] = set()
+        self.first = self.last = 0.0
+        self.proc = subprocess.Popen(
+            ["docker", "service", "logs", "--follow", "--raw", service],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            now = time.time()
+            found = LINE.search(raw)
+            if not found:
+                continue
+            n = int(found.group(1))
+            if n not in self.seen:
+                self.seen.add(n)
+                self.lat.append((now - float(found.group(2))) * 1000)
+                self.first = self.first or now
+                self.last = now
+            if len(self.seen) >= self.expected:
+                break
+
+    def wait(self, timeout: float) -> None:
+        self.thread.join(timeout)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(5)
+
+
+class RedisTap:
+    """Reads the job's Redis Stream directly: splits the panel's delay into worker side and web side."""
+
+    def __init__(self, url: str, job_id: int, expected: int) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url)
+        self.key, self.expected = f"job:{job_id}:log", expected
+        self.lat: list[float] = []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        cursor, deadline = "0-0", time.monotonic() + 600
+        while len(self.lat) < self.expected and time.monotonic() < deadline:
+            reply = self.client.xread({self.key: cursor}, count=1000, block=1000)
+            now = time.time()
+            for entry_id, fields in reply[0][1] if reply else []:
+                cursor = entry_id
+                found = LINE.search(fields.get(b"d", b""))
+                if found:
+                    self.lat.append((now - float(found.group(2))) * 1000)
+            if reply and any(b"end" in f for _, f in reply[0][1]):
+                break
+
+
+# --- services the bench brings up ------------------------------------------------------------------
+
+
+class Stack:
+    """Private redis-server, uvicorn and a Celery worker on loopback, against the bench database."""
+
+    def __init__(self, db_url: str) -> None:
+        self.db_url = db_url
+        self.redis_port, self.web_port = free_port(), free_port()
+        self.procs: list[subprocess.Popen] = []
+        self.logdir = Path(os.environ.get("PANEL_VAR_DIR", ROOT / "var")) / "bench-log-stream"
+        self.logdir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "PANEL_DATABASE_URL": self.db_url,
+            "PANEL_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/2",
+            "PANEL_JOB_LOG_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+            "PANEL_BROKER_URL": f"redis://127.0.0.1:{self.redis_port}/1",
+            "PANEL_RESULT_BACKEND": f"redis://127.0.0.1:{self.redis_port}/1",
+            "PANEL_DB_CONN_MAX_AGE": "0",
+            "PANEL_BENCH_WORKER": "1",
+            "PYTHONPATH": f"{ROOT}:{ROOT / 'bench'}",
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        out = open(self.logdir / f"{name}.log", "wb")  # noqa: SIM115 - kept open for the process
+        self.procs.append(
+            subprocess.Popen(
+                argv, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        )
+
+    def start(self) -> None:
+        redis_server = shutil.which("redis-server")
+        if not redis_server:
+            raise SystemExit("redis-server is not installed")
+        self._spawn(
+            "redis",
+            [
+                redis_server,
+                "--port",
+                str(self.redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+        )
+        self._spawn(
+            "web",
+            [
+                str(BIN / "uvicorn"),
+                "panel.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.web_port),
+                "--lifespan",
+                "off",
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+        )
+        self._spawn(
+            "worker",
+            [
+                str(BIN / "celery"),
+                "-A",
+                "panel",
+                "worker",
+                "-P",
+                "prefork",
+                "-c",
+                "1",
+                "--include",
+                "log_stream",
+                "-n",
+                f"bench-{uuid.uuid4().hex[:6]}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-l",
+                "WARNING",
+            ],
+        )
+        import httpx
+
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{self.web_port}/healthz", timeout=1).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise SystemExit("uvicorn did not start; see " + str(self.logdir))
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+def prepare_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    os.environ["PANEL_DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "panel.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def session_cookie() -> dict[str, str]:
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from panel.roles import assign_role, ensure_role_groups
+
+    ensure_role_groups()
+    user, _ = get_user_model().objects.get_or_create(username="bench-viewer")
+    assign_role(user, "viewer")
+    client = Client()
+    client.force_login(user)
+    return {"sessionid": client.cookies["sessionid"].value}
+
+
+def lab_or_none() -> Any:
+    try:
+        from clusters.lab import up
+
+        return up()
+    except Exception as exc:  # no docker, not root, lab broken: run the panel part alone
+        say(
+            f"lab unavailable ({type(exc).__name__}: {exc}); using a local printer instead of a Swarm service"
+        )
+        return None
+
+
+# --- one phase -------------------------------------------------------------------------------------
+
+
+def run_phase(stack: Stack, lab: Any, cookie: dict, *, lines: int, rate: float, viewers: int) -> dict:
+    from jobs.control import start
+    from jobs.models import Job, JobLogLine
+
+    start_at = time.time() + (10 if lab else 4)
+    env = {"K": str(lines), "RATE": str(rate), "START_AT": f"{start_at:.3f}"}
+    name = f"bench-logs-{uuid.uuid4().hex[:8]}"
+    service = direct = None
+    if lab:
+        from docker.types import RestartPolicy
+
+        client = lab.client()
+        service = client.services.create(
+            lab.image("odoo").pinned,
+            command=["python3", "-c", PRINTER],
+            env=[f"{k}={v}" for k, v in env.items()],
+            name=name,
+            restart_policy=RestartPolicy(condition="none"),
+            constraints=["node.role == worker"],  # logs cross from a worker to the manager, as in production
+            labels={"oplab.bench": "log_stream"},
+        )
+        job = start("bench.follow_service", params={"socket": lab.manager_socket, "service": name})
+        direct = DirectFollow(name, lines)
+    else:
+        job = start("bench.follow_local", params={"env": env})
+    tap = RedisTap(stack.env["PANEL_JOB_LOG_REDIS_URL"], job.pk, lines)
+    url = f"http://127.0.0.1:{stack.web_port}/jobs/{job.pk}/events?after=0"
+    procs, handle = start_viewers(url, cookie, viewers)
+    if time.time() > start_at:
+        say("warning: the viewers connected after printing began; early delays include the connect time")
+    duration = lines / rate if rate > 0 else lines / 5000
+    got = collect_viewers(procs, handle, timeout=max(120, start_at - time.time() + duration * 6))
+    if direct:
+        direct.wait(30)
+    if service is not None:
+        with contextlib.suppress(Exception):
+            service.remove()
+        client.close()
+    job.refresh_from_db()
+    stored = JobLogLine.objects.filter(job=job, text__startswith="seq=").count()
+    tap.thread.join(10)
+    return {
+        "tap": tap.lat,
+        "job": job,
+        "state": Job.objects.get(pk=job.pk).state,
+        "viewers": got,
+        "direct": direct,
+        "stored": stored,
+    }
+
+
+def summarize(phase: dict, lines: int) -> dict:
+    lat = [x for v in phase["viewers"] for x in v["lat"]]
+    lost = sum(lines - v["count"] for v in phase["viewers"]) + (lines - phase["stored"])
+    rates = [v["count"] / (v["last"] - v["first"]) for v in phase["viewers"] if v["last"] > v["first"]]
+    direct = phase["direct"]
+    return {
+        "redis_p50": pct(phase["tap"], 50),
+        "redis_p95": pct(phase["tap"], 95),
+        "p50": pct(lat, 50),
+        "p95": pct(lat, 95),
+        "p99": pct(lat, 99),
+        "direct_p50": pct(direct.lat, 50) if direct else float("nan"),
+        "direct_p95": pct(direct.lat, 95) if direct else float("nan"),
+        "direct_p99": pct(direct.lat, 99) if direct else float("nan"),
+        "direct_count": len(direct.seen) if direct else 0,
+        "direct_rate": (len(direct.seen) / (direct.last - direct.first))
+        if direct and direct.last > direct.first
+        else 0,
+        "min_rate": min(rates) if rates else 0.0,
+        "median_rate": statistics.median(rates) if rates else 0.0,
+        "lost": lost,
+        "dup": sum(v["dup"] for v in phase["viewers"]),
+        "stored": phase["stored"],
+        "viewers": len(phase["viewers"]),
+        "state": phase["state"],
+    }
+
+
+def fmt(x: float) -> str:
+    return "NA" if x != x else f"{x:.1f}"  # NaN -> NA
+
+
+def write_results(text: str) -> None:
+    path = ROOT / "bench" / "RESULTS.md"
+    current = path.read_text() if path.exists() else "# Benchmark results\n"
+    head = "## log_stream"
+    if head in current:
+        before, _, rest = current.partition(head)
+        after = rest[rest.find("\n## ") + 1 :] if "\n## " in rest else ""
+        current = before + text + ("\n" + after if after else "")
+    else:
+        current = current.rstrip("\n") + "\n\n" + text
+    path.write_text(current)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--lines", type=int, default=20000, help="lines in the paced phase")
+    parser.add_argument("--rate", type=float, default=2000, help="lines per second in the paced phase")
+    parser.add_argument("--burst", type=int, default=50000, help="lines in the burst phase (0: skip)")
+    parser.add_argument("--viewers", type=int, default=50)
+    parser.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
+    args = parser.parse_args()
+    command = "python bench/log_stream.py " + " ".join(sys.argv[1:])
+
+    db_url = os.environ.get("PANEL_BENCH_DATABASE_URL", DEFAULT_DB)
+    stack = Stack(db_url)
+    result = "RESULT log_stream p95_ms=NA direct_p95_ms=NA lines_per_s=0 viewers=0 lost=NA"
+    try:
+        prepare_database(db_url)
+        from django.conf import settings
+
+        settings.JOB_LOG_REDIS_URL = stack.env["PANEL_JOB_LOG_REDIS_URL"]
+        from panel.celery import app
+
+        app.conf.broker_url = stack.env["PANEL_BROKER_URL"]
+        register_runners()
+        lab = lab_or_none()
+        stack.start()
+        cookie = session_cookie()
+        say(
+            f"paced: {args.lines} lines at {args.rate:.0f}/s, {args.viewers} viewers"
+            + (" (lab service)" if lab else "")
+        )
+        paced = summarize(
+            run_phase(stack, lab, cookie, lines=args.lines, rate=args.rate, viewers=args.viewers), args.lines
+        )
+        say(
+            f"  panel SSE  p50 {fmt(paced['p50'])} ms  p95 {fmt(paced['p95'])} ms  p99 {fmt(paced['p99'])} ms"
+            f"  ({paced['viewers']} viewers, lost {paced['lost']}, duplicates {paced['dup']}, job {paced['state']})"
+        )
+        say(f"  into Redis p50 {fmt(paced['redis_p50'])} ms  p95 {fmt(paced['redis_p95'])} ms  (worker side)")
+        say(
+            f"  direct     p50 {fmt(paced['direct_p50'])} ms  p95 {fmt(paced['direct_p95'])} ms"
+            f"  p99 {fmt(paced['direct_p99'])} ms  ({paced['direct_count']} lines)"
+        )
+        burst = None
+        if args.burst:
+            say(f"burst: {args.burst} lines as fast as the service prints, {args.viewers} viewers")
+            burst = summarize(
+                run_phase(stack, lab, cookie, lines=args.burst, rate=0, viewers=args.viewers), args.burst
+            )
+            say(
+                f"  panel SSE  {burst['min_rate']:.0f} lines/s to the slowest viewer (median {burst['median_rate']:.0f}),"
+                f" lost {burst['lost']}, duplicates {burst['dup']}"
+            )
+            say(f"  direct     {burst['direct_rate']:.0f} lines/s ({burst['direct_count']} lines)")
+        lost = paced["lost"] + (burst["lost"] if burst else 0)
+        rate = burst["min_rate"] if burst else 0.0
+        result = (
+            f"RESULT log_stream p95_ms={fmt(paced['p95'])} direct_p95_ms={fmt(paced['direct_p95'])} "
+            f"lines_per_s={rate:.0f} viewers={paced['viewers']} lost={lost}"
+        )
+        if not args.no_write:
+            target = paced["direct_p95"] * 1.2 + 50
+            write_results(
+                "## log_stream\n\n"
+                f"`{command.strip()}` ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs"
+                f"{', lab service on a worker node' if lab else ', local printer (no lab)'}; "
+                "one uvicorn process, one prefork worker, PostgreSQL, a private Redis)\n\n"
+                "| | p50 ms | p95 ms | p99 ms | lines/s | lost |\n|---|---|---|---|---|---|\n"
+                f"| `docker service logs --follow` (direct) | {fmt(paced['direct_p50'])} | {fmt(paced['direct_p95'])} "
+                f"| {fmt(paced['direct_p99'])} | {burst['direct_rate'] if burst else 0:.0f} | "
+                f"{args.lines - paced['direct_count']} |\n"
+                f"| panel SSE, {paced['viewers']} viewers | {fmt(paced['p50'])} | {fmt(paced['p95'])} | {fmt(paced['p99'])} "
+                f"| {rate:.0f} (slowest viewer) | {lost} |\n\n"
+                f"Paced phase: {args.lines} lines at {args.rate:.0f}/s; burst phase: {args.burst} lines unpaced. "
+                f"Target p95 <= 1.2 x direct + 50 ms = {fmt(target)} ms: "
+                f"{'met' if paced['p95'] <= target else 'NOT met'}; >= 5,000 lines/s: "
+                f"{'met' if rate >= 5000 else 'NOT met'}; lost 0: {'met' if lost == 0 else 'NOT met'}.\n\n"
+                f"    {result}\n"
+            )
+    except Exception as exc:  # a benchmark reports, it does not crash the pipeline
+        say(f"bench failed: {type(exc).__name__}: {exc}")
+    finally:
+        stack.stop()
+    say(result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""`demo`: a demo site on the lab cluster, deployed and with its demo modules installed, so a new
+user sees a live site on first start. Idempotent: an existing healthy demo is left alone.
+Needs the lab (`lab up`) and a running worker (the deploy is a job like any other)."""
+
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from clusters.lab.api import FILESTORE_ROOT, info
+from clusters.lab.errors import LabError
+from clusters.models import Cluster, Domain, Site
+
+SLUG = "demo"
+DOMAINS = ("demo.lab.test", "www.demo.lab.test")
+DEMO_MODULES = "shop_sale,shop_stock"
+
+
+class Command(BaseCommand):
+    help = "Create, deploy and initialise the demo site on the lab cluster."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        cluster = Cluster.objects.filter(name="lab", is_lab=True).first()
+        if cluster is None:
+            raise CommandError("no lab cluster: run `python manage.py lab up` first")
+        try:
+            lab = info()
+        except LabError as exc:
+            raise CommandError(f"the lab is not up: {exc}") from exc
+        site = Site.objects.filter(slug=SLUG).first()
+        if site is None:
+            site = Site.objects.create(
+                cluster=cluster,
+                slug=SLUG,
+                name="Demo shop",
+                image=lab.image("odoo").ref,
+                db_image=lab.image("postgres").ref,
+                redis_image=lab.image("redis").ref,
+                db_name="demo",
+                db_node=lab.workers[0].hostname,
+                replicas=2,
+                filestore_kind=Site.Filestore.BIND,
+                bind_path=f"{FILESTORE_ROOT}/{SLUG}",
+                traefik_network="",
+                traefik_certresolver="",
+            )
+            for name in DOMAINS:
+                Domain.objects.create(site=site, name=name)
+            self.stdout.write(f"created site {SLUG} on the lab")
+        elif site.image != lab.image("odoo").ref:
+            Site.objects.filter(pk=site.pk).update(
+                image=lab.image("odoo").ref,
+                db_image=lab.image("postgres").ref,
+                redis_image=lab.image("redis").ref,
+            )
+        if site.status == Site.Status.HEALTHY and site.image == lab.image("odoo").ref:
+            self.stdout.write("the demo site is deployed and healthy")
+            return
+        call_command("site", "deploy", SLUG, "--wait", stdout=self.stdout)
+        call_command("site", "modules", SLUG, "--wait", stdout=self.stdout)
+        site.refresh_from_db()
+        missing = [
+            m for m in DEMO_MODULES.split(",") if site.installed_modules.get(m, [""])[0] != "installed"
+        ]
+        if missing:
+            call_command(
+                "site", "install", SLUG, "--modules", ",".join(missing), "--wait", stdout=self.stdout
+            )
+        self.stdout.write(
+            f"demo site ready: http://{DOMAINS[0]}/ (through Traefik in production; see its page)"
+        )

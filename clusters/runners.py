@@ -1,0 +1,201 @@
+"""The site jobs: deploy, reconcile, scale, read installed modules, back up. Each is a JobRunner (the
+base owns lifecycle, heartbeat, log and compensation), so each reads as its sequence of steps.
+
+Compensation actions used by these and the module update live here too, next to the docker code
+they need: restore_replicas (scale a service back to what the job recorded) and remove_service
+(a one-off task left behind).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+from django.utils import timezone
+
+from clusters import engine
+from clusters import swarm_ops as ops
+from clusters.deploy import deploy, run_one_off
+from clusters.models import Site
+from clusters.site_spec import spec_for
+from clusters.stack import SpecError
+from clusters.stack.render import render_query_task
+from jobs.compensation import compensation
+from jobs.models import Job
+from jobs.runner import JobFailed, JobRunner, register
+from panel.crypto import reveal
+
+MODULES_SQL = (
+    "SELECT name, state, COALESCE(latest_version, '') FROM ir_module_module "
+    "WHERE state NOT IN ('uninstalled', 'uninstallable') ORDER BY name"
+)
+
+
+@contextlib.contextmanager
+def site_client(runner: JobRunner) -> Iterator[docker.DockerClient]:
+    """The site's cluster engine; an unreachable engine fails the job with its reason."""
+    try:
+        with engine.client_for(runner.cluster) as client:
+            yield client
+    except engine.EngineError as exc:
+        raise JobFailed(exc.message) from exc
+
+
+def _set_status(site: Site, status: str, **fields: Any) -> None:
+    Site.objects.filter(pk=site.pk).update(status=status, **fields)
+
+
+@compensation("remove_service")
+def remove_service(job: Job, log: Any, *, service: str) -> str:
+    with engine.client_for(job.cluster or job.site.cluster) as client:  # type: ignore[union-attr]
+        removed = ops.remove_service(client, service)
+    return f"{service} removed" if removed else f"{service} was already gone"
+
+
+def _ensure_lab_filestore(site: Site) -> None:
+    # Lab nodes share this machine's disk, so the bind path made here exists on every node.
+    if site.cluster.is_lab and site.filestore_kind == Site.Filestore.BIND and site.bind_path:
+        Path(site.bind_path).mkdir(parents=True, exist_ok=True)
+
+
+@register
+class DeployRunner(JobRunner):
+    """Resolve the tag, render, apply start-first, wait, probe; roll back on failure."""
+
+    kind = "deploy"
+    plan = ["Resolve image", "Preflight", "Database and Redis", "Odoo and cron", "Health probe"]
+    resolve = True
+
+    def run(self) -> dict[str, Any]:
+        site = self.site
+        _ensure_lab_filestore(site)
+        _set_status(site, Site.Status.DEPLOYING)
+        try:
+            spec = spec_for(site)
+            with site_client(self) as client:
+                result = deploy(
+                    client,
+                    spec,
+                    run_id=f"j{self.job.pk}",
+                    registry_auth=(site.registry_username, reveal(site.registry_password)),
+                    log=self.log,
+                    step=self.step,
+                    resolve=self.resolve,
+                )
+        except (ops.SwarmError, SpecError) as exc:
+            _set_status(site, Site.Status.DEGRADED)
+            raise JobFailed(str(exc)) from exc
+        except BaseException:
+            _set_status(site, Site.Status.DEGRADED)
+            raise
+        _set_status(
+            site,
+            Site.Status.HEALTHY,
+            image_digest=result.digest,
+            running_replicas=len(result.healthy),
+            drift=[],
+            pending={},
+        )
+        return {
+            "digest": result.digest,
+            "created": result.created,
+            "updated": result.updated,
+            "healthy_tasks": len(result.healthy),
+        }
+
+
+@register
+class ReconcileRunner(DeployRunner):
+    """Put the live services back to what the site should be, on the digest already pinned
+    (drift repair must not pull in a new image behind the operator's back)."""
+
+    kind = "reconcile"
+    plan = ["Preflight", "Database and Redis", "Odoo and cron", "Health probe"]
+    resolve = False
+
+
+@register
+class DomainRunner(ReconcileRunner):
+    """A domain added or removed: the router rule is rendered anew and applied by the same path."""
+
+    kind = "domain"
+
+
+@register
+class ScaleRunner(JobRunner):
+    kind = "scale"
+    plan = ["Scale", "Wait"]
+
+    def run(self) -> dict[str, Any]:
+        site, replicas = self.site, int(self.params["replicas"])
+        if not 1 <= replicas <= 20:
+            raise JobFailed("replicas must be between 1 and 20")
+        name = f"{site.slug}_odoo"
+        with site_client(self) as client:
+            with self.step("Scale"):
+                before = ops.find_service(client, name)
+                if before is None:
+                    raise JobFailed(f"{name} does not exist: deploy the site first")
+                self.log(f"{name}: {ops.replicas_of(before)} -> {replicas} replicas")
+                Site.objects.filter(pk=site.pk).update(replicas=replicas)
+                since = timezone.now()
+                ops.scale(client, name, replicas)
+            with self.step("Wait"):
+                try:
+                    ops.wait_converged(client, name, since=since, deadline_s=600, log=self.log)
+                except ops.SwarmError as exc:
+                    raise JobFailed(str(exc)) from exc
+        _set_status(site, Site.Status.HEALTHY, running_replicas=replicas)
+        return {"replicas": replicas}
+
+
+def read_modules(client: docker.DockerClient, site: Site, run_id: str, log: Any) -> dict[str, list[str]]:
+    """ir_module_module of the site's database, read by psql in a one-off task on the site's
+    network (the database is only reachable there). name -> [state, latest_version]."""
+    task = render_query_task(spec_for(site), MODULES_SQL, run_id)
+    code, lines = run_one_off(client, task, 120, lambda _line: None)
+    if code != 0:
+        raise JobFailed("reading the installed modules failed: " + " ".join(lines[-3:]))
+    modules = {}
+    for line in lines:
+        parts = line.split("|")
+        if len(parts) == 3:
+            modules[parts[0]] = [parts[1], parts[2]]
+    log(f"{len(modules)} modules known to {site.db_name} (installed or in a transient state)")
+    return modules
+
+
+@register
+class ReadModulesRunner(JobRunner):
+    """Read the site's installed modules, with the time they were read (used by the update form
+    and by the approval gate)."""
+
+    kind = "read_modules"
+    mutating = False
+    plan = ["Read ir_module_module"]
+
+    def run(self) -> dict[str, Any]:
+        site = self.site
+        with site_client(self) as client, self.step("Read ir_module_module"):
+            modules = read_modules(client, site, f"j{self.job.pk}", self.log)
+        Site.objects.filter(pk=site.pk).update(installed_modules=modules, modules_read_at=timezone.now())
+        installed = sorted(n for n, (state, _) in modules.items() if state == "installed")
+        return {
+            "installed": len(installed),
+            "transient": sorted(n for n, (s, _) in modules.items() if s.startswith("to ")),
+        }
+
+
+@compensation("restore_replicas_all")
+def restore_replicas_all(job: Job, log: Any, *, services: dict[str, int]) -> str:
+    """Scale each recorded service back; a one-off update task is removed by remove_service."""
+    with engine.client_for(job.cluster or job.site.cluster) as client:  # type: ignore[union-attr]
+        for name, replicas in services.items():
+            ops.scale(client, name, replicas)
+    return "restored " + ", ".join(f"{n}={r}" for n, r in services.items())
+
+
+import jobs.module_update  # noqa: E402,F401  (registers the module-update runner)

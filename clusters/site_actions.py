@@ -1,0 +1,161 @@
+"""The site page's buttons. Each starts a job (jobs.control.start: row first, one per site, audited)
+and sends the browser to the job's page, where the log arrives live. A second click while a job
+holds the site gets "already running" with a link to that job, never a second job.
+
+Destructive or disruptive actions ask first: a GET shows what will happen (the plan), the POST
+does it.
+"""
+
+from statistics import median
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from clusters.models import Backup, Site
+from clusters.stack import SpecError
+from clusters.stack.spec import validate_modules
+from jobs import control
+from jobs.locks import JobAlreadyRunning
+from jobs.models import Job, State
+from panel.htmx import HtmxHttpRequest
+from panel.roles import requires
+
+
+def _site(slug: str) -> Site:
+    return get_object_or_404(Site.objects.select_related("cluster"), slug=slug)
+
+
+def start_job(request: HtmxHttpRequest, site: Site, kind: str, **params: Any) -> HttpResponse:
+    try:
+        job = control.start(kind, site=site, params=params, request=request)
+    except JobAlreadyRunning as exc:
+        if exc.job is not None:
+            messages.error(
+                request, format_html('{} <a href="{}">Open it</a>.', str(exc), exc.job.get_absolute_url())
+            )
+        else:
+            messages.error(request, str(exc))
+        return redirect(site.get_absolute_url())
+    return redirect(job.get_absolute_url())
+
+
+@requires("operate")
+@require_POST
+def site_deploy(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    return start_job(request, _site(slug), "deploy")
+
+
+@requires("operate")
+@require_POST
+def site_reconcile(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    return start_job(request, _site(slug), "reconcile")
+
+
+@requires("operate")
+@require_POST
+def site_read_modules(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    return start_job(request, _site(slug), "read_modules")
+
+
+@requires("operate")
+def site_scale(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    site = _site(slug)
+    error = ""
+    if request.method == "POST":
+        try:
+            replicas = int(request.POST.get("replicas", ""))
+        except ValueError:
+            replicas = 0
+        if not 1 <= replicas <= 20:
+            error = "Choose between 1 and 20 replicas."
+        elif request.POST.get("confirm") == "yes":
+            return start_job(request, site, "scale", replicas=replicas)
+        else:
+            return render(
+                request, "clusters/site_scale.html", {"site": site, "replicas": replicas, "confirm": True}
+            )
+    return render(
+        request,
+        "clusters/site_scale.html",
+        {"site": site, "replicas": site.replicas, "error": error},
+        status=422 if error else 200,
+    )
+
+
+def expected_downtime(site: Site) -> float | None:
+    """The median downtime of this site's last successful updates, if any."""
+    results = Job.objects.filter(site=site, kind="module_update", state=State.SUCCEEDED).order_by(
+        "-created_at"
+    )
+    values = [
+        r["downtime_s"] for r in results.values_list("result", flat=True)[:10] if r and r.get("downtime_s")
+    ]
+    return round(median(values), 1) if values else None
+
+
+@requires("operate")
+def site_update_modules(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """Pick installed modules, see the plan, confirm."""
+    site = _site(slug)
+    installed = sorted(n for n, (state, _) in site.installed_modules.items() if state == "installed")
+    chosen = request.POST.getlist("modules") if request.method == "POST" else []
+    typed = request.POST.get("typed", "").strip() if request.method == "POST" else ""
+    if typed:
+        chosen += [m for m in typed.replace(",", " ").split()]
+    error = ""
+    modules: tuple[str, ...] = ()
+    if request.method == "POST":
+        try:
+            modules = validate_modules(chosen)
+            not_installed = [m for m in modules if m not in installed]
+            if not_installed:
+                error = (
+                    f"Not installed in {site.db_name}: {', '.join(not_installed)}. `-u` silently ignores "
+                    "modules that are not installed: install them instead."
+                )
+        except SpecError as exc:
+            error = str(exc)
+        if not error and request.POST.get("confirm") == "yes":
+            return start_job(
+                request,
+                site,
+                "module_update",
+                modules=list(modules),
+                backup=request.POST.get("backup") == "on",
+            )
+    context = {
+        "site": site,
+        "installed": installed,
+        "chosen": set(chosen),
+        "modules": modules,
+        "error": error,
+        "confirm": request.method == "POST" and not error,
+        "downtime": expected_downtime(site),
+        "backups": Backup.objects.filter(site=site)[:5],
+    }
+    return render(request, "clusters/site_update.html", context, status=422 if error else 200)
+
+
+@requires("operate")
+def site_restore(request: HtmxHttpRequest, slug: str, backup_id: int) -> HttpResponse:
+    site = _site(slug)
+    backup = get_object_or_404(Backup, pk=backup_id, site=site)
+    if request.method == "POST" and request.POST.get("confirm") == "yes":
+        return start_job(request, site, "restore", backup_id=backup.pk)
+    return render(
+        request,
+        "confirm_action.html",
+        {
+            "title": f"Restore {site.slug} from {backup.filename}?",
+            "warning": f"The site is scaled to 0, its database {site.db_name} is replaced by the backup of "
+            f"{backup.created_at:%Y-%m-%d %H:%M} ({backup.size_bytes} bytes), "
+            "then the replicas are restored. "
+            "Changes made since the backup are lost.",
+            "button": "Restore",
+            "cancel_url": site.get_absolute_url(),
+        },
+    )

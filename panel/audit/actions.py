@@ -1,0 +1,26 @@
+"""Action names the panel records, for the review page's suggestions and as the naming convention:
+"<what it is about>.<verb>", lower case. Features add theirs by calling record(); this list only
+feeds the filter's suggestions, so a name missing here is still recorded and searchable."""
+
+GROUPS = ["auth", "user", "cluster", "site", "domain", "job", "manifest", "audit"]
+
+KNOWN = [
+    "auth.login",
+    "auth.login_failed",
+    "auth.logout",
+    "auth.lockout",
+    "user.create",
+    "user.role",
+    "user.deactivate",
+    "user.reactivate",
+    "cluster.create",
+    "cluster.edit",
+    "cluster.delete",
+    "site.create",
+    "site.edit",
+    "site.delete",
+    "domain.create",
+    "domain.edit",
+    "domain.delete",
+    "audit.export",
+]

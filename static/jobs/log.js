@@ -1,0 +1,86 @@
+// The job log in the browser: follow the tail, keep the page small, resume where it stopped.
+// A million-line log must not freeze the tab: the page holds at most MAX_LINES lines; older ones
+// are dropped from the page (not from the log) and come back with "Load earlier lines".
+(function () {
+  "use strict";
+  var MAX_LINES = 3000;
+  var atBottom = true;
+
+  function scroller() { return document.getElementById("log-scroll"); }
+
+  function nearBottom(el) { return el.scrollHeight - el.scrollTop - el.clientHeight < 40; }
+
+  function trim(box) {
+    var lines = box.querySelectorAll(":scope > .ln");
+    var extra = lines.length - MAX_LINES;
+    if (extra <= 0) return;
+    for (var i = 0; i < extra; i++) lines[i].remove();
+    var first = lines[extra].getAttribute("data-seq");
+    var button = document.getElementById("log-earlier");
+    if (!button) {
+      // the page had the whole log; now it needs a way back to what was dropped
+      button = document.createElement("button");
+      button.type = "button";
+      button.id = "log-earlier";
+      button.className = "secondary earlier";
+      button.textContent = "Load earlier lines";
+      button.setAttribute("hx-target", "this");
+      button.setAttribute("hx-swap", "outerHTML");
+      box.insertBefore(button, box.firstChild);
+    }
+    button.setAttribute("hx-get", box.dataset.logUrl + "?before=" + first);
+    htmx.process(button);
+  }
+
+  document.addEventListener("htmx:sseBeforeMessage", function () {
+    var el = scroller();
+    atBottom = !el || nearBottom(el);
+  });
+
+  function afterLines(evt) {
+    var box = document.getElementById("log-lines");
+    if (!box) return;
+    if (atBottom) trim(box); // someone reading older lines keeps them until they return to the tail
+    var last = box.lastElementChild;
+    var count = document.getElementById("log-count");
+    if (last && count) count.textContent = last.getAttribute("data-seq");
+    var el = scroller();
+    if (el && atBottom) el.scrollTop = el.scrollHeight;
+    // If htmx has to open a new EventSource (after an error) it reads sse-connect again:
+    // keep the cursor there, so that it resumes after the last line instead of repeating.
+    var source = document.querySelector("[sse-connect]");
+    var id = evt && evt.detail && evt.detail.lastEventId;
+    if (source && id) {
+      source.setAttribute("sse-connect", source.getAttribute("sse-connect").replace(/after=\d*/, "after=" + id));
+    }
+  }
+
+  document.addEventListener("htmx:sseMessage", afterLines);
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    if (evt.detail.target && evt.detail.target.id === "log-lines") {
+      var el = scroller();
+      atBottom = !el || nearBottom(el);
+    }
+  });
+  document.addEventListener("htmx:afterSwap", function (evt) {
+    if (evt.detail.target && evt.detail.target.id === "log-lines") afterLines(null);
+  });
+
+  // Where server-sent events cannot get through (a buffering proxy), fall back to polling.
+  var errors = 0;
+  var opened = false;
+  document.addEventListener("htmx:sseOpen", function () { opened = true; errors = 0; });
+  document.addEventListener("htmx:sseError", function () {
+    errors += 1;
+    if (!opened && errors >= 3) {
+      var url = new URL(window.location.href);
+      url.searchParams.set("live", "poll");
+      window.location.replace(url.toString());
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var el = scroller();
+    if (el) el.scrollTop = el.scrollHeight;
+  });
+})();

@@ -1,1 +1,0 @@
-from clusters.lab.pytest_fixture import lab  # noqa: F401

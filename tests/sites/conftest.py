@@ -1,0 +1,103 @@
+"""Sites on the real lab: a lab cluster row, a site builder, and jobs run the way a worker runs them."""
+
+import contextlib
+import subprocess
+import uuid
+
+import docker
+import pytest
+
+from clusters.lab.api import FILESTORE_ROOT
+from clusters.models import Cluster, Domain, Site
+
+
+@pytest.fixture
+def lab_cluster(lab, transactional_db) -> Cluster:  # type: ignore[no-untyped-def]
+    return Cluster.objects.create(name="lab-sites", endpoint=lab.manager_socket, is_lab=True)
+
+
+@pytest.fixture
+def docker_client(lab):  # type: ignore[no-untyped-def]
+    client = docker.DockerClient(base_url=lab.manager_socket)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def make_site(lab, lab_cluster, docker_client):  # type: ignore[no-untyped-def]
+    """A site on the lab with its own image tag (so a test can push a new image under it);
+    its services, network and volumes are removed after the test."""
+    made: list[Site] = []
+
+    def make(domains=("a.lab.test", "b.lab.test"), replicas=2, **kw) -> Site:  # type: ignore[no-untyped-def]
+        slug = f"t{uuid.uuid4().hex[:8]}"
+        tag = f"{lab.registry}/oplab/site-{slug}:17.0"
+        retag(docker_client, lab.image("odoo").ref, tag)
+        site = Site.objects.create(
+            cluster=lab_cluster,
+            slug=slug,
+            image=tag,
+            db_image=lab.image("postgres").ref,
+            redis_image=lab.image("redis").ref,
+            db_name=slug,
+            db_node=lab.workers[0].hostname,
+            replicas=replicas,
+            filestore_kind=Site.Filestore.BIND,
+            bind_path=f"{FILESTORE_ROOT}/{slug}",
+            traefik_network="",
+            traefik_certresolver="",
+            **kw,
+        )
+        for name in domains:
+            Domain.objects.create(site=site, name=f"{slug}-{name}")
+        made.append(site)
+        return site
+
+    yield make
+    for site in made:
+        remove_site_objects(docker_client, site.slug)
+
+
+def retag(client: docker.DockerClient, source: str, tag: str) -> str:
+    """Push `source` under `tag` at the lab registry; returns the pushed digest."""
+    image = client.images.get(source) if _has(client, source) else client.images.pull(source)
+    repo, _, name = tag.rpartition(":")
+    image.tag(repo, name)
+    for _ in client.images.push(repo, tag=name, stream=True, decode=True):
+        pass
+    return str(client.images.get_registry_data(tag).id)
+
+
+def build_variant(client: docker.DockerClient, base: str, tag: str, dockerfile_lines: list[str]) -> str:
+    """A new image FROM `base` (already local), pushed under `tag`; returns its digest."""
+    import io
+    import tarfile
+
+    dockerfile = "\n".join([f"FROM {base}", *dockerfile_lines]).encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        tar.addfile(info, io.BytesIO(dockerfile))
+    buf.seek(0)
+    client.images.build(fileobj=buf, custom_context=True, tag=tag, pull=False, rm=True)
+    return retag(client, tag, tag)
+
+
+def _has(client: docker.DockerClient, ref: str) -> bool:
+    try:
+        client.images.get(ref)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
+def remove_site_objects(client: docker.DockerClient, slug: str) -> None:
+    for service in client.services.list(filters={"label": f"panel.site={slug}"}):
+        service.remove()
+    for service in client.services.list(filters={"name": f"{slug}_"}):
+        service.remove()
+    subprocess.run(["sleep", "2"], check=False)
+    for network in client.networks.list(filters={"label": f"panel.site={slug}"}):
+        with contextlib.suppress(docker.errors.APIError):
+            network.remove()
