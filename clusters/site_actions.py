@@ -43,6 +43,17 @@ def start_job(request: HtmxHttpRequest, site: Site, kind: str, **params: Any) ->
     return redirect(job.get_absolute_url())
 
 
+def apply_domains(request: HtmxHttpRequest, site: Site) -> str:
+    """A domain was added or removed: a deployed site gets its router rule rewritten by a job."""
+    if not site.image_digest:
+        return "The site is not deployed yet: its first deploy uses the new domains."
+    try:
+        job = control.start("domain", site=site, request=request)
+    except JobAlreadyRunning as exc:
+        return f"{exc} The router rule is updated by the next deploy or reconcile."
+    return format_html('Updating the router rule: <a href="{}">job #{}</a>.', job.get_absolute_url(), job.pk)
+
+
 @requires("operate")
 @require_POST
 def site_deploy(request: HtmxHttpRequest, slug: str) -> HttpResponse:

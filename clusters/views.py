@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from clusters import engine, inspection, sync
+from clusters import engine, inspection, site_actions, sync
 from clusters.forms import ClusterForm, DomainForm, SiteForm
 from clusters.models import Backup, Cluster, Domain, Site
 from clusters.stack import SpecError
@@ -194,13 +194,15 @@ def domain_create(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     form = DomainForm(request.POST or None, instance=Domain(site=site))
     if request.htmx and request.method == "POST":
         # The domain form sits inside the site page: answer with the refreshed domain list.
+        note = ""
         if form.is_valid():
             crud.save_form(request, form)  # audited like every other save
+            note = site_actions.apply_domains(request, site)
             form = DomainForm()
         return render(
             request,
             "clusters/partials/site_domains.html",
-            {"site": site, "domains": site.domains.all(), "domain_form": form},
+            {"site": site, "domains": site.domains.all(), "domain_form": form, "note": note},
             status=422 if form.errors else 200,
         )
     return crud.edit(
@@ -208,6 +210,7 @@ def domain_create(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         DomainForm,
         instance=Domain(site=site),
         before_save=attach,
+        after_save=lambda d: messages.info(request, site_actions.apply_domains(request, site)),
         title=f"Add a domain to {site}",
         cancel_url=site.get_absolute_url(),
         success_url=lambda d: site.get_absolute_url(),
@@ -224,17 +227,20 @@ def domain_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         title=f"Edit domain {domain}",
         cancel_url=domain.site.get_absolute_url(),
         success_url=lambda d: d.site.get_absolute_url(),
+        after_save=lambda d: messages.info(request, site_actions.apply_domains(request, d.site)),
     )
 
 
 @requires("operate")
 def domain_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     domain = get_object_or_404(Domain.objects.select_related("site"), pk=pk)
+    site = domain.site
     return crud.delete(
         request,
         domain,
-        success_url=domain.site.get_absolute_url(),
-        warning="Traffic for this name stops reaching the site at its next deploy.",
+        success_url=site.get_absolute_url(),
+        warning="The site's router rule is rewritten by a job: traffic for this name stops reaching it.",
+        after_delete=lambda: messages.info(request, site_actions.apply_domains(request, site)),
     )
 
 

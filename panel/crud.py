@@ -56,15 +56,19 @@ def edit(
     instance: models.Model | None = None,
     initial: dict[str, Any] | None = None,
     before_save: Callable[[Any], None] | None = None,
+    after_save: Callable[[Any], None] | None = None,
     success_url: Callable[[Any], str],
     title: str,
     cancel_url: str,
 ) -> HttpResponse:
+    """`after_save(obj)` runs once the change is committed (e.g. to start the job that applies it)."""
     form = form_class(request.POST or None, instance=instance, initial=initial)
     if request.method == "POST" and form.is_valid():
         created = form.instance.pk is None
         obj = save_form(request, form, before_save=before_save)
         messages.success(request, f"{'Created' if created else 'Saved'} {obj}.")
+        if after_save:
+            after_save(obj)
         return redirect(success_url(obj))
     status = 400 if request.method == "POST" else 200
     return render(
@@ -78,6 +82,7 @@ def delete(
     *,
     success_url: str,
     warning: str = "",
+    after_delete: Callable[[], None] | None = None,
 ) -> HttpResponse:
     if request.method == "POST":
         name = str(obj)
@@ -97,6 +102,8 @@ def delete(
             messages.error(request, f"{name} cannot be deleted while these depend on it: {blockers}.")
             return redirect(request.path)
         messages.success(request, f"Deleted {name}.")
+        if after_delete:
+            after_delete()
         if request.htmx:
             response = HttpResponse(status=204)
             response["HX-Redirect"] = success_url
