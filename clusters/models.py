@@ -166,6 +166,8 @@ class Site(models.Model):
     drift_checked_at = models.DateTimeField(null=True, blank=True)
     # ir_module_module as last read from the site's database: name -> [state, latest_version].
     installed_modules = models.JSONField(default=dict, blank=True)
+    # ir_module_module_dependency of the same read: name -> [direct depends] (the gate's blast radius).
+    module_depends = models.JSONField(default=dict, blank=True)
     modules_read_at = models.DateTimeField(null=True, blank=True)
     # Checksums of the addon folders at the last successful update (click-odoo-update's idea).
     module_checksums = models.JSONField(default=dict, blank=True)
@@ -186,6 +188,14 @@ class Site(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("site-detail", args=[self.slug])
+
+    def installed_for_gate(self) -> dict[str, dict[str, Any]]:
+        """Installed modules with version and depends, in the form the gate reads."""
+        return {
+            name: {"version": version or None, "depends": self.module_depends.get(name, [])}
+            for name, (state, version) in self.installed_modules.items()
+            if state == "installed"
+        }
 
     def clean(self) -> None:
         errors: dict[str, str] = {}

@@ -11,6 +11,7 @@ from clusters import engine, inspection, site_actions, sync
 from clusters.forms import ClusterForm, DomainForm, SiteForm
 from clusters.models import Backup, Cluster, Domain, Site
 from clusters.stack import SpecError
+from jobs.changes.models import ManifestChange
 from jobs.locks import holder
 from jobs.models import Job
 from panel import audit, crud
@@ -129,6 +130,7 @@ def site_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             "running_job": holder(site.pk),
             "installed_count": sum(1 for state, _ in site.installed_modules.values() if state == "installed"),
             "backups": Backup.objects.filter(site=site)[:10],
+            "changes": ManifestChange.objects.filter(site=site).order_by("-created_at")[:5],
         },
     )
 

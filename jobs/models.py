@@ -163,3 +163,6 @@ class JobLogLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id}:{self.seq} {self.text[:60]}"
+
+
+from jobs.changes.models import ApiToken, ChangeAddon, Decision, ManifestChange  # noqa: E402,F401

@@ -11,6 +11,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("clusters.urls")),
     path("", include("jobs.urls")),
+    path("", include("jobs.changes.urls")),
     path("", include("panel.audit.urls")),
     path("", include("panel.users.urls")),
 ]

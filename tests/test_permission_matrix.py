@@ -4,6 +4,8 @@ import pytest
 from django.urls import reverse
 
 from clusters.models import Backup, Cluster, Domain, Site
+from jobs.changes import tokens
+from jobs.changes.models import ManifestChange
 from tests import factories
 from tests.permissions import PUBLIC, all_patterns, allowed, required_action
 
@@ -18,7 +20,43 @@ def world(personas):  # type: ignore[no-untyped-def]
     u = factories.user("erin", role="viewer")
     j = factories.job(s, state="succeeded")  # finished: its event stream ends at once
     b = Backup.objects.create(site=s, filename="acme-1.dump", size_bytes=10)
-    return {"pk": c.pk, "slug": s.slug, "domain_pk": d.pk, "user_pk": u.pk, "job_id": j.pk, "backup_id": b.pk}
+    ch = change_for(s, personas.users["operator"])
+    t, _ = tokens.create(u, "erin's CI")
+    return {
+        "pk": c.pk,
+        "slug": s.slug,
+        "domain_pk": d.pk,
+        "user_pk": u.pk,
+        "job_id": j.pk,
+        "backup_id": b.pk,
+        "change_id": ch.pk,
+        "token_id": t.pk,
+    }
+
+
+def change_for(site, user):  # type: ignore[no-untyped-def]
+    """A pending manifest change with an empty verdict: enough for every change URL to answer."""
+    verdict = {
+        "series": "17.0",
+        "passes": True,
+        "installed_snapshot": {"source": f"site:{site.slug}", "read_at": None, "count": 0},
+        "addons_paths": ["addons"],
+        "blocked": [],
+        "blast_radius": [],
+        "warnings": [],
+        "addons": {},
+    }
+    return ManifestChange.objects.create(
+        site=site,
+        state="pending",
+        source="api",
+        source_name="addons.zip",
+        series="17.0",
+        passes=True,
+        verdict=verdict,
+        submitted_by=user,
+        submitted_by_name=user.get_username(),
+    )
 
 
 def kwargs_for(pattern, world):  # type: ignore[no-untyped-def]
@@ -27,7 +65,7 @@ def kwargs_for(pattern, world):  # type: ignore[no-untyped-def]
     for name in names:
         if name == "slug":
             kw["slug"] = world["slug"]
-        elif name in ("job_id", "backup_id"):
+        elif name in ("job_id", "backup_id", "change_id", "token_id"):
             kw[name] = world[name]
         elif name == "pk" and (pattern.name or "").startswith("user-"):
             kw["pk"] = world["user_pk"]
@@ -58,7 +96,9 @@ def test_matrix(role, personas, world):  # type: ignore[no-untyped-def]
         for method in ("get", "post"):
             response = getattr(client, method)(url)
             where = f"{method.upper()} {url} as {role or 'anonymous'}"
-            if role is None:
+            if role is None and url.startswith("/api/"):  # token clients get 401, not a login page
+                assert response.status_code == 401, where
+            elif role is None:
                 assert response.status_code == 302 and "/login/" in response["Location"], where
             elif allowed(role, action):
                 assert response.status_code != 403, where
@@ -73,6 +113,7 @@ def test_viewer_changes_nothing(personas, world):  # type: ignore[no-untyped-def
         Site.objects.count(),
         Domain.objects.count(),
         list(Site.objects.values_list("replicas", "image")),
+        list(ManifestChange.objects.values_list("pk", "state")),
     )
     for pattern in named_patterns():
         if pattern.name in PUBLIC:
@@ -84,6 +125,7 @@ def test_viewer_changes_nothing(personas, world):  # type: ignore[no-untyped-def
         Site.objects.count(),
         Domain.objects.count(),
         list(Site.objects.values_list("replicas", "image")),
+        list(ManifestChange.objects.values_list("pk", "state")),
     )
     assert before == after
 

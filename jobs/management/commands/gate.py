@@ -167,4 +167,4 @@ def _site(slug: str) -> Any:
     rows = getattr(site, "installed_modules", None)
     if not rows:
         raise GateError(f"no installed-modules snapshot for site {slug}; read it first")
-    return installed_from_names(rows, getattr(site, "modules_read_at", None), source=f"site:{slug}")
+    return installed_from_names(site.installed_for_gate(), site.modules_read_at, source=f"site:{slug}")
