@@ -149,8 +149,6 @@ def generate(n: int) -> Any:
             yield row
 
 
-
-
 def seed(n: int) -> dict[str, float]:
     """COPY n chained rows in, with the secondary indexes dropped and rebuilt afterwards."""
     from django.db import connection

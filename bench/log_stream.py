@@ -1,6 +1,6 @@
 """Benchmark: a Swarm service's log, from its print() to 50 browsers watching the job live.
 
-    python bench/log_stream.py [--lines 20000] [--rate 2000] [--burst 50000] [--viewers 50]
+    python bench/log_stream.py [--lines 20000] [--rate 1000] [--burst 50000] [--viewers 50]
 
 A lab service prints numbered lines, each with the time it was printed ("seq=N t=<unix time>"). In the
 same run, the lines are read two ways:
@@ -128,12 +128,50 @@ if __name__ != "__main__" and os.environ.get("PANEL_BENCH_WORKER") == "1":
 # --- viewers: processes of asyncio httpx clients ---------------------------------------------------
 
 
+SAMPLE = re.compile(rb"seq=(\d*0) t=(\d+\.\d+)")  # every tenth line is timed
+SEQ_ATTR = b'data-seq="'
+
+
+def _seq_at(blob: bytes, pos: int) -> int:
+    start = pos + len(SEQ_ATTR)
+    return int(blob[start : blob.index(b'"', start)])
+
+
+class Tally:
+    """Every line counted (order, holes, repeats), every tenth timed: a measuring tool must cost less
+    than what it measures, and fifty viewers parsing every line in Python would not."""
+
+    def __init__(self) -> None:
+        self.expected, self.received, self.dup, self.holes = 1, 0, 0, 0
+        self.printed = 0  # lines of the printing service received (the job's own lines are not counted)
+        self.lat: list[float] = []
+        self.first = self.last = 0.0
+
+    def add(self, blob: bytes, now: float) -> None:
+        count = blob.count(SEQ_ATTR)
+        if not count:
+            return
+        printed = blob.count(b"</time>seq=")
+        if printed:  # rates count from the first printed line, not from the job's "Started ..."
+            self.printed += printed
+            self.first = self.first or now
+            self.last = now
+        first, last = _seq_at(blob, blob.find(SEQ_ATTR)), _seq_at(blob, blob.rfind(SEQ_ATTR))
+        if first == self.expected and last == first + count - 1:
+            self.expected, self.received = last + 1, self.received + count
+        else:  # a hole or a repeat: look at every line
+            for seq in (int(x) for x in re.findall(rb'data-seq="(\d+)"', blob)):
+                if seq < self.expected:
+                    self.dup += 1
+                    continue
+                self.holes += seq - self.expected
+                self.expected, self.received = seq + 1, self.received + 1
+        self.lat.extend((now - float(at)) * 1000 for _, at in SAMPLE.findall(blob))
+
+
 async def _view(host: str, port: int, path: str, cookie: str, started: Any) -> dict:
-    """One browser: a plain HTTP/1.1 client (a measuring tool should cost less than what it measures)."""
-    lat: list[float] = []
-    seen: set[int] = set()
-    dup = 0
-    first = last = 0.0
+    """One browser: a plain HTTP/1.1 client reading the chunked event stream."""
+    tally = Tally()
     buf = b""
     reader, writer = await asyncio.open_connection(host, port, limit=1 << 20)
     writer.write(
@@ -142,26 +180,29 @@ async def _view(host: str, port: int, path: str, cookie: str, started: Any) -> d
     )
     await writer.drain()
     head = await reader.readuntil(b"\r\n\r\n")
-    if b" 200 " not in head.split(b"\r\n", 1)[0]:
-        raise RuntimeError(f"viewer got {head[:200]!r}")
+    if b" 200 " not in head.split(b"\r\n", 1)[0] or b"chunked" not in head.lower():
+        raise RuntimeError(f"viewer got {head[:300]!r}")
     started.release()
-    while chunk := await reader.read(1 << 16):
+    while True:  # chunked body: size line, data, CRLF
+        size = int((await reader.readline()).split(b";")[0], 16)
+        if size == 0:
+            break
+        chunk = await reader.readexactly(size + 2)
         now = time.time()
-        buf += chunk
-        events, _, buf = buf.rpartition(b"\n\n")  # chunked framing between events does not matter
-        for seq, printed in LINE.findall(events):
-            n = int(seq)
-            if n in seen:
-                dup += 1
-                continue
-            seen.add(n)
-            lat.append((now - float(printed)) * 1000)
-            first = first or now
-            last = now
+        buf += chunk[:-2]
+        events, _, buf = buf.rpartition(b"\n\n")
+        tally.add(events, now)
         if b"event: end" in events:
             break
     writer.close()
-    return {"lat": lat, "count": len(seen), "dup": dup, "first": first, "last": last}
+    return {
+        "lat": tally.lat,
+        "count": tally.printed,
+        "holes": tally.holes,
+        "dup": tally.dup,
+        "first": tally.first,
+        "last": tally.last,
+    }
 
 
 async def _viewers(url: str, cookie: dict, count: int, ready: Any) -> list[dict]:
@@ -258,19 +299,24 @@ class RedisTap:
         self.client = redis.Redis.from_url(url)
         self.key, self.expected = f"job:{job_id}:log", expected
         self.lat: list[float] = []
+        self.lines, self.first, self.last = 0, 0.0, 0.0
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
     def _read(self) -> None:
         cursor, deadline = "0-0", time.monotonic() + 600
-        while len(self.lat) < self.expected and time.monotonic() < deadline:
+        while self.lines < self.expected and time.monotonic() < deadline:
             reply = self.client.xread({self.key: cursor}, count=1000, block=1000)
             now = time.time()
             for entry_id, fields in reply[0][1] if reply else []:
                 cursor = entry_id
-                found = LINE.search(fields.get(b"d", b""))
-                if found:
-                    self.lat.append((now - float(found.group(2))) * 1000)
+                data = fields.get(b"d", b"")
+                printed = data.count(b" seq=")
+                if printed:  # the job's own lines ("Started ...") come seconds before the first print
+                    self.lines += printed
+                    self.first, self.last = self.first or now, now
+                for _, printed in SAMPLE.findall(data):
+                    self.lat.append((now - float(printed)) * 1000)
             if reply and any(b"end" in f for _, f in reply[0][1]):
                 break
 
@@ -377,11 +423,37 @@ class Stack:
             time.sleep(0.2)
         raise SystemExit("uvicorn did not start; see " + str(self.logdir))
 
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by the web server and the worker (with its pool), from /proc:
+        a figure that does not depend on how busy the machine is, unlike the delays."""
+        out: dict[str, float] = {}
+        tick = os.sysconf("SC_CLK_TCK")
+        for name, proc in zip(("redis", "web", "worker"), self.procs, strict=False):
+            total = 0.0
+            for pid in _tree(proc.pid):
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    total += (int(fields[11]) + int(fields[12])) / tick
+            out[name] = total
+        return out
+
     def stop(self) -> None:
         for proc in reversed(self.procs):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
+
+
+def _tree(pid: int) -> list[int]:
+    """A process and its descendants (the prefork worker's pool processes)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        with contextlib.suppress(OSError):
+            for child in Path(f"/proc/{current}/task/{current}/children").read_text().split():
+                todo.append(int(child))
+    return found
 
 
 def prepare_database(url: str) -> None:
@@ -459,10 +531,12 @@ def run_phase(stack: Stack, lab: Any, cookie: dict, *, lines: int, rate: float, 
     tap = RedisTap(stack.env["PANEL_JOB_LOG_REDIS_URL"], job.pk, lines)
     url = f"http://127.0.0.1:{stack.web_port}/jobs/{job.pk}/events?after=0"
     procs, handle = start_viewers(url, cookie, viewers)
+    cpu_before = stack.cpu()
     if time.time() > start_at:
         say("warning: the viewers connected after printing began; early delays include the connect time")
     duration = lines / rate if rate > 0 else lines / 5000
     got = collect_viewers(procs, handle, timeout=max(120, start_at - time.time() + duration * 6))
+    cpu = {k: v - cpu_before.get(k, 0.0) for k, v in stack.cpu().items()}
     if direct:
         direct.wait(30)
     if service is not None:
@@ -473,7 +547,9 @@ def run_phase(stack: Stack, lab: Any, cookie: dict, *, lines: int, rate: float, 
     stored = JobLogLine.objects.filter(job=job, text__startswith="seq=").count()
     tap.thread.join(10)
     return {
+        "cpu": cpu,
         "tap": tap.lat,
+        "tap_rate": tap.lines / (tap.last - tap.first) if tap.last > tap.first else 0.0,
         "job": job,
         "state": Job.objects.get(pk=job.pk).state,
         "viewers": got,
@@ -484,12 +560,15 @@ def run_phase(stack: Stack, lab: Any, cookie: dict, *, lines: int, rate: float, 
 
 def summarize(phase: dict, lines: int) -> dict:
     lat = [x for v in phase["viewers"] for x in v["lat"]]
-    lost = sum(lines - v["count"] for v in phase["viewers"]) + (lines - phase["stored"])
+    # Lines some viewer never got, or that the stored log lacks; a repeat is counted apart.
+    lost = sum(max(0, lines - v["count"]) for v in phase["viewers"]) + (lines - phase["stored"])
+    lost += sum(v["holes"] for v in phase["viewers"])
     rates = [v["count"] / (v["last"] - v["first"]) for v in phase["viewers"] if v["last"] > v["first"]]
     direct = phase["direct"]
     return {
         "redis_p50": pct(phase["tap"], 50),
         "redis_p95": pct(phase["tap"], 95),
+        "redis_rate": phase["tap_rate"],
         "p50": pct(lat, 50),
         "p95": pct(lat, 95),
         "p99": pct(lat, 99),
@@ -502,6 +581,7 @@ def summarize(phase: dict, lines: int) -> dict:
         else 0,
         "min_rate": min(rates) if rates else 0.0,
         "median_rate": statistics.median(rates) if rates else 0.0,
+        "cpu": phase["cpu"],
         "lost": lost,
         "dup": sum(v["dup"] for v in phase["viewers"]),
         "stored": phase["stored"],
@@ -515,6 +595,7 @@ def fmt(x: float) -> str:
 
 
 def write_results(text: str) -> None:
+    """Replace (or add) the log_stream section of bench/RESULTS.md; other sections stay as they are."""
     path = ROOT / "bench" / "RESULTS.md"
     current = path.read_text() if path.exists() else "# Benchmark results\n"
     head = "## log_stream"
@@ -527,17 +608,105 @@ def write_results(text: str) -> None:
     path.write_text(current)
 
 
+def cpu_line(phase: dict, lines: int) -> str:
+    cpu = phase["cpu"]
+    per = 1000 / max(1, lines)
+    return (
+        f"CPU per 1,000 lines: worker {cpu.get('worker', 0) * per * 1000:.0f} ms, "
+        f"web (all viewers) {cpu.get('web', 0) * per * 1000:.0f} ms, "
+        f"redis {cpu.get('redis', 0) * per * 1000:.0f} ms"
+    )
+
+
+def report(args: argparse.Namespace, paced: dict, burst: dict | None, lab: bool) -> str:
+    """Print the figures; return the RESULT line."""
+    say(
+        f"  panel SSE  p50 {fmt(paced['p50'])} ms  p95 {fmt(paced['p95'])} ms  p99 {fmt(paced['p99'])} ms"
+        f"  ({paced['viewers']} viewers, lost {paced['lost']}, duplicates {paced['dup']})"
+    )
+    say(
+        f"  into Redis p50 {fmt(paced['redis_p50'])} ms  p95 {fmt(paced['redis_p95'])} ms"
+        "  (the worker's part)"
+    )
+    say(
+        f"  direct     p50 {fmt(paced['direct_p50'])} ms  p95 {fmt(paced['direct_p95'])} ms"
+        f"  p99 {fmt(paced['direct_p99'])} ms  ({paced['direct_count']} lines)"
+    )
+    say(f"  {cpu_line(paced, args.lines)}")
+    if burst:
+        say(
+            f"  burst: panel SSE {burst['min_rate']:.0f} lines/s to the slowest viewer "
+            f"(median {burst['median_rate']:.0f}; into Redis {burst['redis_rate']:.0f}), "
+            f"lost {burst['lost']}, duplicates {burst['dup']}; "
+            f"direct {burst['direct_rate']:.0f} lines/s"
+        )
+        say(f"  {cpu_line(burst, args.burst)}")
+    lost = paced["lost"] + (burst["lost"] if burst else 0)
+    rate = burst["min_rate"] if burst else 0.0
+    return (
+        f"RESULT log_stream p95_ms={fmt(paced['p95'])} direct_p95_ms={fmt(paced['direct_p95'])} "
+        f"lines_per_s={rate:.0f} viewers={paced['viewers']} lost={lost}"
+    )
+
+
+def results_section(
+    command: str, args: argparse.Namespace, paced: dict, burst: dict | None, lab: bool, result: str
+) -> str:
+    lost = paced["lost"] + (burst["lost"] if burst else 0)
+    rate = burst["min_rate"] if burst else 0.0
+    target = paced["direct_p95"] * 1.2 + 50
+    load = os.getloadavg()[0]
+    where = "lab service on a worker node" if lab else "local printer (no lab)"
+    rows = [
+        "| | p50 ms | p95 ms | p99 ms | lines/s (burst) | lost |",
+        "|---|---|---|---|---|---|",
+        f"| `docker service logs --follow` (direct) | {fmt(paced['direct_p50'])} "
+        f"| {fmt(paced['direct_p95'])} "
+        f"| {fmt(paced['direct_p99'])} | {burst['direct_rate'] if burst else 0:.0f} "
+        f"| {args.lines - paced['direct_count']} |",
+        f"| panel: into Redis (worker side) | {fmt(paced['redis_p50'])} | {fmt(paced['redis_p95'])} | | | |",
+        f"| panel: SSE, {paced['viewers']} viewers (every 10th line timed, all counted) "
+        f"| {fmt(paced['p50'])} | {fmt(paced['p95'])} "
+        f"| {fmt(paced['p99'])} | {rate:.0f} (slowest viewer) | {lost} |",
+    ]
+    verdicts = (
+        f"p95 <= 1.2 x direct + 50 ms = {fmt(target)} ms: {'met' if paced['p95'] <= target else 'NOT met'}; "
+        f">= 5,000 lines/s: {'met' if rate >= 5000 else 'NOT met'}; 50 viewers: "
+        f"{'met' if paced['viewers'] >= 50 else 'NOT met'}; "
+        f"nothing lost: {'met' if lost == 0 else 'NOT met'}."
+    )
+    return (
+        "## log_stream\n\n"
+        f"`{command.strip()}` on {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, load average "
+        f"{load:.1f} at the end; {where}; one uvicorn process, one prefork worker (-c 1), PostgreSQL, "
+        "a private redis-server.\n\n"
+        + "\n".join(rows)
+        + f"\n\nPaced phase: {args.lines} lines at {args.rate:.0f}/s, {len(paced['runs'])} runs; the median "
+        "run is shown (panel p95 / direct p95 of each: "
+        + ", ".join(f"{fmt(a)} / {fmt(b)}" for a, b in paced["runs"])
+        + f"; lost counts all runs). "
+        f"Burst phase: {args.burst} lines, unpaced. "
+        f"{cpu_line(paced, args.lines)} (paced).\n\nTargets: {verdicts}\n\n    {result}\n"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--lines", type=int, default=20000, help="lines in the paced phase")
-    parser.add_argument("--rate", type=float, default=2000, help="lines per second in the paced phase")
+    # 1,000 lines/s is a very busy log (an Odoo -u prints a few hundred a second at most). On a
+    # 2-core machine, 2,000 lines/s make the two engines (worker and manager) alone use 1.2 cores to
+    # ship the log through Swarm, and the delays then measure CPU starvation rather than a pipeline.
+    parser.add_argument("--rate", type=float, default=1000, help="lines per second in the paced phase")
     parser.add_argument("--burst", type=int, default=50000, help="lines in the burst phase (0: skip)")
     parser.add_argument("--viewers", type=int, default=50)
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="paced runs; the one with the median panel p95 is reported"
+    )
     parser.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
     args = parser.parse_args()
-    command = "python bench/log_stream.py " + " ".join(sys.argv[1:])
+    command = " ".join(["python bench/log_stream.py", *sys.argv[1:]])
 
     db_url = os.environ.get("PANEL_BENCH_DATABASE_URL", DEFAULT_DB)
     stack = Stack(db_url)
@@ -555,57 +724,30 @@ def main() -> None:
         stack.start()
         cookie = session_cookie()
         say(
-            f"paced: {args.lines} lines at {args.rate:.0f}/s, {args.viewers} viewers"
-            + (" (lab service)" if lab else "")
+            f"paced: {args.lines} lines at {args.rate:.0f}/s, {args.viewers} viewers "
+            f"({'lab service' if lab else 'local printer'})"
         )
-        paced = summarize(
-            run_phase(stack, lab, cookie, lines=args.lines, rate=args.rate, viewers=args.viewers), args.lines
-        )
-        say(
-            f"  panel SSE  p50 {fmt(paced['p50'])} ms  p95 {fmt(paced['p95'])} ms  p99 {fmt(paced['p99'])} ms"
-            f"  ({paced['viewers']} viewers, lost {paced['lost']}, duplicates {paced['dup']}, job {paced['state']})"
-        )
-        say(f"  into Redis p50 {fmt(paced['redis_p50'])} ms  p95 {fmt(paced['redis_p95'])} ms  (worker side)")
-        say(
-            f"  direct     p50 {fmt(paced['direct_p50'])} ms  p95 {fmt(paced['direct_p95'])} ms"
-            f"  p99 {fmt(paced['direct_p99'])} ms  ({paced['direct_count']} lines)"
-        )
+        runs = []
+        for _ in range(max(1, args.repeat)):
+            phase = run_phase(stack, lab, cookie, lines=args.lines, rate=args.rate, viewers=args.viewers)
+            runs.append(summarize(phase, args.lines))
+            say(
+                f"  run {len(runs)}: panel p95 {fmt(runs[-1]['p95'])} ms, "
+                f"direct p95 {fmt(runs[-1]['direct_p95'])} ms"
+            )
+        # The machine is shared: one run can be unlucky either way. Report the median run, whole
+        # (its direct figures came from the same seconds), and list the others.
+        paced = sorted(runs, key=lambda r: r["p95"])[len(runs) // 2]
+        paced["runs"] = [(r["p95"], r["direct_p95"]) for r in runs]
+        paced["lost"] = sum(r["lost"] for r in runs)
         burst = None
         if args.burst:
             say(f"burst: {args.burst} lines as fast as the service prints, {args.viewers} viewers")
-            burst = summarize(
-                run_phase(stack, lab, cookie, lines=args.burst, rate=0, viewers=args.viewers), args.burst
-            )
-            say(
-                f"  panel SSE  {burst['min_rate']:.0f} lines/s to the slowest viewer (median {burst['median_rate']:.0f}),"
-                f" lost {burst['lost']}, duplicates {burst['dup']}"
-            )
-            say(f"  direct     {burst['direct_rate']:.0f} lines/s ({burst['direct_count']} lines)")
-        lost = paced["lost"] + (burst["lost"] if burst else 0)
-        rate = burst["min_rate"] if burst else 0.0
-        result = (
-            f"RESULT log_stream p95_ms={fmt(paced['p95'])} direct_p95_ms={fmt(paced['direct_p95'])} "
-            f"lines_per_s={rate:.0f} viewers={paced['viewers']} lost={lost}"
-        )
+            phase = run_phase(stack, lab, cookie, lines=args.burst, rate=0, viewers=args.viewers)
+            burst = summarize(phase, args.burst)
+        result = report(args, paced, burst, bool(lab))
         if not args.no_write:
-            target = paced["direct_p95"] * 1.2 + 50
-            write_results(
-                "## log_stream\n\n"
-                f"`{command.strip()}` ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs"
-                f"{', lab service on a worker node' if lab else ', local printer (no lab)'}; "
-                "one uvicorn process, one prefork worker, PostgreSQL, a private Redis)\n\n"
-                "| | p50 ms | p95 ms | p99 ms | lines/s | lost |\n|---|---|---|---|---|---|\n"
-                f"| `docker service logs --follow` (direct) | {fmt(paced['direct_p50'])} | {fmt(paced['direct_p95'])} "
-                f"| {fmt(paced['direct_p99'])} | {burst['direct_rate'] if burst else 0:.0f} | "
-                f"{args.lines - paced['direct_count']} |\n"
-                f"| panel SSE, {paced['viewers']} viewers | {fmt(paced['p50'])} | {fmt(paced['p95'])} | {fmt(paced['p99'])} "
-                f"| {rate:.0f} (slowest viewer) | {lost} |\n\n"
-                f"Paced phase: {args.lines} lines at {args.rate:.0f}/s; burst phase: {args.burst} lines unpaced. "
-                f"Target p95 <= 1.2 x direct + 50 ms = {fmt(target)} ms: "
-                f"{'met' if paced['p95'] <= target else 'NOT met'}; >= 5,000 lines/s: "
-                f"{'met' if rate >= 5000 else 'NOT met'}; lost 0: {'met' if lost == 0 else 'NOT met'}.\n\n"
-                f"    {result}\n"
-            )
+            write_results(results_section(command, args, paced, burst, bool(lab), result))
     except Exception as exc:  # a benchmark reports, it does not crash the pipeline
         say(f"bench failed: {type(exc).__name__}: {exc}")
     finally:

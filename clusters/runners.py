@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import requests
 from django.utils import timezone
 
 from clusters import engine
 from clusters import swarm_ops as ops
+from clusters.checksums import changed_modules, read_checksums
 from clusters.deploy import deploy, run_one_off
 from clusters.models import Site
 from clusters.site_spec import spec_for
@@ -29,19 +31,46 @@ from jobs.runner import JobFailed, JobRunner, register
 from panel.crypto import reveal
 
 MODULES_SQL = (
-    "SELECT name, state, COALESCE(latest_version, '') FROM ir_module_module "
-    "WHERE state NOT IN ('uninstalled', 'uninstallable') ORDER BY name"
+    "SELECT m.name, m.state, COALESCE(m.latest_version, ''), "
+    "COALESCE(string_agg(d.name, ',' ORDER BY d.name), '') "
+    "FROM ir_module_module m LEFT JOIN ir_module_module_dependency d ON d.module_id = m.id "
+    "WHERE m.state NOT IN ('uninstalled', 'uninstallable') "
+    "GROUP BY m.id, m.name, m.state, m.latest_version ORDER BY m.name"
 )
 
 
 @contextlib.contextmanager
 def site_client(runner: JobRunner) -> Iterator[docker.DockerClient]:
-    """The site's cluster engine; an unreachable engine fails the job with its reason."""
+    """The site's cluster engine; an engine that cannot be reached, or is lost mid-job, fails the
+    job with its reason.
+
+    The body's own exceptions must not pass through client_for's handler: it turns everything into
+    an EngineError, so a cancel (JobCancelled) or a JobFailed would end as "the engine answered
+    with an error: ...". The client is therefore closed without the exception (ExitStack.close),
+    and only engine trouble raised by the body is translated here."""
+    stack = contextlib.ExitStack()
     try:
-        with engine.client_for(runner.cluster) as client:
-            yield client
+        client = stack.enter_context(engine.client_for(runner.cluster))
     except engine.EngineError as exc:
         raise JobFailed(exc.message) from exc
+    try:
+        yield client
+    except ops.SwarmError as exc:
+        raise JobFailed(str(exc)) from exc
+    except (docker.errors.DockerException, requests.exceptions.RequestException, ConnectionError) as exc:
+        raise JobFailed(engine_lost(runner, exc)) from exc
+    finally:
+        stack.close()
+
+
+def engine_lost(runner: JobRunner, exc: BaseException) -> str:
+    """What an engine error in the middle of a job means, for the job's error line."""
+    endpoint = getattr(runner.cluster, "endpoint", "?")
+    reason = engine._classify(exc, endpoint).message  # the engine module's own wording
+    # The step that raised has already been marked failed by the time this runs; the first one
+    # failed is where the engine was lost (a restore attempted after it fails too).
+    step = next((s for s in runner.job.steps if s.get("state") in ("running", "failed")), None)
+    return f"{reason} (during {step['name']})" if step else reason
 
 
 def _set_status(site: Site, status: str, **fields: Any) -> None:
@@ -152,19 +181,50 @@ class ScaleRunner(JobRunner):
         return {"replicas": replicas}
 
 
-def read_modules(client: docker.DockerClient, site: Site, run_id: str, log: Any) -> dict[str, list[str]]:
-    """ir_module_module of the site's database, read by psql in a one-off task on the site's
-    network (the database is only reachable there). name -> [state, latest_version]."""
+@contextlib.contextmanager
+def one_off_guard(runner: JobRunner | None, service: str) -> Iterator[None]:
+    """Record `remove_service` while a one-off task exists: run_one_off removes it in a `finally`,
+    which never runs when the worker is SIGKILLed; then the reaper removes it."""
+    if runner is None:
+        yield
+        return
+    runner.set_compensation("remove_service", service=service)
+    yield
+    runner.clear_compensation("remove_service")
+
+
+def read_modules_and_depends(
+    client: docker.DockerClient, site: Site, run_id: str, log: Any, guard: JobRunner | None = None
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """ir_module_module of the site's database (with each module's ir_module_module_dependency),
+    read by psql in a one-off task on the site's network (the database is only reachable there).
+    Returns name -> [state, latest_version] and name -> [direct depends].
+    `guard`: the job to record the one-off task in (see one_off_guard)."""
     task = render_query_task(spec_for(site), MODULES_SQL, run_id)
-    code, lines = run_one_off(client, task, 120, lambda _line: None)
+    with one_off_guard(guard, task.name):
+        code, lines = run_one_off(client, task, 120, lambda _line: None)
     if code != 0:
         raise JobFailed("reading the installed modules failed: " + " ".join(lines[-3:]))
-    modules = {}
+    modules: dict[str, list[str]] = {}
+    depends: dict[str, list[str]] = {}
     for line in lines:
         parts = line.split("|")
-        if len(parts) == 3:
+        if len(parts) == 4:
             modules[parts[0]] = [parts[1], parts[2]]
+            depends[parts[0]] = [d for d in parts[3].split(",") if d]
     log(f"{len(modules)} modules known to {site.db_name} (installed or in a transient state)")
+    return modules, depends
+
+
+def read_modules(
+    client: docker.DockerClient, site: Site, run_id: str, log: Any, guard: JobRunner | None = None
+) -> dict[str, list[str]]:
+    """name -> [state, latest_version]; also stores the rows on the site, with their depends and
+    the time they were read."""
+    modules, depends = read_modules_and_depends(client, site, run_id, log, guard)
+    Site.objects.filter(pk=site.pk).update(
+        installed_modules=modules, module_depends=depends, modules_read_at=timezone.now()
+    )
     return modules
 
 
@@ -180,12 +240,20 @@ class ReadModulesRunner(JobRunner):
     def run(self) -> dict[str, Any]:
         site = self.site
         with site_client(self) as client, self.step("Read ir_module_module"):
-            modules = read_modules(client, site, f"j{self.job.pk}", self.log)
-        Site.objects.filter(pk=site.pk).update(installed_modules=modules, modules_read_at=timezone.now())
+            modules = read_modules(client, site, f"j{self.job.pk}", self.log, guard=self)
+            # What the update form offers: modules whose code changed since their last update.
+            try:
+                current = read_checksums(client, site, f"j{self.job.pk}", self.log, guard=self)
+            except (RuntimeError, ValueError) as exc:  # advisory: the modules read still stands
+                self.log(f"addon checksums not read: {exc}", "stderr")
+                current = None
         installed = sorted(n for n, (state, _) in modules.items() if state == "installed")
+        site.refresh_from_db(fields=["installed_modules", "module_checksums"])
+        changed = changed_modules(site, current).as_dict() if current is not None else {}
         return {
             "installed": len(installed),
             "transient": sorted(n for n, (s, _) in modules.items() if s.startswith("to ")),
+            **changed,
         }
 
 

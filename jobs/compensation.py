@@ -21,9 +21,10 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from django.db import models
 from django.utils import timezone
 
-from jobs.models import Job, Stream
+from jobs.models import Job, State, Stream
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,9 @@ def run_compensation(job: Job, *, log_line: LogFn, reason: str) -> bool:
 
     One failing action does not stop the others: each undoes something independent, and a site
     left at 0 replicas is worse than a half-finished undo. Outcomes go to compensation_result.
+    An action that raised (e.g. the engine was unreachable) is not lost: it stays in
+    `compensation` and the claim is released, so the reaper's next pass retries it (actions are
+    idempotent). The ones that succeeded are dropped, so they never run twice.
     """
     claimed = Job.objects.filter(pk=job.pk, compensated_at__isnull=True).update(compensated_at=timezone.now())
     if claimed != 1:
@@ -74,6 +78,7 @@ def run_compensation(job: Job, *, log_line: LogFn, reason: str) -> bool:
         Stream.SYSTEM,
     )
     outcomes = []
+    at = timezone.now().isoformat()
     for entry in reversed(entries):
         name, args = entry.get("action", ""), entry.get("args") or {}
         fn = _ACTIONS.get(name)
@@ -81,11 +86,33 @@ def run_compensation(job: Job, *, log_line: LogFn, reason: str) -> bool:
             if fn is None:
                 raise LookupError(f"no compensation action named {name!r} is registered in this process")
             detail = fn(job, log_line, **args)
-            outcomes.append({"action": name, "ok": True, "detail": str(detail or "")})
+            outcomes.append({"action": name, "ok": True, "detail": str(detail or ""), "at": at})
             log_line(f"Compensation {name}: done{f' ({detail})' if detail else ''}", Stream.SYSTEM)
         except Exception as exc:
             log.exception("job %s: compensation %s failed", job.pk, name)
-            outcomes.append({"action": name, "ok": False, "detail": f"{type(exc).__name__}: {exc}"})
+            outcomes.append({"action": name, "ok": False, "detail": f"{type(exc).__name__}: {exc}", "at": at})
             log_line(f"Compensation {name} FAILED: {type(exc).__name__}: {exc}", Stream.STDERR)
-    Job.objects.filter(pk=job.pk).update(compensation_result=outcomes)
+    failed = [e for e, o in zip(reversed(entries), outcomes, strict=True) if not o["ok"]]
+    if failed:
+        log_line(
+            f"Compensation incomplete: {', '.join(e.get('action', '?') for e in failed)} "
+            "will be retried by the reaper until it succeeds",
+            Stream.STDERR,
+        )
+        Job.objects.filter(pk=job.pk).update(
+            compensation_result=outcomes, compensation=list(reversed(failed)), compensated_at=None
+        )
+    else:
+        Job.objects.filter(pk=job.pk).update(compensation_result=outcomes)
     return True
+
+
+def pending_retry() -> models.QuerySet[Job]:
+    """Ended jobs whose compensation failed and was released for a retry (see run_compensation).
+    A job ended by its runner, the reaper or a cancel always had its compensation attempted, so
+    an ended job with entries left and no claim is one whose undo is still owed."""
+    return (
+        Job.objects.filter(state__in=(State.FAILED, State.CANCELLED), compensated_at__isnull=True)
+        .exclude(compensation=[])
+        .exclude(finished_at__isnull=True)
+    )

@@ -13,10 +13,11 @@ from collections.abc import Iterator
 
 import redis
 
-from jobs.logs import LogLine, line_from_entry, stream_client, stream_key
+from jobs.logs import LogLine, lines_from_entry, stream_client, stream_key
 from jobs.models import Job, JobLogLine
 
 CHUNK = 1000
+ENTRIES = 50  # stream entries per read (each holds up to jobs.logs.ENTRY_LINES lines)
 TAIL = 500
 GAP_WAIT_SECONDS = 1.5  # a little over the flush interval: how long a hole may take to be stored
 
@@ -66,7 +67,7 @@ def fill_gap(job_id: int, after: int, upto: int) -> list[LogLine]:
 
 def _read(client: redis.Redis, key: str, after: int, block_ms: int) -> list[tuple[bytes, dict]]:
     try:
-        reply = client.xread({key: f"0-{after}"}, count=CHUNK, block=block_ms)
+        reply = client.xread({key: f"0-{after}"}, count=ENTRIES, block=block_ms)
     except redis.RedisError:
         time.sleep(block_ms / 1000)  # the stream is down: the database still has everything
         return []
@@ -92,14 +93,15 @@ def follow(
                 return
         entries = _read(client, key, after, block_ms)
         for entry_id, fields in entries:
-            live = line_from_entry(entry_id, fields)
-            if live is None:  # the end marker: the runner stored everything before writing it
+            lines = lines_from_entry(entry_id, fields)
+            if lines is None:  # the end marker: the runner stored everything before writing it
                 yield from iter_stored(job_id, after)
                 return
-            if live.seq <= after:
-                continue
-            for missing in fill_gap(job_id, after, live.seq) if live.seq > after + 1 else []:
-                yield missing
-                after = missing.seq
-            yield live
-            after = live.seq
+            for live in lines:
+                if live.seq <= after:
+                    continue
+                for missing in fill_gap(job_id, after, live.seq) if live.seq > after + 1 else []:
+                    yield missing
+                    after = missing.seq
+                yield live
+                after = live.seq

@@ -16,20 +16,24 @@ compensation recorded here: restore_replicas and remove_service (clusters/runner
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.utils import timezone
 
 from clusters import swarm_ops as ops
+from clusters.checksums import read_checksums, record_checksums, updated_modules
 from clusters.models import Backup, Site
-from clusters.runners import read_modules, site_client
+from clusters.runners import one_off_guard, read_modules, site_client
 from clusters.site_spec import spec_for
 from clusters.stack import SpecError
 from clusters.stack.render import render_backup_task, render_restore_task, render_update_task
 from clusters.stack.spec import validate_modules
 from jobs.dockerlogs import Follower, service_frames
-from jobs.odoo_log import judge
+from jobs.models import Job, State, Stream
+from jobs.odoo_log import Verdict, judge
 from jobs.runner import JobFailed, JobRunner, register
 
 UPDATE_DEADLINE_S = 3 * 3600
@@ -74,6 +78,14 @@ class QuietSiteRunner(JobRunner):
     """A job that needs the site's database to itself: record, scale to 0, restore whatever happens."""
 
     def record_replicas(self, client: Any, site: Site) -> dict[str, int]:
+        earlier = pending_undo(site, self.job.pk)
+        if earlier is not None:
+            # Its site may still be at 0 replicas: recording now would record 0 and "restore" 0.
+            raise JobFailed(
+                f"{earlier} has not finished undoing its changes (replicas not restored yet, the "
+                "engine may have been unreachable); it is retried on every reaper pass. Try again "
+                "once it is done."
+            )
         recorded = {}
         for name in (f"{site.slug}_odoo", f"{site.slug}_cron"):
             service = ops.find_service(client, name)
@@ -101,6 +113,45 @@ class QuietSiteRunner(JobRunner):
         self.clear_compensation("restore_replicas_all")
         self.log("replicas restored: " + ", ".join(f"{n}={r}" for n, r in recorded.items()))
 
+    def scale_back(self, client: Any, recorded: dict[str, int]) -> None:
+        """Send the recorded replica counts (no wait; restore_replicas waits for them)."""
+        for name, replicas in recorded.items():
+            ops.scale(client, name, replicas)
+        self.log(
+            "the database is free: replicas coming back ("
+            + ", ".join(f"{n}={r}" for n, r in recorded.items())
+            + ")"
+        )
+
+    def restore_step(self, client: Any, recorded: dict[str, int], failure: BaseException | None) -> None:
+        """The "Restore replicas" step, run whatever happened before it.
+
+        When the job is already failing (e.g. the engine was lost during Update) and the restore
+        fails too, the first error is the one the job reports: the restore's own error is logged,
+        and the recorded replicas stay in the compensation, which is retried until it succeeds."""
+        try:
+            with self.step("Restore replicas"):
+                self.restore_replicas(client, recorded)
+        except Exception as exc:
+            if failure is None:
+                raise
+            self.log(
+                f"the replicas could not be restored now ({type(exc).__name__}: {exc}); "
+                "the compensation restores them",
+                Stream.STDERR,
+            )
+
+
+def pending_undo(site: Site, job_id: int) -> Job | None:
+    """An ended job on this site whose compensation has not succeeded yet (jobs/compensation.py)."""
+    return (
+        Job.objects.filter(site=site, state__in=(State.FAILED, State.CANCELLED), compensated_at__isnull=True)
+        .exclude(compensation=[])
+        .exclude(pk=job_id)
+        .order_by("created_at")
+        .first()
+    )
+
 
 @register
 class ModuleUpdateRunner(QuietSiteRunner):
@@ -115,12 +166,15 @@ class ModuleUpdateRunner(QuietSiteRunner):
         timings: dict[str, float] = {}
         with site_client(self) as client:
             with self.step("Check"):
-                installed = read_modules(client, site, run_id, self.log)
+                installed = read_modules(client, site, run_id, self.log, guard=self)
                 modules = check_request(site, requested, installed, install=self.install)
                 spec = spec_for(site)
                 if not spec.image_digest:
                     raise JobFailed("the site has no pinned digest: deploy it first")
                 self.log(f"updating {', '.join(modules)} in {site.db_name} on {spec.odoo_image_ref}")
+                # Read while the site still serves: the image (and so its code) does not change
+                # during the job, and this keeps the read out of the downtime.
+                current = self._checksums(client, site, run_id)
             with self.step("Record replicas"):
                 recorded = self.record_replicas(client, site)
                 Site.objects.filter(pk=site.pk).update(status=Site.Status.UPDATING)
@@ -128,22 +182,25 @@ class ModuleUpdateRunner(QuietSiteRunner):
             if self.params.get("backup", True):
                 with self.step("Backup"):
                     backup = take_backup(self, client, site, run_id)
+            failure: BaseException | None = None
             try:
                 with self.step("Scale to 0"):
                     self.scale_to_zero(client, recorded)
                     timings["stopped_at"] = time.time()
                 with self.step("Update"):
-                    verdict = self._update(client, spec, modules, run_id)
+                    verdict, updated = self._update(
+                        client, spec, modules, run_id, ended=lambda: self.scale_back(client, recorded)
+                    )
+            except BaseException as exc:
+                failure = exc
+                raise
             finally:
-                with self.step("Restore replicas"):
-                    self.restore_replicas(client, recorded)
-                    timings["healthy_at"] = time.time()
+                self.restore_step(client, recorded, failure)
+                timings["healthy_at"] = time.time()
             with self.step("Verify"):
-                after = read_modules(client, site, run_id, self.log)
+                after = read_modules(client, site, run_id, self.log, guard=self)
                 stuck = sorted(n for n, (state, _) in after.items() if state.startswith("to "))
-                Site.objects.filter(pk=site.pk).update(
-                    installed_modules=after, modules_read_at=timezone.now()
-                )
+        failed_step = "Update" if not verdict.ok else "Verify"
         if stuck:
             verdict.ok = False
             verdict.reasons.append(f"modules left in a transient state: {', '.join(stuck)}")
@@ -156,13 +213,48 @@ class ModuleUpdateRunner(QuietSiteRunner):
         }
         self.job.result = result
         if not verdict.ok:
+            self._mark_failed(failed_step)
+            # Odoo's own ERROR/CRITICAL lines first: they say what broke, the rest is context.
             for line in verdict.error_lines[:20]:
-                self.log(line, "stderr")
-            raise JobFailed("the update failed: " + "; ".join(verdict.reasons))
+                self.log(line, Stream.STDERR)
+            raise JobFailed(
+                "\n".join(["the update failed: " + "; ".join(verdict.reasons), *verdict.error_lines[:20]])
+            )
+        if current is not None:
+            recorded_sums = record_checksums(site, current, updated | set(modules))
+            result["checksums_recorded"] = sorted(set(recorded_sums) & (updated | set(modules)))
         Site.objects.filter(pk=site.pk).update(status=Site.Status.HEALTHY)
         return result
 
-    def _update(self, client: Any, spec: Any, modules: tuple[str, ...], run_id: str) -> Any:
+    def _mark_failed(self, name: str) -> None:
+        """The step whose outcome failed the job, shown failed on the timeline (the job went on
+        to restore and verify, so the step itself ended without raising)."""
+        for entry in self.job.steps:
+            if entry["name"] == name:
+                entry["state"] = "failed"
+        self._save_steps()
+
+    def _finish(self, state: str, result: Any, error: str) -> str:
+        # A failed update keeps its verdict (exit code, vanished modules, error lines) as result.
+        return super()._finish(state, result if result is not None else self.job.result, error)
+
+    def _checksums(self, client: Any, site: Site, run_id: str) -> dict[str, str] | None:
+        """Advisory (they feed the "changed modules" offer): a failure is logged, never fatal."""
+        try:
+            return read_checksums(client, site, run_id, self.log, guard=self)
+        except (RuntimeError, ValueError, ops.SwarmError) as exc:
+            self.log(f"addon checksums not read: {exc}", Stream.STDERR)
+            return None
+
+    def _update(
+        self, client: Any, spec: Any, modules: tuple[str, ...], run_id: str, ended: Callable[[], None]
+    ) -> tuple[Verdict, set[str]]:
+        """The one-off `odoo -u`; its verdict, and the modules Odoo says it updated.
+
+        `ended` is called as soon as the task has exited: the database is free, so the replicas
+        come back while its last log lines are read and the task removed (the site's downtime
+        does not wait for the bookkeeping). If the task may still run (a deadline, the engine
+        lost), it is removed first: replicas must never start next to a running `odoo -u`."""
         task = render_update_task(spec, modules, run_id, install=self.install)
         ops.remove_service(client, task.name)
         self.set_compensation("remove_service", service=task.name)
@@ -177,15 +269,20 @@ class ModuleUpdateRunner(QuietSiteRunner):
         follower = Follower(frames, close, sink).start()
         try:
             state, code, message = ops.wait_one_off(client, task.name, UPDATE_DEADLINE_S)
-        finally:
-            follower.stop()
+        except BaseException:
+            follower.stop(quiet=0)
+            with contextlib.suppress(Exception):  # the engine may be gone: then the reaper removes it
+                ops.remove_service(client, task.name)
+            raise
+        ended()
+        follower.stop()
         if follower.error or not collected:
             # The stream can miss the last lines of a fast task: read the stored log once more.
             collected = ops.service_logs(client, task.name) or collected
         self.log(f"the update task ended {state} with exit code {code}" + (f": {message}" if message else ""))
         ops.remove_service(client, task.name)
         self.clear_compensation("remove_service")
-        return judge(code, collected)
+        return judge(code, collected), updated_modules(collected)
 
 
 @register
@@ -201,7 +298,9 @@ def take_backup(runner: JobRunner, client: Any, site: Site, run_id: str) -> dict
     from clusters.deploy import run_one_off
 
     filename = f"{site.db_name}-{timezone.now():%Y%m%d-%H%M%S}-{run_id}.dump"
-    code, lines = run_one_off(client, render_backup_task(spec_for(site), filename, run_id), 3600, runner.log)
+    task = render_backup_task(spec_for(site), filename, run_id)
+    with one_off_guard(runner, task.name):
+        code, lines = run_one_off(client, task, 3600, runner.log)
     if code != 0:
         raise JobFailed("the backup failed, nothing was changed: " + " ".join(lines[-3:]))
     size = next((int(line.split("=", 1)[1]) for line in lines if line.startswith("size=")), 0)
@@ -235,6 +334,7 @@ class RestoreRunner(QuietSiteRunner):
         with site_client(self) as client:
             with self.step("Record replicas"):
                 recorded = self.record_replicas(client, site)
+            failure: BaseException | None = None
             try:
                 with self.step("Scale to 0"):
                     self.scale_to_zero(client, recorded)
@@ -245,9 +345,11 @@ class RestoreRunner(QuietSiteRunner):
                     self.set_compensation("remove_service", service=task.name)
                     code, lines = run_one_off(client, task, 3 * 3600, self.log)
                     self.clear_compensation("remove_service")
+            except BaseException as exc:
+                failure = exc
+                raise
             finally:
-                with self.step("Restore replicas"):
-                    self.restore_replicas(client, recorded)
+                self.restore_step(client, recorded, failure)
         if code != 0:
             raise JobFailed("pg_restore failed: " + " ".join(lines[-3:]))
         return {"backup": backup.filename}

@@ -16,14 +16,15 @@ The job is never re-run: a module update that died halfway must be looked at, no
 from __future__ import annotations
 
 import logging
+import math
 from datetime import datetime, timedelta
 
 import redis
 from django.conf import settings
 from django.utils import timezone
 
-from jobs.compensation import run_compensation
-from jobs.logs import LogWriter, line_from_entry, stream_client, stream_key
+from jobs.compensation import pending_retry, run_compensation
+from jobs.logs import LogWriter, lines_from_entry, stream_client, stream_key
 from jobs.models import ENDED_STATES, Job, JobLogLine, State, Stream
 from jobs.runner import last_seq
 from panel import audit
@@ -42,7 +43,40 @@ def reap(*, older_than: timedelta | None = None, now: datetime | None = None) ->
     stale = Job.objects.filter(state=State.RUNNING, heartbeat_at__lt=cutoff).values_list("pk", flat=True)
     ended = [job_id for job_id in list(stale) if reap_one(job_id, cutoff)]
     _finish_stragglers(cutoff)
+    retry_compensation()
     return ended
+
+
+def retry_compensation(now: datetime | None = None) -> list[int]:
+    """Run again the undo actions that failed earlier (an unreachable engine, say): a site must not
+    stay at 0 replicas because its engine was away when the job ended. At most one attempt per job
+    every JOB_COMPENSATION_RETRY_SECONDS, so a long outage does not flood its log. Returns the
+    jobs tried."""
+    now = now or timezone.now()
+    every = timedelta(seconds=float(getattr(settings, "JOB_COMPENSATION_RETRY_SECONDS", 30)))
+    tried = []
+    for job in pending_retry().select_related("site", "cluster"):
+        last = max((o.get("at", "") for o in job.compensation_result or []), default="")
+        if last and datetime.fromisoformat(last) > now - every:
+            continue
+        writer = LogWriter(job.pk, last_seq=last_seq(job.pk))
+        # The job's live stream has ended (its end marker holds the next id): these lines go to the
+        # stored log only, which is where viewers of an ended job read.
+        writer._stream_down_until = math.inf
+        if run_compensation(job, log_line=writer.write, reason="retry"):
+            tried.append(job.pk)
+            if Job.objects.filter(pk=job.pk, compensated_at__isnull=False).exists():
+                audit.record(
+                    "job.compensate",
+                    actor="system",
+                    target=job,
+                    job=job,
+                    site=job.site,
+                    cluster=job.cluster,
+                    detail="retried after a failed attempt",
+                )
+        writer.flush()
+    return tried
 
 
 def reap_one(job_id: int, cutoff: datetime) -> bool:
@@ -88,8 +122,8 @@ def salvage(job_id: int, client: redis.Redis | None = None) -> int:
     key, cursor = stream_key(job_id), stored
     try:
         while True:
-            entries = client.xrange(key, min=f"0-{cursor + 1}", count=1000)
-            lines = [x for x in (line_from_entry(i, f) for i, f in entries) if x is not None]
+            entries = client.xrange(key, min=f"0-{cursor + 1}", count=100)
+            lines = [x for i, f in entries for x in lines_from_entry(i, f) or [] if x.seq > cursor]
             if not lines:
                 break
             JobLogLine.objects.bulk_create(

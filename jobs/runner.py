@@ -1,15 +1,29 @@
 """The runner base: one class owns a job's lifecycle so that each kind of job only writes `run()`.
 
-    @register
-    class Deploy(JobRunner):
-        kind = "deploy"
-        plan = ["pull", "update service", "wait healthy"]
+    @register                                        # in <app>/runners.py (imported at startup)
+    class ModuleUpdate(JobRunner):
+        kind = "module_update"                       # mutating = True (default): takes the site
+        plan = ["scale down", "update", "restore"]   # shown as pending steps before they run
 
-        def run(self) -> dict:
-            with self.step("pull"):
-                self.log(f"pulling {self.site.image}")
-            ...
-            return {"digest": digest}        # becomes job.result
+        def run(self) -> dict:                       # the return value becomes job.result
+            site, modules = self.site, self.params["modules"]
+            with self.step("scale down"):
+                self.set_compensation("restore_replicas", service=f"{site.slug}_odoo", replicas=2)
+                scale(site, 0)                       # compensation recorded BEFORE the change
+            self.check_cancelled()                   # Cancel (or the reaper) stops it here
+            with self.step("update"), follow_service(self, client, one_off) as follower:
+                code = wait(one_off)                 # its log streams into the job meanwhile
+            if code:
+                self.fail(f"odoo exited with {code}")  # failed, with this message; compensated
+            with self.step("restore"):
+                scale(site, 2)
+                self.clear_compensation("restore_replicas")
+            return {"exit_code": code}
+
+Helpers: self.log(text, stream="stdout"|"stderr"|"system"), self.log_lines([(text, stream, time)]),
+self.step(name), self.set_compensation(action, **args) / clear_compensation(action), self.check_cancelled(),
+self.cancelled (no query), self.fail(message), self.logger (logging into the job log), self.job,
+self.params, self.site, self.cluster. Start one with jobs.control.start(kind, site=..., params=...).
 
 The base claims the job (compare-and-swap queued -> running, so a duplicate delivery does nothing),
 beats the heartbeat, flushes the log, records steps and timing, turns the outcome into the final

@@ -18,7 +18,7 @@ import contextlib
 import weakref
 from collections.abc import AsyncIterator, Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Union
 
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
@@ -32,7 +32,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from jobs import logread
-from jobs.logs import line_from_entry, stream_key, stream_url
+from jobs.logs import lines_from_entry, stream_key, stream_url
 from jobs.models import Job, State
 from jobs.render import line_html
 from panel.roles import can
@@ -41,8 +41,26 @@ IDLE_CHECK = 3.0  # seconds without a line before asking the database (Redis dow
 KEEPALIVE = 15.0
 QUEUE_BATCHES = 1000
 BLOCK_MS = 1000
-COALESCE_SECONDS = 0.02
-END = None  # queued to viewers when the stream's end marker arrives
+# The pause between two batches sent to viewers of a busy log: at least 10 ms (a browser should not
+# swap the DOM more than 100 times a second), longer with more viewers, since every event costs the
+# web process ~0.1 ms per viewer: fifty get batches every 20 ms (2,500 sends a second).
+COALESCE_PER_VIEWER = 0.0004
+COALESCE_MIN, COALESCE_MAX = 0.01, 0.05
+
+
+class Signal:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+END = Signal("end")  # the stream's end marker arrived
+# Sent by a tail every second it reads nothing (and when it stops): viewers wait on their queue
+# alone, with no timer per message, and still wake up to check the database now and then.
+TICK = Signal("tick")
+Item = Union["Batch", Signal]
 
 Rendered = list[tuple[int, str]]  # (seq, html)
 
@@ -102,8 +120,9 @@ class Tail:
 
     def __init__(self, hub: Hub, job_id: int, cursor: int) -> None:
         self.hub, self.job_id, self.cursor = hub, job_id, cursor
-        self.queues: set[asyncio.Queue[Batch | None]] = set()
+        self.queues: set[asyncio.Queue[Item]] = set()
         self.task = asyncio.get_running_loop().create_task(self._run())
+        self.task.add_done_callback(lambda _: self._broadcast(TICK))  # viewers notice it stopped
 
     async def _run(self) -> None:
         client = aioredis.Redis.from_url(stream_url(), socket_connect_timeout=1, retry=_async_retry())
@@ -111,35 +130,42 @@ class Tail:
         try:
             while self.queues:
                 try:
-                    reply = await client.xread({key: f"0-{self.cursor}"}, count=logread.CHUNK, block=BLOCK_MS)
+                    reply = await client.xread(
+                        {key: f"0-{self.cursor}"}, count=logread.ENTRIES, block=BLOCK_MS
+                    )
                 except (RedisError, OSError):
+                    self._broadcast(TICK)
                     await asyncio.sleep(0.5)  # Redis restarting: viewers meanwhile read the database
+                    continue
+                if not reply:
+                    self._broadcast(TICK)
                     continue
                 batch: Rendered = []
                 ended = False
-                for entry_id, fields in reply[0][1] if reply else []:
-                    line = line_from_entry(entry_id, fields)
-                    if line is None:
+                for entry_id, fields in reply[0][1]:
+                    lines = lines_from_entry(entry_id, fields)
+                    if lines is None:
                         ended = True
                         break
-                    batch.append((line.seq, line_html(line)))
-                    self.cursor = line.seq
+                    batch.extend((x.seq, line_html(x)) for x in lines if x.seq > self.cursor)
+                    self.cursor = max(self.cursor, lines[-1].seq)
                 if batch:
                     self._broadcast(Batch(batch))
                 if ended:
                     self._broadcast(END)
                     break
                 if batch:
-                    # A busy log goes out in batches, at most one per COALESCE_SECONDS: a quiet log's
-                    # line is sent at once, a deploy printing 5,000 lines a second does not become
-                    # 5,000 events a second for every viewer (nor 5,000 DOM swaps in each browser).
-                    await asyncio.sleep(COALESCE_SECONDS)
+                    # A quiet log's line is sent at once; a busy one goes out in batches, so that a
+                    # deploy printing 5,000 lines a second does not become 5,000 events a second for
+                    # every viewer (nor 5,000 DOM swaps in each browser).
+                    pause = len(self.queues) * COALESCE_PER_VIEWER
+                    await asyncio.sleep(min(COALESCE_MAX, max(COALESCE_MIN, pause)))
         finally:
             if self.hub.tails.get(self.job_id) is self:
                 del self.hub.tails[self.job_id]
             await client.aclose()  # type: ignore[attr-defined]  # redis>=5; the stubs are older
 
-    def _broadcast(self, item: Batch | None) -> None:
+    def _broadcast(self, item: Item) -> None:
         for queue in self.queues:
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(item)  # a slow viewer misses it and fills the hole later
@@ -149,11 +175,11 @@ class Hub:
     def __init__(self) -> None:
         self.tails: dict[int, Tail] = {}
 
-    def subscribe(self, job_id: int, cursor: int) -> tuple[Tail, asyncio.Queue[Batch | None]]:
+    def subscribe(self, job_id: int, cursor: int) -> tuple[Tail, asyncio.Queue[Item]]:
         tail = self.tails.get(job_id)
         if tail is None or tail.task.done():
             tail = self.tails[job_id] = Tail(self, job_id, cursor)
-        queue: asyncio.Queue[Batch | None] = asyncio.Queue(maxsize=QUEUE_BATCHES)
+        queue: asyncio.Queue[Item] = asyncio.Queue(maxsize=QUEUE_BATCHES)
         tail.queues.add(queue)
         return tail, queue
 
@@ -184,8 +210,14 @@ async def _gap(job_id: int, after: int, upto: int) -> Rendered:
         stream_url(), socket_connect_timeout=1, socket_timeout=2, retry=_async_retry()
     )
     try:
-        entries = await client.xrange(stream_key(job_id), min=f"0-{after + 1}", max=f"0-{upto - 1}")
-        found = [(x.seq, line_html(x)) for x in (line_from_entry(i, f) for i, f in entries) if x]
+        # The entry holding seq upto-1 may end later than it: read up to the one with `upto`.
+        entries = await client.xrange(stream_key(job_id), min=f"0-{after + 1}", max=f"0-{upto}")
+        found = [
+            (x.seq, line_html(x))
+            for i, f in entries
+            for x in lines_from_entry(i, f) or []
+            if after < x.seq < upto
+        ]
     except (RedisError, OSError):
         pass
     finally:
@@ -221,35 +253,40 @@ async def event_stream(job_id: int, after: int) -> AsyncIterator[bytes]:
         yield await _end_event(job_id)
         return
     tail, queue = hub().subscribe(job_id, after)
-    quiet = 0.0
+    loop = asyncio.get_running_loop()
+    checked = sent = loop.time()
     try:
         while True:
-            try:
-                items = [await asyncio.wait_for(queue.get(), IDLE_CHECK)]
-            except TimeoutError:
-                items, quiet = [], quiet + IDLE_CHECK
+            items: list[Item] = [await queue.get()]
             while not queue.empty() and END not in items:  # everything waiting goes out at once
                 items.append(queue.get_nowait())
-            batches = [b for b in items if b is not END]
-            if END in items or (not items and await db(logread.is_finished, job_id)):
+            batches = [b for b in items if isinstance(b, Batch)]
+            now = loop.time()
+            idle = not batches and now - checked >= IDLE_CHECK
+            if idle:
+                checked = now
+            if END in items or (idle and await db(logread.is_finished, job_id)):
                 async for chunk in drain():
                     yield chunk
                 yield await _end_event(job_id)
                 return
             if _follows(after, batches):  # the usual case: send what the tail encoded once for all
-                quiet, after = 0.0, batches[-1].last
+                after, sent = batches[-1].last, now
                 yield b"".join(b.event for b in batches)
                 continue
             fresh = [x for b in batches for x in b.lines if x[0] > after]
-            if not items:
+            if idle:
                 fresh = _stored(await db(logread.stored_after, job_id, after))  # stream quiet or down
+            if tail.task.done():  # its reader stopped (it crashed): read on with a new one
+                tail.queues.discard(queue)
+                tail, queue = hub().subscribe(job_id, max(after, fresh[-1][0] if fresh else 0))
             if fresh and fresh[0][0] > after + 1:
                 fresh = await _gap(job_id, after, fresh[0][0]) + fresh  # joined late, lagged, Redis lost it
             if fresh:
-                quiet, after = 0.0, fresh[-1][0]
+                after, sent = fresh[-1][0], now
                 yield _event(fresh)
-            elif quiet >= KEEPALIVE:
-                quiet = 0.0
+            elif now - sent >= KEEPALIVE:
+                sent = now
                 yield b": keepalive\n\n"
     finally:
         tail.queues.discard(queue)

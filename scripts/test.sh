@@ -9,6 +9,7 @@ ensure_postgres
 ensure_redis
 ensure_engine
 apt_install docker-compose
+apt_install chromium fonts-dejavu-core
 
 export PANEL_DATABASE_URL="${PANEL_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/panel}"
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from jobs.logs import LogWriter, line_from_entry, stream_client, stream_key
+from jobs.logs import LogWriter, lines_from_entry, stream_client, stream_key
 from jobs.models import JobLogLine
 from tests import factories
 
@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
 def stream_seqs(job_id: int) -> list[int]:
     entries = stream_client().xrange(stream_key(job_id))
-    return [line.seq for line in (line_from_entry(i, f) for i, f in entries) if line]
+    return [line.seq for i, f in entries for line in lines_from_entry(i, f) or []]
 
 
 def test_a_line_goes_to_the_stream_at_once_and_to_the_database_in_batches():
@@ -37,11 +37,17 @@ def test_a_line_goes_to_the_stream_at_once_and_to_the_database_in_batches():
 
 def test_stream_entries_carry_seq_time_stream_and_cleaned_text():
     job = factories.job()
-    LogWriter(job.pk).write("\x1b[31mred\x1b[0m <b>")
-    [(entry_id, fields)] = stream_client().xrange(stream_key(job.pk))
-    line = line_from_entry(entry_id, fields)
-    assert entry_id == b"0-1" and line is not None
-    assert (line.seq, line.stream, line.text) == (1, "stdout", "red <b>")
+    writer = LogWriter(job.pk)
+    writer.write("\x1b[31mred\x1b[0m <b>")
+    writer.write_many([("one", "stderr", None), ("two\nlines", "system", None)])
+    [(first_id, first), (second_id, second)] = stream_client().xrange(stream_key(job.pk))
+    assert (first_id, second_id) == (b"0-1", b"0-3")  # one entry per write, named by its last seq
+    lines = (lines_from_entry(first_id, first) or []) + (lines_from_entry(second_id, second) or [])
+    assert [(x.seq, x.stream, x.text) for x in lines] == [
+        (1, "stdout", "red <b>"),
+        (2, "stderr", "one"),
+        (3, "system", "two lines"),
+    ]
 
 
 def test_without_redis_every_line_still_reaches_the_database(settings, caplog):
@@ -64,3 +70,13 @@ def test_a_reused_job_id_starts_a_clean_stream():
     stream_client().xadd(stream_key(job.pk), {"d": "1.0 o stale"}, id="0-99")
     LogWriter(job.pk).write("fresh")
     assert stream_seqs(job.pk) == [1]
+
+
+def test_a_full_batch_wakes_the_flusher_instead_of_writing_inline():
+    job = factories.job()
+    writer = LogWriter(job.pk, batch_lines=3)
+    woken: list[int] = []
+    writer.on_batch = lambda: woken.append(writer.pending)
+    writer.write("a\nb\nc\nd")
+    assert woken == [4] and JobLogLine.objects.filter(job=job).count() == 0  # the line was not delayed
+    assert writer.flush() == 4 and JobLogLine.objects.filter(job=job).count() == 4

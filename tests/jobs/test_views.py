@@ -199,3 +199,21 @@ def test_cancel_button(personas, site):
 def test_jobs_link_in_the_navigation(personas):
     html = personas.client("viewer").get(reverse("dashboard")).content.decode()
     assert 'href="/jobs/"' in html
+
+
+def test_a_huge_log_renders_only_its_tail_quickly(personas, site):
+    import time
+
+    from jobs.logs import LogLine, store
+
+    job = factories.job(site, state=State.RUNNING)
+    at = timezone.now()
+    for start in range(1, 200_001, 50_000):
+        store(job.pk, [LogLine(n, at, "stdout", f"line {n}") for n in range(start, start + 50_000)])
+    client = personas.client("viewer")
+    started = time.monotonic()
+    html = client.get(job.get_absolute_url()).content.decode()
+    assert time.monotonic() - started < 2
+    assert seqs(html) == list(range(199_501, 200_001))
+    earlier = client.get(reverse("job-log", args=[job.pk]), {"before": 100_000}).content.decode()
+    assert seqs(earlier) == list(range(99_500, 100_000))
