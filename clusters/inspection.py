@@ -26,7 +26,8 @@ class SiteState:
 def read_live(client: docker.DockerClient, slug: str) -> tuple[dict[str, Any], dict[str, list[str]], int]:
     """The site's services (found by label), their running tasks and why others are pending."""
     services = client.services.list(filters={"label": f"panel.site={slug}"})
-    networks = {n.id: n.name for n in client.networks.list(filters={"label": f"panel.site={slug}"})}
+    # Every network, not only the site's: its services also join Traefik's network.
+    networks = {n.id: n.name for n in client.networks.list()}
     tasks = {s.name: ops.tasks(client, s.name) for s in services}
     live = live_stack_summary([s.attrs for s in services], tasks, networks)
     pending = {name: reasons for s in services if (reasons := ops.pending_reasons(client, name := s.name))}

@@ -2,6 +2,7 @@
 user sees a live site on first start. Idempotent: an existing healthy demo is left alone.
 Needs the lab (`lab up`) and a running worker (the deploy is a job like any other)."""
 
+import contextlib
 from typing import Any
 
 from django.core.management import call_command
@@ -14,6 +15,9 @@ from clusters.models import Cluster, Domain, Site
 SLUG = "demo"
 DOMAINS = ("demo.lab.test", "www.demo.lab.test")
 DEMO_MODULES = "shop_sale,shop_stock"
+# The overlay a Traefik on the manager would share with the sites (the lab runs no Traefik itself:
+# its labels and rule are rendered and checked, and the network is where Traefik would attach).
+TRAEFIK_NETWORK = "traefik-public"
 
 
 class Command(BaseCommand):
@@ -27,6 +31,11 @@ class Command(BaseCommand):
             lab = info()
         except LabError as exc:
             raise CommandError(f"the lab is not up: {exc}") from exc
+        with contextlib.closing(lab.client()) as client:
+            if not client.networks.list(names=[TRAEFIK_NETWORK]):
+                client.networks.create(
+                    TRAEFIK_NETWORK, driver="overlay", attachable=True, labels={"oplab.made": "demo"}
+                )
         site = Site.objects.filter(slug=SLUG).first()
         if site is None:
             site = Site.objects.create(
@@ -47,7 +56,10 @@ class Command(BaseCommand):
             for name in DOMAINS:
                 Domain.objects.create(site=site, name=name)
             self.stdout.write(f"created site {SLUG} on the lab")
-        elif site.image != lab.image("odoo").ref:
+        if site.traefik_network != TRAEFIK_NETWORK:
+            Site.objects.filter(pk=site.pk).update(traefik_network=TRAEFIK_NETWORK, status=Site.Status.NEW)
+            site.refresh_from_db()
+        if site.image != lab.image("odoo").ref:
             Site.objects.filter(pk=site.pk).update(
                 image=lab.image("odoo").ref,
                 db_image=lab.image("postgres").ref,
