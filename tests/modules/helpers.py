@@ -224,6 +224,12 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float
         time.sleep(every)
 
 
+def result_of(job: Job) -> dict[str, Any]:
+    """The job's result (a failed module update keeps its verdict there)."""
+    assert job.result is not None, f"job {job.pk} ({job.state}) has no result: {job.error}"
+    return dict(job.result)
+
+
 def step_state(job_id: int, name: str) -> str:
     steps = Job.objects.values_list("steps", flat=True).get(pk=job_id) or []
     return next((s["state"] for s in steps if s["name"] == name), "")

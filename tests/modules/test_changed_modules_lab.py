@@ -6,7 +6,7 @@ import pytest
 from clusters import engine
 from clusters.checksums import Changed, changed_modules, read_checksums
 from clusters.models import Site
-from tests.modules.helpers import deploy_and_install, push_variant, redeploy
+from tests.modules.helpers import deploy_and_install, push_variant, redeploy, result_of
 from tests.sites.jobrun import run_inline
 
 pytestmark = [pytest.mark.integration, pytest.mark.lab]
@@ -40,10 +40,10 @@ def test_changed_modules_offer_what_a_new_image_changed(make_site, monkeypatch, 
 
     job = run_inline(monkeypatch, "module_update", site, modules=["shop_stock"], backup=False)
     assert job.state == "succeeded", job.error
-    assert job.result["checksums_recorded"] == ["shop_stock"]
+    assert result_of(job)["checksums_recorded"] == ["shop_stock"]
     site.refresh_from_db()
     assert changed_modules(site, current(site)) == Changed(changed=[], unknown=[])
 
     job = run_inline(monkeypatch, "read_modules", site)  # what the update form reads
     assert job.state == "succeeded", job.error
-    assert job.result["changed"] == [] and job.result["unknown"] == []
+    assert result_of(job)["changed"] == [] and result_of(job)["unknown"] == []

@@ -6,6 +6,7 @@ released together by a barrier, several rounds.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -80,7 +81,7 @@ def test_two_confirms_on_the_page_make_one_job(site, personas):  # type: ignore[
     url = reverse("site-update-modules", args=[site.slug])
     form = {"modules": ["shop_base"], "confirm": "yes", "backup": "on"}
 
-    responses = race([lambda c=c: c.post(url, form) for c in clients])
+    responses = race([functools.partial(c.post, url, form) for c in clients])
 
     assert [r.status_code for r in responses] == [302, 302], responses
     job = Job.objects.get(site=site)

@@ -6,7 +6,14 @@ pushed under the site's tag, then deployed (digest pinned), then the update.
 
 import pytest
 
-from tests.modules.helpers import deploy_and_install, manifest_line, push_variant, redeploy, site_is_back
+from tests.modules.helpers import (
+    deploy_and_install,
+    manifest_line,
+    push_variant,
+    redeploy,
+    result_of,
+    site_is_back,
+)
 from tests.sites.jobrun import log_text, run_inline
 
 pytestmark = [pytest.mark.integration, pytest.mark.lab]
@@ -28,7 +35,7 @@ def test_a_module_that_fails_exit_255(make_site, monkeypatch, docker_client, lab
     job = run_inline(monkeypatch, "module_update", site, modules=["shop_base"], backup=False)
 
     assert job.state == "failed", log_text(job)[-3000:]
-    verdict = job.result["verdict"]
+    verdict = result_of(job)["verdict"]
     assert verdict["exit_code"] == 255 and not verdict["ok"]
     assert "odoo exited with status 255" in job.error
     # Odoo's ERROR/CRITICAL lines come first: right under the one-line summary of the error...
@@ -67,7 +74,7 @@ def test_unmet_dependency_exit_0(make_site, monkeypatch, docker_client, lab):  #
     job = run_inline(monkeypatch, "module_update", site, modules=["shop_base"], backup=False)
 
     assert job.state == "failed", log_text(job)[-3000:]
-    verdict = job.result["verdict"]
+    verdict = result_of(job)["verdict"]
     assert verdict["exit_code"] == 0, verdict  # Odoo says nothing went wrong...
     vanished = {"shop_base", "shop_sale", "shop_stock"}
     assert vanished <= set(verdict["vanished"]), verdict  # ...while three modules left the registry

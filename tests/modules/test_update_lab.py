@@ -3,6 +3,7 @@
 import pytest
 
 from clusters.models import Backup
+from tests.modules.helpers import result_of
 from tests.sites.jobrun import log_text, run_inline
 
 pytestmark = [pytest.mark.integration, pytest.mark.lab]
@@ -24,7 +25,7 @@ def test_update_success(shop, monkeypatch, docker_client):  # type: ignore[no-un
     job = run_inline(monkeypatch, "module_update", shop, modules=["shop_base"])
     text = log_text(job)
     assert job.state == "succeeded", job.error + text[-3000:]
-    result = job.result
+    result = result_of(job)
     assert result["verdict"]["ok"] and result["versions"]["shop_base"].startswith("17.0.")
     assert result["backup"]["size_bytes"] > 0 and Backup.objects.filter(site=shop).count() == 1
     assert "Modules loaded." in text and "recorded replicas" in text and "replicas restored" in text
