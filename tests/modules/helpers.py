@@ -20,12 +20,12 @@ import docker
 import pytest
 from django.test import override_settings
 
-from clusters.lab.api import FILESTORE_ROOT, LabInfo
+from clusters.lab.api import LabInfo
 from clusters.models import Cluster, Domain, Site
 from jobs.models import Job
 from panel.crypto import reveal
 from tests.modules.engine_proxy import EngineProxy
-from tests.sites.conftest import build_variant, remove_site_objects, retag
+from tests.sites.conftest import build_variant, new_lab_site, remove_site_objects
 from tests.sites.jobrun import log_text, run_inline
 
 # Site services; anything else named <slug>_... is a one-off task (update, query, backup, ...).
@@ -68,26 +68,7 @@ class SiteRows:
 
 def new_site(lab: LabInfo, client: docker.DockerClient, cluster: Cluster, replicas: int = 2) -> Site:
     """A site with its own image tag (as tests/sites' make_site), so a variant can replace the image."""
-    slug = f"t{uuid.uuid4().hex[:8]}"
-    tag = f"{lab.registry}/oplab/site-{slug}:17.0"
-    retag(client, lab.image("odoo").ref, tag)
-    site = Site.objects.create(
-        cluster=cluster,
-        slug=slug,
-        image=tag,
-        db_image=lab.image("postgres").ref,
-        redis_image=lab.image("redis").ref,
-        db_name=slug,
-        db_node=lab.workers[0].hostname,
-        replicas=replicas,
-        filestore_kind=Site.Filestore.BIND,
-        bind_path=f"{FILESTORE_ROOT}/{slug}",
-        traefik_network="",
-        traefik_certresolver="",
-    )
-    for name in ("a.lab.test", "b.lab.test"):
-        Domain.objects.create(site=site, name=f"{slug}-{name}")
-    return site
+    return new_lab_site(lab, client, cluster, replicas=replicas)
 
 
 def push_variant(lab: LabInfo, client: docker.DockerClient, site: Site, lines: list[str]) -> str:

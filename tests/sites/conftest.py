@@ -30,32 +30,40 @@ def make_site(lab, lab_cluster, docker_client):  # type: ignore[no-untyped-def]
     made: list[Site] = []
 
     def make(domains=("a.lab.test", "b.lab.test"), replicas=2, **kw) -> Site:  # type: ignore[no-untyped-def]
-        slug = f"t{uuid.uuid4().hex[:8]}"
-        tag = f"{lab.registry}/oplab/site-{slug}:17.0"
-        retag(docker_client, lab.image("odoo").ref, tag)
-        site = Site.objects.create(
-            cluster=lab_cluster,
-            slug=slug,
-            image=tag,
-            db_image=lab.image("postgres").ref,
-            redis_image=lab.image("redis").ref,
-            db_name=slug,
-            db_node=lab.workers[0].hostname,
-            replicas=replicas,
-            filestore_kind=Site.Filestore.BIND,
-            bind_path=f"{FILESTORE_ROOT}/{slug}",
-            traefik_network="",
-            traefik_certresolver="",
-            **kw,
-        )
-        for name in domains:
-            Domain.objects.create(site=site, name=f"{slug}-{name}")
+        site = new_lab_site(lab, docker_client, lab_cluster, domains=domains, replicas=replicas, **kw)
         made.append(site)
         return site
 
     yield make
     for site in made:
         remove_site_objects(docker_client, site.slug)
+
+
+def new_lab_site(  # type: ignore[no-untyped-def]
+    lab, client: docker.DockerClient, cluster: Cluster, domains=("a.lab.test", "b.lab.test"), replicas=2, **kw
+) -> Site:
+    """A site on the lab with its own image tag, so a test can push a new image under it."""
+    slug = f"t{uuid.uuid4().hex[:8]}"
+    tag = f"{lab.registry}/oplab/site-{slug}:17.0"
+    retag(client, lab.image("odoo").ref, tag)
+    site = Site.objects.create(
+        cluster=cluster,
+        slug=slug,
+        image=tag,
+        db_image=lab.image("postgres").ref,
+        redis_image=lab.image("redis").ref,
+        db_name=slug,
+        db_node=lab.workers[0].hostname,
+        replicas=replicas,
+        filestore_kind=Site.Filestore.BIND,
+        bind_path=f"{FILESTORE_ROOT}/{slug}",
+        traefik_network="",
+        traefik_certresolver="",
+        **kw,
+    )
+    for name in domains:
+        Domain.objects.create(site=site, name=f"{slug}-{name}")
+    return site
 
 
 def retag(client: docker.DockerClient, source: str, tag: str) -> str:
