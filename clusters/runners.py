@@ -9,6 +9,7 @@ they need: restore_replicas (scale a service back to what the job recorded) and 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ from jobs.models import Job
 from jobs.runner import JobFailed, JobRunner, register
 from panel.crypto import reveal
 
+QUERY_ATTEMPTS = 3
+TRANSIENT_PSQL_ERRORS = ("timeout expired", "could not translate host name", "Connection refused")
 MODULES_SQL = (
     "SELECT m.name, m.state, COALESCE(m.latest_version, ''), "
     "COALESCE(string_agg(d.name, ',' ORDER BY d.name), '') "
@@ -201,8 +204,19 @@ def read_modules_and_depends(
     Returns name -> [state, latest_version] and name -> [direct depends].
     `guard`: the job to record the one-off task in (see one_off_guard)."""
     task = render_query_task(spec_for(site), MODULES_SQL, run_id)
-    with one_off_guard(guard, task.name):
-        code, lines = run_one_off(client, task, 120, lambda _line: None)
+    for attempt in range(1, QUERY_ATTEMPTS + 1):
+        with one_off_guard(guard, task.name):
+            code, lines = run_one_off(client, task, 120, lambda _line: None)
+        # A fresh task's first connection over the overlay can time out while the network's
+        # VXLAN entries settle (seen right after services are scaled): a read is safe to repeat.
+        transient = any(mark in " ".join(lines) for mark in TRANSIENT_PSQL_ERRORS)
+        if code == 0 or not transient or attempt == QUERY_ATTEMPTS:
+            break
+        log(
+            f"reading the modules: {lines[-1] if lines else 'no answer'}; "
+            f"trying again ({attempt + 1}/{QUERY_ATTEMPTS})"
+        )
+        time.sleep(2)
     if code != 0:
         raise JobFailed("reading the installed modules failed: " + " ".join(lines[-3:]))
     modules: dict[str, list[str]] = {}
