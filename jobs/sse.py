@@ -17,12 +17,10 @@ import asyncio
 import contextlib
 import weakref
 from collections.abc import AsyncIterator, Callable
-from functools import wraps
-from typing import Any, TypeVar, Union
+from typing import Any, Union
 
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
-from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponseNotAllowed, StreamingHttpResponse
 from django.http.response import HttpResponseBase
@@ -35,7 +33,7 @@ from jobs import logread
 from jobs.logs import lines_from_entry, stream_key, stream_url
 from jobs.models import Job, State
 from jobs.render import line_html
-from panel.roles import can
+from panel.roles import requires
 
 IDLE_CHECK = 3.0  # seconds without a line before asking the database (Redis down, job ended)
 KEEPALIVE = 15.0
@@ -76,24 +74,6 @@ class Batch:
         self.event = _event(lines)
 
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def requires_async(action: str) -> Callable[[F], F]:
-    """panel.roles.requires for async views (the user is loaded without blocking the loop)."""
-
-    def decorate(view: F) -> F:
-        @wraps(view)
-        async def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            user = await request.auser()
-            if not await sync_to_async(can)(user, action):
-                raise PermissionDenied(f"your role does not allow this ({action} is needed)")
-            return await view(request, *args, **kwargs)
-
-        wrapper.required_action = action  # type: ignore[attr-defined]
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
 
 
 def _closing(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -308,7 +288,7 @@ def cursor(request: HttpRequest) -> int:
     return max([int(v) for v in values if v.isdigit()] or [0])
 
 
-@requires_async("view")
+@requires("view")
 async def job_events(request: HttpRequest, job_id: int) -> HttpResponseBase:
     if request.method != "GET":
         return HttpResponseNotAllowed(["GET"])

@@ -6,10 +6,12 @@ approver (+ approves the changes of others), admin (+ clusters, credentials, use
 Views declare the action they need with @requires; templates ask `can.operate` etc.
 """
 
+import inspect
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, Permission
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
@@ -50,9 +52,22 @@ def require(user: Any, action: str) -> None:
 
 
 def requires(action: str) -> Callable[[F], F]:
-    """View decorator; the permission matrix test reads `required_action` from every view."""
+    """View decorator, for sync and async views alike; the permission matrix test reads
+    `required_action` from every view."""
 
     def decorate(view: F) -> F:
+        if inspect.iscoroutinefunction(view):
+
+            @wraps(view)
+            async def async_wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+                # The user is loaded without blocking the event loop (SSE views run under ASGI).
+                user = await request.auser()
+                await sync_to_async(require)(user, action)
+                return await view(request, *args, **kwargs)
+
+            async_wrapper.required_action = action  # type: ignore[attr-defined]
+            return async_wrapper  # type: ignore[return-value]
+
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
             require(request.user, action)
