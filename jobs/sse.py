@@ -74,8 +74,6 @@ class Batch:
         self.event = _event(lines)
 
 
-
-
 def _closing(fn: Callable[..., Any]) -> Callable[..., Any]:
     # A viewer may stay for hours; it must not pin a database connection that long.
     def call(*args: Any) -> Any:
