@@ -3,6 +3,11 @@
 The suite runs against PostgreSQL and Redis over real connections (make test sets
 PANEL_DATABASE_URL). If either is missing the run fails here, loudly: a skipped integration
 test is a hidden failure.
+
+Jobs, their broker and their live logs use one private redis-server for the whole session (a
+random loopback port): a test may kill and restart it, and nothing a test enqueues can reach a
+`make run` worker on the shared Redis. One instance only: folders that each made their own left
+Celery pointed at whichever started last, so jobs went to a broker no worker listened on.
 """
 
 import pytest
@@ -31,6 +36,39 @@ def real_services(request):  # type: ignore[no-untyped-def]
         redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3).ping()
     except redis.RedisError as exc:
         pytest.fail(f"the suite needs Redis at {settings.REDIS_URL}: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def private_redis():  # type: ignore[no-untyped-def]
+    from tests.jobs.services import RedisServer
+
+    server = RedisServer().start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _celery_to_private_redis(request):  # type: ignore[no-untyped-def]
+    if not request.config.pluginmanager.hasplugin("django"):
+        yield
+        return
+    from panel.celery import app
+
+    server = request.getfixturevalue("private_redis")
+    app.conf.broker_url = server.url(1)
+    app.conf.result_backend = server.url(1)
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
+    yield
+
+
+@pytest.fixture(scope="session")
+def test_db_url(django_db_setup):  # type: ignore[no-untyped-def]
+    from tests.jobs.services import database_url
+
+    return database_url(settings.DATABASES["default"])
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,6 @@ import pytest
 import redis
 
 import tests.jobs.runners  # noqa: F401  (the worker includes them too)
-from tests.jobs.conftest import _celery_to_private_redis, private_redis, test_db_url  # noqa: F401
 from tests.jobs.services import Uvicorn, Worker, service_env
 
 HERE = Path(__file__).resolve().parent
@@ -53,20 +52,20 @@ def _orm_beside_playwright():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(autouse=True)
-def _stream_settings(settings, private_redis):  # type: ignore[no-untyped-def]  # noqa: F811
+def _stream_settings(settings, private_redis):  # type: ignore[no-untyped-def]
     settings.JOB_LOG_REDIS_URL = private_redis.url(0)
     settings.JOB_HEARTBEAT_SECONDS = 1
 
 
 @pytest.fixture(scope="module")
-def panel_server(test_db_url, private_redis):  # type: ignore[no-untyped-def]  # noqa: F811
+def panel_server(test_db_url, private_redis):  # type: ignore[no-untyped-def]
     server = Uvicorn(_env(test_db_url, private_redis)).start()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
-def panel_worker(test_db_url, private_redis):  # type: ignore[no-untyped-def]  # noqa: F811
+def panel_worker(test_db_url, private_redis):  # type: ignore[no-untyped-def]
     redis.Redis.from_url(private_redis.url(1)).flushdb()
     started = Worker(_env(test_db_url, private_redis)).start()
     yield started

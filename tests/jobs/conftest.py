@@ -1,4 +1,4 @@
-"""Fixtures of the job engine tests: a private Redis for streams and broker, uvicorn, a Celery worker."""
+"""Fixtures of the job engine tests: uvicorn and a Celery worker on the private Redis of tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -6,41 +6,13 @@ import pytest
 import redis
 
 import tests.jobs.runners  # noqa: F401  (registers the test runners and compensation action)
-from tests.jobs.services import RedisServer, Uvicorn, Worker, database_url, service_env
-
-
-@pytest.fixture(scope="session")
-def private_redis():  # type: ignore[no-untyped-def]
-    server = RedisServer().start()
-    yield server
-    server.kill()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _celery_to_private_redis(private_redis):  # type: ignore[no-untyped-def]
-    # Jobs started by these tests go to the private broker: never to a `make run` worker.
-    from panel.celery import app
-
-    app.conf.broker_url = private_redis.url(1)
-    app.conf.result_backend = private_redis.url(1)
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
-    app.amqp._producer_pool = None
-    yield
+from tests.jobs.services import Uvicorn, Worker, service_env
 
 
 @pytest.fixture(autouse=True)
 def _stream_settings(settings, private_redis):  # type: ignore[no-untyped-def]
     settings.JOB_LOG_REDIS_URL = private_redis.url(0)
     settings.JOB_HEARTBEAT_SECONDS = 1
-
-
-@pytest.fixture(scope="session")
-def test_db_url(django_db_setup):  # type: ignore[no-untyped-def]
-    from django.conf import settings
-
-    return database_url(settings.DATABASES["default"])
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,8 @@
 job engine's real services (a private Redis as broker and log stream, a Celery worker that a test
 may SIGKILL), and an engine proxy that a test can take away.
 
-The job-engine fixtures are imported from tests/jobs, autouse ones included: jobs started here go to
-the private broker (never to a `make run` worker on the shared Redis) and stream their logs there.
+The job-engine fixtures are imported from tests/jobs; the private Redis is the session's one
+(tests/conftest.py), so jobs started here never reach a `make run` worker on the shared Redis.
 """
 
 from collections.abc import Iterator
@@ -13,13 +13,7 @@ import docker
 import pytest
 
 from clusters.lab.api import LabInfo
-from tests.jobs.conftest import (  # noqa: F401
-    _celery_to_private_redis,
-    _stream_settings,
-    private_redis,
-    test_db_url,
-    worker,
-)
+from tests.jobs.conftest import _stream_settings, worker  # noqa: F401
 from tests.modules.engine_proxy import EngineProxy
 from tests.modules.helpers import SLOW_MODULE_SECONDS, SiteRows, module_site
 from tests.sites.conftest import docker_client, lab_cluster, make_site  # noqa: F401
@@ -45,7 +39,7 @@ def reaper_settings(settings):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="module")
 def proxied_site(  # type: ignore[no-untyped-def]
     lab: LabInfo,
-    private_redis,  # noqa: F811
+    private_redis,
     django_db_setup,
     django_db_blocker,
 ) -> Iterator[tuple[SiteRows, EngineProxy, Any]]:
