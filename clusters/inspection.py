@@ -1,17 +1,22 @@
 """A site as it is on its cluster: live services, drift against what it should be, the preflight
 checklist on both. Reads only; reconciling is a job."""
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import docker
+import requests
 from django.utils import timezone
 
 from clusters import engine
 from clusters import swarm_ops as ops
-from clusters.models import Site
+from clusters.models import Cluster, Site
 from clusters.site_spec import spec_for
 from clusters.stack import CheckResult, Drift, diff, live_stack_summary, preflight, render
+from jobs.models import Job
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -44,30 +49,60 @@ def site_state(site: Site, client: docker.DockerClient) -> SiteState:
     return SiteState(deployed=True, live=live, drift=drift, pending=pending, running=running)
 
 
-def check_drift(site: Site) -> SiteState | None:
+def check_drift(site: Site, client: docker.DockerClient | None = None) -> SiteState | None:
     """Compare and store the result on the site (the dashboard reads the stored one). None when the
-    cluster cannot be reached (its own status says why)."""
-    try:
-        with engine.client_for(site.cluster) as client:
-            state = site_state(site, client)
-    except engine.EngineError:
-        return None
-    status = site.status
-    if state.deployed and site.status not in (Site.Status.DEPLOYING, Site.Status.UPDATING):
-        if state.running == 0:
-            status = Site.Status.DOWN
-        elif state.running < site.replicas or state.drift or state.pending:
-            status = Site.Status.DEGRADED
-        else:
-            status = Site.Status.HEALTHY
+    cluster cannot be reached (its own status says why). `client`: an open one, for a caller that
+    checks a whole cluster's sites."""
+    if client is None:
+        try:
+            with engine.client_for(site.cluster) as opened:
+                return check_drift(site, opened)
+        except engine.EngineError:
+            return None
+    state = site_state(site, client)
     Site.objects.filter(pk=site.pk).update(
         drift=[d.as_dict() for d in state.drift],
         pending={k: v for k, v in state.pending.items()},
         drift_checked_at=timezone.now(),
         running_replicas=state.running,
-        status=status,
+        status=_status(site, state),
     )
     return state
+
+
+def _status(site: Site, state: SiteState) -> str:
+    """What the live state says of the site. "Deploying" and "Updating modules" stand only while
+    such a job runs: a job whose worker died must not leave the site looking busy forever."""
+    if not state.deployed:
+        return site.status
+    busy = site.status in (Site.Status.DEPLOYING, Site.Status.UPDATING)
+    if busy and Job.objects.blocking_site(site.pk).exists():
+        return site.status
+    if state.running == 0:
+        return Site.Status.DOWN
+    if state.running < site.replicas or state.drift or state.pending:
+        return Site.Status.DEGRADED
+    return Site.Status.HEALTHY
+
+
+def check_cluster_drift(cluster: Cluster) -> int:
+    """Drift of every deployed site of a cluster through one engine connection (beat runs it).
+    Returns the number of sites checked; an unreachable cluster checks none."""
+    sites = list(Site.objects.filter(cluster=cluster).exclude(image_digest="").select_related("cluster"))
+    if not sites:
+        return 0
+    checked = 0
+    try:
+        with engine.client_for(cluster) as client:
+            for site in sites:
+                try:
+                    check_drift(site, client)
+                    checked += 1
+                except (docker.errors.DockerException, requests.RequestException) as exc:
+                    log.warning("drift of %s not checked: %s", site.slug, exc)  # the next site still is
+    except engine.EngineError:
+        pass  # the cluster's own status (node sync) says why
+    return checked
 
 
 def preflight_for(site: Site) -> tuple[list[CheckResult], str]:

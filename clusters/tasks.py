@@ -1,8 +1,9 @@
-"""Beat tasks of clusters: node and status sync, fanned out one task per cluster so that one
-unreachable cluster (15 s timeout) never delays the others."""
+"""Beat tasks of clusters: node and status sync, and drift of the deployed sites, each fanned out
+one task per cluster so that one unreachable cluster (15 s timeout) never delays the others."""
 
 from celery import shared_task
 
+from clusters.inspection import check_cluster_drift
 from clusters.models import Cluster
 from clusters.sync import sync_cluster
 
@@ -18,3 +19,16 @@ def sync_one(pk: int) -> None:
     cluster = Cluster.objects.filter(pk=pk).first()
     if cluster is not None:
         sync_cluster(cluster)
+
+
+@shared_task(name="clusters.tasks.drift_all", ignore_result=True)
+def drift_all() -> None:
+    for pk in Cluster.objects.values_list("pk", flat=True):
+        drift_one.delay(pk)
+
+
+@shared_task(name="clusters.tasks.drift_one", ignore_result=True, soft_time_limit=240, time_limit=270)
+def drift_one(pk: int) -> None:
+    cluster = Cluster.objects.filter(pk=pk).first()
+    if cluster is not None:
+        check_cluster_drift(cluster)

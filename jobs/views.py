@@ -84,6 +84,7 @@ def job_detail(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(Job.objects.select_related("site", "cluster", "created_by"), pk=job_id)
     context = {"job": job, "steps": timeline(job)}
     if request.htmx and request.htmx.target == "job-summary":
+        context["ended_now"] = not job.is_active
         return render(
             request, "jobs/partials/job_summary.html", context, status=200 if job.is_active else STOP_POLLING
         )

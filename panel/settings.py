@@ -185,6 +185,8 @@ CELERY_TASK_ALWAYS_EAGER = envbool("PANEL_CELERY_EAGER", False)
 CELERY_BEAT_SCHEDULE: dict = {
     "heartbeat": {"task": "panel.tasks.beat_heartbeat", "schedule": 10.0},
     "cluster-sync": {"task": "clusters.tasks.sync_all", "schedule": 10.0},
+    # Live specs of every deployed site against the rendered ones (clusters/stack/drift.py).
+    "site-drift": {"task": "clusters.tasks.drift_all", "schedule": float(envint("PANEL_DRIFT_SECONDS", 60))},
     # Ends jobs whose worker died and runs their compensation (jobs/reaper.py).
     "jobs-reaper": {"task": "jobs.reap", "schedule": 10.0},
 }

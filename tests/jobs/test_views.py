@@ -119,10 +119,15 @@ def test_summary_partial_stops_polling_when_finished(personas, site):
     job = factories.job(site, state=State.RUNNING)
     client = personas.client("viewer")
     headers = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "job-summary"}
-    assert client.get(job.get_absolute_url(), **headers).status_code == 200
-    Job.objects.filter(pk=job.pk).update(state=State.SUCCEEDED, finished_at=timezone.now())
+    running = client.get(job.get_absolute_url(), **headers)
+    assert running.status_code == 200 and "toast" not in running.content.decode()
+    Job.objects.filter(pk=job.pk).update(state=State.FAILED, finished_at=timezone.now())
     response = client.get(job.get_absolute_url(), **headers)
-    assert response.status_code == 286 and "<h1>" not in response.content.decode()
+    html = response.content.decode()
+    assert response.status_code == 286 and "<h1>" not in html
+    # the end is also told by a toast, swapped out of band into the page's toast area
+    assert 'id="toasts" hx-swap-oob="beforeend"' in html and '<div class="toast error"' in html
+    assert f"{job}: failed" in html
 
 
 def test_load_earlier_returns_the_previous_chunk_and_a_new_button(personas, site):
