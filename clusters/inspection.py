@@ -60,6 +60,11 @@ def check_drift(site: Site, client: docker.DockerClient | None = None) -> SiteSt
         except engine.EngineError:
             return None
     state = site_state(site, client)
+    if Job.objects.blocking_site(site.pk).exists():
+        # A deploy or an update is changing the services on purpose (replicas at 0, a one-off
+        # task): what differs now is not drift. Only the running count is worth showing.
+        Site.objects.filter(pk=site.pk).update(running_replicas=state.running)
+        return state
     Site.objects.filter(pk=site.pk).update(
         drift=[d.as_dict() for d in state.drift],
         pending={k: v for k, v in state.pending.items()},
@@ -71,12 +76,10 @@ def check_drift(site: Site, client: docker.DockerClient | None = None) -> SiteSt
 
 
 def _status(site: Site, state: SiteState) -> str:
-    """What the live state says of the site. "Deploying" and "Updating modules" stand only while
-    such a job runs: a job whose worker died must not leave the site looking busy forever."""
+    """What the live state says of the site, when no job holds it (check_drift does not judge a
+    site while a job changes it): so a "Deploying" or "Updating modules" left by a job whose
+    worker died does not stand for ever."""
     if not state.deployed:
-        return site.status
-    busy = site.status in (Site.Status.DEPLOYING, Site.Status.UPDATING)
-    if busy and Job.objects.blocking_site(site.pk).exists():
         return site.status
     if state.running == 0:
         return Site.Status.DOWN
@@ -86,9 +89,15 @@ def _status(site: Site, state: SiteState) -> str:
 
 
 def check_cluster_drift(cluster: Cluster) -> int:
-    """Drift of every deployed site of a cluster through one engine connection (beat runs it).
-    Returns the number of sites checked; an unreachable cluster checks none."""
-    sites = list(Site.objects.filter(cluster=cluster).exclude(image_digest="").select_related("cluster"))
+    """Drift of every deployed site of a cluster that no job holds, through one engine connection
+    (beat runs it). Returns the number of sites checked; an unreachable cluster checks none."""
+    held = Job.objects.unfinished().filter(mutating=True).values("site_id")
+    sites = list(
+        Site.objects.filter(cluster=cluster)
+        .exclude(image_digest="")
+        .exclude(pk__in=held)
+        .select_related("cluster")
+    )
     if not sites:
         return 0
     checked = 0

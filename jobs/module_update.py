@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.utils import timezone
@@ -76,6 +76,16 @@ def check_request(
 
 class QuietSiteRunner(JobRunner):
     """A job that needs the site's database to itself: record, scale to 0, restore whatever happens."""
+
+    @contextlib.contextmanager
+    def refusing(self) -> Iterator[None]:
+        """A refusal (bad request, unapproved change, an undo still owed) is recorded as such in
+        the result, before anything changed: `site update --wait` exits 2 on it, not 1."""
+        try:
+            yield
+        except JobFailed as exc:
+            self.job.result = {"refused": str(exc)}
+            raise
 
     def record_replicas(self, client: Any, site: Site) -> dict[str, int]:
         earlier = pending_undo(site, self.job.pk)
@@ -167,7 +177,8 @@ class ModuleUpdateRunner(QuietSiteRunner):
         with site_client(self) as client:
             with self.step("Check"):
                 installed = read_modules(client, site, run_id, self.log, guard=self)
-                modules = check_request(site, requested, installed, install=self.install)
+                with self.refusing():
+                    modules = check_request(site, requested, installed, install=self.install)
                 spec = spec_for(site)
                 if not spec.image_digest:
                     raise JobFailed("the site has no pinned digest: deploy it first")
@@ -175,7 +186,7 @@ class ModuleUpdateRunner(QuietSiteRunner):
                 # Read while the site still serves: the image (and so its code) does not change
                 # during the job, and this keeps the read out of the downtime.
                 current = self._checksums(client, site, run_id)
-            with self.step("Record replicas"):
+            with self.step("Record replicas"), self.refusing():
                 recorded = self.record_replicas(client, site)
                 Site.objects.filter(pk=site.pk).update(status=Site.Status.UPDATING)
             backup = None
@@ -332,7 +343,7 @@ class RestoreRunner(QuietSiteRunner):
             raise JobFailed("that backup does not exist for this site")
         run_id = f"j{self.job.pk}"
         with site_client(self) as client:
-            with self.step("Record replicas"):
+            with self.step("Record replicas"), self.refusing():
                 recorded = self.record_replicas(client, site)
             failure: BaseException | None = None
             try:

@@ -74,3 +74,30 @@ def test_empty_states_say_what_to_do(personas):  # type: ignore[no-untyped-def]
     assert "Create the first site" in operator_page
     viewer_page = personas.client("viewer").get(reverse("dashboard")).content.decode()
     assert "An operator can create one" in viewer_page
+
+
+def test_the_top_half_refreshes_on_its_own_with_every_count(personas):  # type: ignore[no-untyped-def]
+    """The timed refresh of cards and clusters: a node that goes down shows without a reload, and
+    the cluster count is the real one even past the clusters the dashboard lists."""
+    from panel.views import CLUSTERS_SHOWN
+
+    for _ in range(CLUSTERS_SHOWN + 2):
+        factories.cluster()
+    node = factories.node(factories.cluster(name="edge"))
+    client = personas.client("viewer")
+    headers = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "dashboard-live"}
+    html = client.get(reverse("dashboard"), **headers).content.decode()
+    assert "<h1>" not in html and "<table" in html and f"{CLUSTERS_SHOWN + 3}</div>" in html
+    assert f"The {CLUSTERS_SHOWN} first of {CLUSTERS_SHOWN + 3}" in html
+    ready = html.count("1 / 1")
+    node.state = "down"
+    node.save()
+    assert client.get(reverse("dashboard"), **headers).content.decode().count("1 / 1") < ready
+
+
+def test_a_drifted_site_has_a_reconcile_button_for_operators_only(personas):  # type: ignore[no-untyped-def]
+    drift = [{"kind": "replicas", "message": "replicas 1, should be 2"}]
+    site = factories.site(factories.cluster(), drift=drift)
+    action = reverse("site-reconcile", args=[site.slug])
+    assert action in personas.client("operator").get(reverse("dashboard")).content.decode()
+    assert action not in personas.client("viewer").get(reverse("dashboard")).content.decode()

@@ -7,3 +7,13 @@ function fadeToasts() {
 }
 document.addEventListener("DOMContentLoaded", fadeToasts);
 document.addEventListener("htmx:afterSwap", fadeToasts);
+
+// A self-refreshing list asks for what the address bar shows (search and page pushed there by
+// htmx), so a timed refresh never jumps back to page 1 or drops the search.
+document.addEventListener("htmx:configRequest", (e) => {
+  const elt = e.detail.elt;
+  if (!elt || !elt.hasAttribute || !elt.hasAttribute("data-keep-query")) return;
+  new URLSearchParams(window.location.search).forEach((value, key) => {
+    if (!(key in e.detail.parameters)) e.detail.parameters[key] = value;
+  });
+});

@@ -46,6 +46,7 @@ def test_refusals_change_nothing(shop, monkeypatch, docker_client):  # type: ign
     ):
         job = run_inline(monkeypatch, "module_update", shop, modules=modules)
         assert job.state == "failed" and message in job.error, job.error
+        assert message in (job.result or {}).get("refused", ""), job.result  # `site update` exits 2
     assert (
         docker_client.services.get(f"{shop.slug}_odoo").attrs["Spec"]["Mode"]["Replicated"]["Replicas"] == 2
     )

@@ -7,6 +7,7 @@ import subprocess
 import time
 
 import pytest
+from django.utils import timezone
 
 from clusters import inspection
 from clusters.models import Site
@@ -15,6 +16,8 @@ from clusters.stack import preflight
 from clusters.stack.drift import live_stack_summary
 from clusters.stack.preflight import blocking
 from clusters.tasks import drift_one
+from jobs.models import Job
+from tests import factories
 from tests.sites.conftest import build_variant
 from tests.sites.jobrun import log_text, run_inline
 
@@ -127,9 +130,15 @@ def test_drift_names_a_removed_domain_and_reconcile_repairs(make_site, monkeypat
         check=True,
         capture_output=True,
     )
-    # As beat finds it, on a site that a dead job left marked "updating": no job runs, so the live
-    # state decides.
+    # While a job holds the site, what differs is its work, not drift: nothing is judged.
     Site.objects.filter(pk=site.pk).update(status=Site.Status.UPDATING)
+    holder = factories.job(site, kind="module_update", state="running")
+    assert inspection.check_drift(site) is not None
+    site.refresh_from_db()
+    assert (site.drift, site.status) == ([], Site.Status.UPDATING)
+    # As beat finds it once that job has died and left the site marked "updating": the live state
+    # decides.
+    Job.objects.filter(pk=holder.pk).update(state="failed", finished_at=timezone.now())
     drift_one(site.cluster_id)
     site.refresh_from_db()
     assert any(dropped in d["message"] for d in site.drift), site.drift

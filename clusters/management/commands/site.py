@@ -3,9 +3,9 @@
     manage.py site create acme --cluster lab --image REG/odoo:17.0 --db-node lab-w1 --domain a.example.com
     manage.py site deploy acme --wait          # exit 0 when deployed, 1 when the job failed
     manage.py site scale acme 3 [--wait]
-    manage.py site drift acme --json           # exit 0 when none, 1 when drift
+    manage.py site drift acme --json           # exit 0 when none, 1 when drift, 3 cluster unreachable
     manage.py site modules acme                # read ir_module_module (a job)
-    manage.py site update acme --modules a,b --wait    # 0 success, 1 failure, 2 refused input
+    manage.py site update acme --modules a,b --wait    # 0 success, 1 failure, 2 refused (also by the job)
     manage.py site install acme --modules c --wait     # the same sequence with -i
 
 Each action that changes something runs as a job (the same as the buttons), so it is locked per
@@ -26,6 +26,7 @@ from jobs.locks import JobAlreadyRunning
 from jobs.models import Job, State
 
 REFUSED = 2
+UNKNOWN = 3  # `site drift`: the cluster cannot be reached, so no verdict
 
 
 class Command(BaseCommand):
@@ -88,7 +89,8 @@ class Command(BaseCommand):
             self.stdout.flush()
         job = Job.objects.get(pk=job.pk)
         if job.state != State.SUCCEEDED:
-            raise CommandError(f"job {job.pk} {job.state}: {job.error}", returncode=1)
+            refused = isinstance(job.result, dict) and job.result.get("refused")
+            raise CommandError(f"job {job.pk} {job.state}: {job.error}", returncode=REFUSED if refused else 1)
         self.stdout.write(f"job {job.pk} succeeded")
 
     def do_create(self, slug: str, cluster: str, image: str, db_node: str, **o: Any) -> None:
@@ -169,13 +171,16 @@ class Command(BaseCommand):
         state = inspection.check_drift(site)
         if state is None:
             site.refresh_from_db()
-            raise CommandError(f"cannot reach cluster {site.cluster.name}: {site.cluster.status_message}")
+            raise CommandError(
+                f"cannot reach cluster {site.cluster.name}: {site.cluster.status_message}",
+                returncode=UNKNOWN,
+            )
         drifts = [d.as_dict() for d in state.drift]
         if not state.deployed:
             drifts = [
                 {"service": f"{slug}_odoo", "kind": "not_deployed", "message": f"{slug} is not deployed"}
             ]
-        if json:
+        if as_json:
             self.stdout.write(
                 json.dumps({"site": slug, "drift": drifts, "pending": state.pending}, default=str)
             )
