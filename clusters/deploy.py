@@ -102,25 +102,25 @@ def deploy(
             (created if ops.apply_service(client, svc) == "created" else updated).append(svc.name)
         for role in ("db", "redis"):
             ops.wait_converged(client, stack.service(role).name, since=since, deadline_s=converge_s, log=log)
-    with step("Odoo and cron"):
-        since = dt.datetime.now(dt.UTC)
-        odoo = stack.service("odoo")
-        existed = ops.find_service(client, odoo.name) is not None
-        for role in ("odoo", "cron"):
-            svc = stack.service(role)
-            (created if ops.apply_service(client, svc) == "created" else updated).append(svc.name)
-        try:
+    web = [stack.service(role).name for role in ("odoo", "cron")]
+    existed = [name for name in web if ops.find_service(client, name) is not None]
+    try:
+        with step("Odoo and cron"):
+            since = dt.datetime.now(dt.UTC)
             for role in ("odoo", "cron"):
-                ops.wait_converged(
-                    client, stack.service(role).name, since=since, deadline_s=converge_s, log=log
-                )
-        except ops.SwarmError as exc:
-            log(f"deploy failed: {exc}")
-            if existed:
-                log(f"rolling {odoo.name} back to its previous spec; the old tasks keep serving")
-                ops.rollback(client, odoo.name)
-            raise
-    with step("Health probe"):
-        healthy = probe_health(client, spec, run_id, log)
-        log(f"{len(healthy)} Odoo task(s) answer /web/health from inside {stack.network.name}")
+                svc = stack.service(role)
+                (created if ops.apply_service(client, svc) == "created" else updated).append(svc.name)
+            for name in web:
+                ops.wait_converged(client, name, since=since, deadline_s=converge_s, log=log)
+        with step("Health probe"):
+            healthy = probe_health(client, spec, run_id, log)
+            log(f"{len(healthy)} Odoo task(s) answer /web/health from inside {stack.network.name}")
+    except ops.SwarmError as exc:
+        log(f"deploy failed: {exc}")
+        # Whether the new tasks never converged or converged but do not answer: back to the spec
+        # that served before (a first deploy has none; its services stay for the log to explain).
+        for name in existed:
+            log(f"rolling {name} back to its previous spec")
+            ops.rollback(client, name)
+        raise
     return DeployResult(digest=digest, created=created, updated=updated, healthy=healthy)

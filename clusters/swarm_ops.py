@@ -195,6 +195,8 @@ def rollback(client: docker.DockerClient, name: str) -> None:
     service = find_service(client, name)
     if service is None or not service.attrs.get("PreviousSpec"):
         return
+    if _update_status(service)[0].startswith("rollback"):
+        return  # Swarm rolled back by itself (failure action): once more would roll forward
     api = client.api
     url = api._url("/services/{0}/update", service.id)
     params = {"version": service.attrs["Version"]["Index"], "rollback": "previous"}

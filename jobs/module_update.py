@@ -36,9 +36,18 @@ from jobs.models import Job, State, Stream
 from jobs.odoo_log import Verdict, judge
 from jobs.runner import JobFailed, JobRunner, register
 
-UPDATE_DEADLINE_S = 3 * 3600
 STOP_DEADLINE_S = 300
 HEALTHY_DEADLINE_S = 900
+
+
+def one_off_deadline() -> float:
+    """How long `odoo -u` (or a restore) may run: what the job's Celery soft time limit leaves once
+    the stop, the restart and a margin for the backup are set aside. Past the soft limit Celery
+    would interrupt the job in the middle of the update; this deadline ends it first, cleanly."""
+    from django.conf import settings
+
+    reserved = STOP_DEADLINE_S + HEALTHY_DEADLINE_S + 600
+    return max(600.0, float(settings.CELERY_TASK_SOFT_TIME_LIMIT) - reserved)
 
 
 def check_request(
@@ -279,7 +288,7 @@ class ModuleUpdateRunner(QuietSiteRunner):
         frames, close = service_frames(client.api, task.name)
         follower = Follower(frames, close, sink).start()
         try:
-            state, code, message = ops.wait_one_off(client, task.name, UPDATE_DEADLINE_S)
+            state, code, message = ops.wait_one_off(client, task.name, one_off_deadline())
         except BaseException:
             follower.stop(quiet=0)
             with contextlib.suppress(Exception):  # the engine may be gone: then the reaper removes it
@@ -354,7 +363,7 @@ class RestoreRunner(QuietSiteRunner):
 
                     task = render_restore_task(spec_for(site), backup.filename, run_id)
                     self.set_compensation("remove_service", service=task.name)
-                    code, lines = run_one_off(client, task, 3 * 3600, self.log)
+                    code, lines = run_one_off(client, task, one_off_deadline(), self.log)
                     self.clear_compensation("remove_service")
             except BaseException as exc:
                 failure = exc

@@ -177,8 +177,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A job is acknowledged when it starts, never re-delivered when a worker dies: re-running a module
 # update blindly is unsafe. The reaper (heartbeat) finishes and compensates dead jobs instead.
 CELERY_TASK_ACKS_LATE = False
-CELERY_TASK_SOFT_TIME_LIMIT = envint("PANEL_JOB_SOFT_TIME_LIMIT", 2 * 3600)
-CELERY_TASK_TIME_LIMIT = envint("PANEL_JOB_TIME_LIMIT", 2 * 3600 + 300)
+# A module update of a large database can take hours; its `odoo -u` gets what the soft limit
+# leaves after stop, restart and backup (jobs/module_update.py one_off_deadline).
+CELERY_TASK_SOFT_TIME_LIMIT = envint("PANEL_JOB_SOFT_TIME_LIMIT", 4 * 3600)
+CELERY_TASK_TIME_LIMIT = envint("PANEL_JOB_TIME_LIMIT", 4 * 3600 + 300)
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = envbool("PANEL_CELERY_EAGER", False)

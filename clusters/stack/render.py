@@ -484,7 +484,14 @@ def _backup_task(spec: SiteSpec, kind: str, filename: str, script: str, run_id: 
             "PGUSER": spec.db_user,
             "PGDATABASE": spec.db_name,
         },
-        mounts=[Mount(target="/backup", source=backup_volume(spec), type="volume")],
+        mounts=[
+            Mount(
+                target="/backup",
+                source=backup_volume(spec),
+                type="volume",
+                labels=panel_labels(spec, "backups"),
+            )
+        ],
         constraints=[f"node.hostname=={spec.db_node}"],
     )
 

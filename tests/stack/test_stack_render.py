@@ -314,7 +314,14 @@ def test_backup_and_restore_tasks(make_spec):
     assert task.command[:2] == ["sh", "-c"] and "pg_dump --format=custom" in task.command[2]
     assert "stat -c 'size=%s' /backup/2026-11-21.dump" in task.command[2]
     assert task.env["PGPASSWORD"] == "s3cret" and task.env["PGHOST"] == "acme_db"
-    assert task.mounts == [Mount(target="/backup", source="acme_backups", type="volume")]
+    assert task.mounts == [
+        Mount(
+            target="/backup",
+            source="acme_backups",
+            type="volume",
+            labels={"panel.managed": "true", "panel.site": "acme", "panel.role": "backups"},
+        )
+    ]
     assert task.constraints == ["node.hostname==db1"]
     assert task.restart_policy["Condition"] == "none" and "ReplicatedJob" in task.mode
     restore = render_restore_task(spec, "2026-11-21.dump", run_id="j7")
