@@ -6,6 +6,8 @@ Destructive or disruptive actions ask first: a GET shows what will happen (the p
 does it.
 """
 
+from dataclasses import dataclass
+from datetime import datetime
 from statistics import median
 from typing import Any
 
@@ -108,12 +110,46 @@ def expected_downtime(site: Site) -> float | None:
     return round(median(values), 1) if values else None
 
 
+@dataclass
+class ChangedOffer:
+    """What the update form offers first: installed modules whose code differs from what they were
+    last updated with (addon checksums, as click-odoo-update compares them), so nobody reaches
+    for `all`. From the last read of the site's modules, less what was updated since."""
+
+    changed: list[str]
+    unknown: list[str]
+    read_at: datetime | None
+
+
+def changed_offer(site: Site) -> ChangedOffer:
+    read = (
+        Job.objects.filter(site=site, kind="read_modules", state=State.SUCCEEDED, result__has_key="changed")
+        .order_by("-finished_at")
+        .first()
+    )
+    if read is None:
+        return ChangedOffer([], [], None)
+    since = Job.objects.filter(
+        site=site,
+        kind__in=("module_update", "module_install"),
+        state=State.SUCCEEDED,
+        finished_at__gt=read.finished_at,
+    )
+    updated = {m for r in since.values_list("result", flat=True) for m in (r or {}).get("modules", [])}
+    return ChangedOffer(
+        changed=[m for m in read.result["changed"] if m not in updated],
+        unknown=list(read.result.get("unknown", [])),
+        read_at=read.finished_at,
+    )
+
+
 @requires("operate")
 def site_update_modules(request: HtmxHttpRequest, slug: str) -> HttpResponse:
-    """Pick installed modules, see the plan, confirm."""
+    """Pick installed modules (those whose code changed are ticked), see the plan, confirm."""
     site = _site(slug)
     installed = sorted(n for n, (state, _) in site.installed_modules.items() if state == "installed")
-    chosen = request.POST.getlist("modules") if request.method == "POST" else []
+    offer = changed_offer(site)
+    chosen = request.POST.getlist("modules") if request.method == "POST" else list(offer.changed)
     typed = request.POST.get("typed", "").strip() if request.method == "POST" else ""
     if typed:
         chosen += [m for m in typed.replace(",", " ").split()]
@@ -142,6 +178,7 @@ def site_update_modules(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "site": site,
         "installed": installed,
         "chosen": set(chosen),
+        "offer": offer,
         "modules": modules,
         "error": error,
         "confirm": request.method == "POST" and not error,

@@ -121,7 +121,13 @@ class QuietSiteRunner(JobRunner):
             ops.scale(client, name, 0)
         for name in recorded:
             ops.wait_stopped(client, name, STOP_DEADLINE_S)
+        self.show_running(0)
         self.log("no Odoo task runs: the database is free")
+
+    def show_running(self, count: int) -> None:
+        """The site's running Odoo replicas as this job sees them, for the job and site pages
+        (drift checks, which set it otherwise, leave a site alone while a job holds it)."""
+        Site.objects.filter(pk=self.site.pk).update(running_replicas=count)
 
     def restore_replicas(self, client: Any, recorded: dict[str, int]) -> None:
         since = timezone.now()
@@ -129,6 +135,7 @@ class QuietSiteRunner(JobRunner):
             ops.scale(client, name, replicas)
         for name in recorded:
             ops.wait_converged(client, name, since=since, deadline_s=HEALTHY_DEADLINE_S, log=self.log)
+        self.show_running(recorded.get(f"{self.site.slug}_odoo", 0))
         self.clear_compensation("restore_replicas_all")
         self.log("replicas restored: " + ", ".join(f"{n}={r}" for n, r in recorded.items()))
 

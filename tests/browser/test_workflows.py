@@ -116,6 +116,7 @@ def test_create_a_site_with_two_domains_and_deploy_it_watching_the_log(  # type:
         expect(state).to_contain_text("Succeeded", timeout=150_000)
         assert page.evaluate("window.__sameDocument") is True
         expect(page.locator("#job-log .live")).to_have_text("Succeeded")  # the stream's `end` event
+        expect(page.locator("#toasts")).to_contain_text("succeeded")  # said where the eye is not
         job = Job.objects.get(site__slug=slug, kind="deploy")
         assert job.state == "succeeded"
         lines = page.locator("#log-lines").inner_text()
@@ -150,16 +151,29 @@ def test_update_modules_with_plan_and_confirm(  # type: ignore[no-untyped-def]
         page.get_by_role("button", name="Update 1 module now").click()
         page.wait_for_url(re.compile(r"/jobs/\d+/"))
         expect(page.locator("h1")).to_contain_text(f"Module update {site.slug}")
+        # What the page shows, as it refreshes itself: the replica count goes 2 -> 0 -> 2 and the
+        # timeline names the current step; the engine is asked too, as a cross-check.
         service = docker_client.services.get(f"{site.slug}_odoo")
-        replicas, state = set(), page.locator("#job-summary .cards .card").first
+        shown, engine, steps = [], set(), set()
+        state = page.locator("#job-summary .cards .card").first
         deadline = time.monotonic() + 150
         while time.monotonic() < deadline and "Succeeded" not in state.inner_text():
             assert "Failed" not in state.inner_text(), page.locator("#log-lines").inner_text()[-3000:]
+            text = page.locator("#job-replicas .big").inner_text().strip()
+            if not shown or shown[-1] != text:
+                shown.append(text)
+            current = page.locator("#job-summary li[aria-current='step'] strong")
+            if current.count():
+                steps.add(current.inner_text())
             service.reload()
-            replicas.add(service.attrs["Spec"]["Mode"]["Replicated"]["Replicas"])
+            engine.add(service.attrs["Spec"]["Mode"]["Replicated"]["Replicas"])
             page.wait_for_timeout(200)
         expect(state).to_contain_text("Succeeded")
-        assert 0 in replicas, f"the service never went to 0 replicas: saw {replicas}"
+        assert shown[0] == "2 / 2" and "0 / 2" in shown and shown[-1] != "0 / 2", shown
+        expect(page.locator("#job-replicas .big")).to_have_text("2 / 2")
+        assert 0 in engine, f"the service never went to 0 replicas: saw {engine}"
+        assert {"Scale to 0", "Update"} & steps, f"the timeline never showed a current step: {steps}"
+        expect(page.locator("#toasts")).to_contain_text("succeeded")
         log = page.locator("#log-lines")
         expect(log).to_contain_text("recorded replicas")
         expect(log).to_contain_text("replicas restored")
