@@ -136,9 +136,10 @@ def changed_offer(site: Site) -> ChangedOffer:
         finished_at__gt=read.finished_at,
     )
     updated = {m for r in since.values_list("result", flat=True) for m in (r or {}).get("modules", [])}
+    found = read.result or {}
     return ChangedOffer(
-        changed=[m for m in read.result["changed"] if m not in updated],
-        unknown=list(read.result.get("unknown", [])),
+        changed=[m for m in found.get("changed", []) if m not in updated],
+        unknown=list(found.get("unknown", [])),
         read_at=read.finished_at,
     )
 
