@@ -25,6 +25,7 @@ from jobs import logread
 from jobs.control import cancel
 from jobs.models import Job, Kind, State
 from jobs.timeline import timeline
+from panel import audit
 from panel.htmx import HtmxHttpRequest
 from panel.listing import list_page
 from panel.roles import requires
@@ -116,11 +117,14 @@ def job_log(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
 
 @requires("view")
 def job_log_download(request: HtmxHttpRequest, job_id: int) -> StreamingHttpResponse:
-    job = get_object_or_404(Job.objects.only("id", "kind", "site_slug"), pk=job_id)
+    """The whole log as a file. A log can hold what a job printed about a site (paths, module names,
+    errors), and taking a copy out of the panel is a sensitive read: it is recorded, like an export."""
+    job = get_object_or_404(Job.objects.select_related("site__cluster", "cluster"), pk=job_id)
+    name = f"job-{job.pk}-{job.kind}{'-' + job.site_slug if job.site_slug else ''}.log"
+    audit.record("job.log_download", request=request, target=job, job=job, detail=name)
     # Under ASGI a sync iterator would be read whole into memory first; give each server its kind.
     content = _text_async(job.pk) if isinstance(request, ASGIRequest) else _text(job.pk)
     response = StreamingHttpResponse(content, content_type="text/plain; charset=utf-8")
-    name = f"job-{job.pk}-{job.kind}{'-' + job.site_slug if job.site_slug else ''}.log"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 

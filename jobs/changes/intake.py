@@ -15,11 +15,12 @@ import shutil
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from clusters.models import Site
 from jobs.changes.models import ChangeAddon, ChangeState, ManifestChange
-from jobs.gate.addons import addon_dirs_under, discover_addons
+from jobs.gate.addons import AddonsIndex, addon_dirs_under, discover_addons
 from jobs.gate.archive import ArchiveLimits, unpack_archive
 from jobs.gate.errors import FileError, GateError
 from jobs.gate.installed import InstalledModules, installed_from_names
@@ -118,12 +119,7 @@ def _evaluate(
     root: str | None,
 ) -> Evaluation:
     index = discover_addons(paths)
-    baseline = current_depends(site)
-    verdict = check_change(
-        paths, site.series, installed, select=select, current_depends=baseline or None, index=index
-    )
-    if baseline:
-        _unknown_baseline(verdict, baseline)
+    verdict = check_for_site(site, paths, site.series, installed, select=select, index=index)
     manifests = {
         name: {"depends": list(a.depends), "version": a.version, "installable": a.installable}
         for name, a in sorted(index.addons.items())
@@ -134,10 +130,55 @@ def _evaluate(
     return Evaluation(verdict, manifests, source_name)
 
 
+def check_for_site(
+    site: Site,
+    paths: list[str],
+    series: str,
+    installed: InstalledModules,
+    *,
+    select: list[str] | None = None,
+    strict: bool = False,
+    index: AddonsIndex | None = None,
+) -> dict[str, Any]:
+    """check_change with the site's current depends as the baseline: the one verdict the change page,
+    the API and `gate check --site` give, so that a CI pipeline and the panel never disagree."""
+    baseline = current_depends(site)
+    verdict = check_change(
+        paths,
+        series,
+        installed,
+        select=select,
+        current_depends=baseline or None,
+        strict=strict,
+        index=index,
+    )
+    if baseline:
+        _unknown_baseline(verdict, baseline)
+    return verdict
+
+
 def current_depends(site: Site) -> dict[str, list[str]]:
-    """The site's current direct depends, as far as the panel knows them: per addon, its manifest in
-    the latest approved (or overridden) change. The panel does not store the manifests deployed on the
-    site, so this is the best baseline for "depends added / removed"."""
+    """The site's current direct depends per addon: what "depends added / removed" compare with.
+
+    Two sources know them. The site's database, as the read_modules job last read it
+    (`Site.module_depends`, ir_module_module_dependency at `modules_read_at`), is the truth of what runs:
+    Odoo rewrites those rows from the code on disk at every `-u`, so it knows every installed addon,
+    including the ones no change ever covered (a site's first change is compared with it). An approved
+    (or overridden) change is what was agreed to ship, which the database only shows after the next
+    update and read. Per addon the newer knowledge wins: the latest approved change when it was decided
+    after the read (or the database does not list the addon), else the database. An addon in neither
+    is unknown, not new (see _unknown_baseline)."""
+    read_at = site.modules_read_at
+    baseline = {name: list(deps) for name, deps in site.module_depends.items()} if read_at else {}
+    for name, (depends, decided_at) in _approved_depends(site).items():
+        if name not in baseline or read_at is None or decided_at > read_at:
+            baseline[name] = depends
+    return baseline
+
+
+def _approved_depends(site: Site) -> dict[str, tuple[list[str], datetime]]:
+    """Per addon, its direct depends in the latest approved (or overridden) change, and when that
+    change was decided."""
     latest: dict[str, int] = {}
     rows = (
         ChangeAddon.objects.filter(site=site, change__state__in=BASELINE_STATES)
@@ -148,14 +189,22 @@ def current_depends(site: Site) -> dict[str, list[str]]:
         latest.setdefault(name, change_id)
     if not latest:
         return {}
-    manifests = dict(
-        ManifestChange.objects.filter(pk__in=set(latest.values())).values_list("pk", "manifests")
-    )
-    return {name: manifests[cid][name]["depends"] for name, cid in latest.items() if name in manifests[cid]}
+    changes = {
+        pk: (manifests, decided_at or created_at)
+        for pk, manifests, decided_at, created_at in ManifestChange.objects.filter(
+            pk__in=set(latest.values())
+        ).values_list("pk", "manifests", "decided_at", "created_at")
+    }
+    return {
+        name: (changes[cid][0][name]["depends"], changes[cid][1])
+        for name, cid in latest.items()
+        if name in changes[cid][0]
+    }
 
 
 def _unknown_baseline(verdict: dict[str, Any], baseline: dict[str, list[str]]) -> None:
-    """An addon no approved change covered is unknown, not new: say null, as without a baseline."""
+    """An addon neither the site's database nor an approved change lists is unknown, not new (it may
+    sit uninstalled on the image with other depends): say null, as without a baseline."""
     for name, entry in verdict["addons"].items():
         if name not in baseline:
             entry.update(new=None, depends_added=None, depends_removed=None)

@@ -23,4 +23,5 @@ KNOWN = [
     "domain.edit",
     "domain.delete",
     "audit.export",
+    "job.log_download",
 ]

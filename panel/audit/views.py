@@ -50,14 +50,18 @@ def diff(event: AuditEvent) -> list[Change]:
 
 
 def job_links(events: list[AuditEvent]) -> dict[int, dict[str, str]]:
-    """job id -> its page and its log, if the jobs pages exist (left out, not broken, otherwise)."""
+    """job id -> its page and its log, if the jobs pages exist (left out, not broken, otherwise).
+
+    The log is the log section of the job's page, not `job-log` (the bare fragment htmx polls) nor
+    the download (which is itself an audited read). Built by reverse(), as Job.get_absolute_url does,
+    so a page of events costs no query per job."""
     links: dict[int, dict[str, str]] = {}
     for event in events:
         if event.job_id is not None and event.job_id not in links:
             found = {}
-            for kind, name in (("page", "job-detail"), ("log", "job-log")):
-                with contextlib.suppress(NoReverseMatch):
-                    found[kind] = reverse(name, args=[event.job_id])
+            with contextlib.suppress(NoReverseMatch):
+                page = reverse("job-detail", args=[event.job_id])
+                found = {"page": page, "log": page + "#job-log"}
             links[event.job_id] = found
     return links
 

@@ -25,6 +25,7 @@ PEM = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END P
 WRONG = "not-the-password-42"
 NEW_PASSWORD = "a fresh long passphrase 7"
 Do = Callable[[Any, dict], Any]
+JOB_PK = 4242
 
 
 def _nothing(personas: Any, world: dict) -> None:
@@ -47,6 +48,7 @@ class Case:
     also: tuple[str, ...] = ()  # other events the same step writes
     setup: Do = _nothing
     secrets: tuple[str, ...] = ()  # must appear nowhere in the event
+    job: int | None = None  # the job the event links to
 
 
 def post(role: str, url: Any, data: Any = None, **headers: Any) -> Do:
@@ -59,6 +61,21 @@ def post(role: str, url: Any, data: Any = None, **headers: Any) -> Do:
         return response
 
     return run
+
+
+def get(role: str, url: Any) -> Do:
+    """GET as `role` (a sensitive read); the body is read to the end, as a browser would."""
+
+    def run(personas: Any, world: dict) -> Any:
+        response = personas.client(role).get(url() if callable(url) else url)
+        assert response.status_code == 200, response.status_code
+        return b"".join(response.streaming_content) if response.streaming else response.content
+
+    return run
+
+
+def make_job(personas: Any, world: dict) -> None:
+    factories.job(world["site"], pk=JOB_PK, state="succeeded")
 
 
 def login(password: str) -> Do:
@@ -254,6 +271,19 @@ CASES = [
         before={"name": "shop.example.com", "site": "acme"},
     ),
     Case(
+        "job log download",
+        "job.log_download",
+        get("viewer", url_for("job-log-download", JOB_PK)),
+        "alice",
+        "viewer",
+        ("job", f"Deploy acme #{JOB_PK}"),
+        site="acme",
+        cluster="prod",
+        detail=f"job-{JOB_PK}-deploy-acme.log",
+        setup=make_job,
+        job=JOB_PK,
+    ),
+    Case(
         "user create",
         "user.create",
         post(
@@ -332,6 +362,7 @@ def test_action_leaves_exactly_one_event(case: Case, personas: Any, world: dict)
     assert event.site_slug == case.site
     assert event.cluster_name == case.cluster
     assert case.detail in event.detail
+    assert event.job_id == case.job
     _subset(case.before, event.before, "before")
     _subset(case.after, event.after, "after")
     # Where the click came from: every event made by a request carries its id and address.

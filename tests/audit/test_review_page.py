@@ -5,11 +5,11 @@ import datetime
 import re
 
 import pytest
-from django.test import override_settings
 from django.urls import reverse
 
 from panel.audit import query, record, views
 from panel.models import AuditEvent
+from tests import factories
 from tests.audit.helpers import append
 
 pytestmark = pytest.mark.django_db
@@ -175,11 +175,15 @@ def test_diff_shows_before_and_after(personas, world):  # type: ignore[no-untype
     assert re.search(r'<td class="mono">replicas</td><td class="mono">2</td><td class="mono">4</td>', html)
 
 
-@override_settings(ROOT_URLCONF="tests.audit.urls_with_jobs")
-def test_events_link_to_their_job(personas):  # type: ignore[no-untyped-def]
-    record("site.deploy", actor="system", job=77)
-    html = personas.client("viewer").get("/audit/").content.decode()
-    assert '<a href="/test-jobs/77/">job #77</a> · <a href="/test-jobs/77/log">log</a>' in html
+def test_events_link_to_their_job_page_and_its_log_section(personas):  # type: ignore[no-untyped-def]
+    """The log link is the log on the job's page, not the bare fragment htmx polls (job-log)."""
+    job = factories.job(state="succeeded")
+    record("site.deploy", actor="system", job=job)
+    html = personas.client("viewer").get(reverse("audit-list")).content.decode()
+    page = job.get_absolute_url()
+    assert f'<a href="{page}">job #{job.pk}</a> · <a href="{page}#job-log">log</a>' in html
+    assert reverse("job-log", args=[job.pk]) not in html
+    assert '<section id="job-log"' in personas.client("viewer").get(page).content.decode()
 
 
 def test_no_job_page_no_broken_link(monkeypatch, db):  # type: ignore[no-untyped-def]

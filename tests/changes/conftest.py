@@ -95,13 +95,23 @@ def clean_zip() -> bytes:
     return zip_bytes(oca_members())
 
 
+@pytest.fixture(scope="session")
+def module_depends(
+    installed_rows: dict[str, list[str | None]], ground_truth: dict[str, dict[str, list[str]]]
+) -> dict[str, list[str]]:
+    """Site.module_depends of the same read: the OCA addons' direct depends as their manifests say
+    (Odoo core modules are left out; nothing here compares against their depends)."""
+    return {n: ground_truth[n]["depends_direct"] for n in installed_rows if n in ground_truth}
+
+
 @pytest.fixture
-def site(db: None, installed_rows: dict[str, list[str | None]]) -> Site:
+def site(db: None, installed_rows: dict[str, list[str | None]], module_depends: dict[str, list[str]]) -> Site:
     return factories.site(
         factories.cluster(name="prod"),
         slug="acme",
         series="17.0",
         installed_modules=installed_rows,
+        module_depends=module_depends,
         modules_read_at=READ_AT,
     )
 

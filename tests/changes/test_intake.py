@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
+from clusters.models import Site
 from jobs.changes import api, intake, services
 from jobs.changes.models import ManifestChange
 from jobs.gate.errors import GateError
@@ -17,20 +21,63 @@ from tests.changes.conftest import TRAP_ADDON, small_zip, upload, zip_bytes
 pytestmark = pytest.mark.django_db
 
 
-def test_depends_added_and_removed_against_the_latest_approved_change(personas, site, make_change):
-    first = make_change(personas.users["operator"], depends=["base", "web"])
-    assert first.verdict["addons"][TRAP_ADDON]["depends_added"] is None  # nothing to compare with yet
-    services.approve(first.pk, personas.users["approver"])
-    two = {
-        f"addons/{TRAP_ADDON}/__manifest__.py": repr({"name": "r", "depends": ["base", "mail"]}).encode(),
+def report_xlsx_change(depends: list[str]) -> SimpleUploadedFile:
+    """report_xlsx with these depends, plus an addon the site has never had."""
+    members = {
+        f"addons/{TRAP_ADDON}/__manifest__.py": repr({"name": "r", "depends": depends}).encode(),
         "addons/brand_new/__manifest__.py": repr({"name": "n", "depends": ["base"]}).encode(),
     }
-    evaluation = intake.evaluate_archive(site, SimpleUploadedFile("two.zip", zip_bytes(two)))
-    entry = evaluation.verdict["addons"][TRAP_ADDON]
-    assert (entry["new"], entry["depends_added"], entry["depends_removed"]) == (False, ["mail"], ["web"])
-    other = evaluation.verdict["addons"]["brand_new"]
-    assert (other["new"], other["depends_added"]) == (None, None)  # unknown, not "new"
+    return SimpleUploadedFile("two.zip", zip_bytes(members))
+
+
+def diff_of(entry: dict) -> tuple:
+    return entry["new"], entry["depends_added"], entry["depends_removed"]
+
+
+def test_depends_added_and_removed_against_the_database_then_the_latest_approved_change(
+    personas, site, make_change
+):
+    assert site.module_depends[TRAP_ADDON] == ["base", "web"]
+    first = make_change(personas.users["operator"], depends=["base", "web", "board"])
+    # The site's first change: compared with the dependencies read from its database.
+    assert diff_of(first.verdict["addons"][TRAP_ADDON]) == (False, ["board"], [])
+    services.approve(first.pk, personas.users["approver"])  # decided after the read: it is current now
+    evaluation = intake.evaluate_archive(site, report_xlsx_change(["base", "board"]))
+    assert diff_of(evaluation.verdict["addons"][TRAP_ADDON]) == (False, [], ["web"])
+    # In neither the database nor an approved change: unknown, not "new".
+    assert diff_of(evaluation.verdict["addons"]["brand_new"]) == (None, None, None)
     assert evaluation.manifests["brand_new"] == {"depends": ["base"], "version": None, "installable": True}
+
+
+def test_a_read_newer_than_the_approved_change_is_the_baseline(personas, site, make_change):
+    first = make_change(personas.users["operator"], depends=["base", "web", "board"])
+    services.approve(first.pk, personas.users["approver"])
+    # Read again after the approval: the update never shipped it, the database still says base, web.
+    Site.objects.filter(pk=site.pk).update(modules_read_at=timezone.now() + timedelta(seconds=1))
+    site.refresh_from_db()
+    evaluation = intake.evaluate_archive(site, report_xlsx_change(["base", "board"]))
+    assert diff_of(evaluation.verdict["addons"][TRAP_ADDON]) == (False, ["board"], ["web"])
+
+
+def test_a_sites_first_change_names_the_added_dependency_in_the_api_and_on_the_page(
+    personas, site, trap_zip, operator_token
+):
+    """The seed's trap on its first submission: not "unknown" but "added: sale_subscription"."""
+    response = Client().post(
+        reverse("api-site-check", args=[site.slug]),
+        {"archive": upload(trap_zip), "select": TRAP_ADDON},
+        headers={"Authorization": f"Bearer {operator_token}"},
+    )
+    assert response.status_code == 200
+    assert diff_of(response.json()["addons"][TRAP_ADDON]) == (False, ["sale_subscription"], [])
+    personas.client("operator").post(
+        reverse("change-submit", args=[site.slug]), {"archive": upload(trap_zip), "action": "submit"}
+    )
+    page = personas.client("viewer").get(ManifestChange.objects.get().get_absolute_url()).content.decode()
+    row = re.search(rf'<tr>\s*<td><span class="mono">{TRAP_ADDON}</span>.*?</tr>', page, re.S)
+    assert row is not None
+    cells = re.findall(r'<td class="mono">(.*?)</td>', row.group(0), re.S)
+    assert cells[:2] == ["sale_subscription", "—"]  # depends added, depends removed
 
 
 def test_an_oversized_upload_is_refused_before_unpacking(personas, site, monkeypatch):

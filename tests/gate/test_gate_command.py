@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -163,6 +165,51 @@ def test_check_exit_2_on_bad_input(tmp_path: Path, oca_addons: Path, installed_f
         assert proc.returncode == 2, (message, proc.stdout, proc.stderr)
         assert message in proc.stderr, (message, proc.stderr)
         assert proc.stdout == ""
+
+
+def without_file_permission_override() -> None:
+    """In the child, before exec: drop CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the bounding set,
+    so that root (the test machine) obeys a folder's mode like anyone else: chmod 000 becomes EACCES."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def test_unreadable_or_missing_paths_exit_2_with_one_line(tmp_path: Path, installed_file: Path) -> None:
+    """Never a traceback with exit 1 (a pipeline would read "blocked"): one line on stderr, exit 2."""
+    locked = tmp_path / "locked"
+    (locked / "a").mkdir(parents=True)
+    (locked / "a" / "__manifest__.py").write_text("{'depends': ['base']}")
+    locked.chmod(0)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    (tmp_path / "dangling").symlink_to(tmp_path / "gone")
+    paths = {
+        str(locked): f"cannot read {locked}: Permission denied",
+        str(tmp_path / "missing"): "is not a directory",
+        str(a_file): "is not a directory",
+        str(tmp_path / "dangling"): "is not a directory",
+    }
+    drop = without_file_permission_override if os.geteuid() == 0 else None
+    try:
+        for path, message in paths.items():
+            for action in ("check", "closure"):
+                args = [action, "--addons-path", path, "--series", "17.0", "--json"]
+                args += ["--installed", str(installed_file)] if action == "check" else []
+                proc = subprocess.run(
+                    [sys.executable, "manage.py", "gate", *args],
+                    cwd=ROOT,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                    preexec_fn=drop,
+                )
+                assert proc.returncode == 2, (path, action, proc.stderr)
+                assert message in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr
+                assert "Traceback" not in proc.stderr and proc.stdout == ""
+    finally:
+        locked.chmod(0o755)
 
 
 def test_check_unknown_site_exits_2(oca_addons: Path) -> None:

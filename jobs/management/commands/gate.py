@@ -4,8 +4,10 @@
     gate check   --addons-path DIR[,DIR...] --series 17.0 --installed FILE|--site SLUG [--select a,b] --json
 
 `check` exits 0 when the change may pass, 1 when it is blocked, 2 on bad input (with the reason on
-stderr). `--archive FILE` (.zip/.tar.gz) adds an uploaded change, unpacked into a temporary folder,
-in front of the addons paths. The FILE formats of `--installed` are documented in jobs/gate/installed.py.
+stderr; an unreadable or missing path is bad input too, for both commands). With `--site`, depends
+added/removed compare with the site's current depends, as the panel's change page and API do.
+`--archive FILE` (.zip/.tar.gz) adds an uploaded change, unpacked into a temporary folder, in front of
+the addons paths. The FILE formats of `--installed` are documented in jobs/gate/installed.py.
 
 Imports of the engine happen inside handle(): this module is loaded for every `manage.py` call.
 """
@@ -16,15 +18,18 @@ import json
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
+
+from panel.cli import PanelCommand
 
 BAD_INPUT = 2
 
 
-class Command(BaseCommand):
+class Command(PanelCommand):
     help = "Dependency closure of addons, and the approval gate's verdict for a manifest change."
     # No system checks: a CI pipeline calls this on every push, and nothing here depends on them.
     requires_system_checks: list[str] = []
+    permissions = {"closure": "view", "check": "view"}
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -59,6 +64,8 @@ class Command(BaseCommand):
                     self._check(paths, options)
         except GateError as exc:
             raise CommandError(str(exc), returncode=BAD_INPUT) from None
+        except OSError as exc:
+            raise CommandError(_unreadable(exc), returncode=BAD_INPUT) from None
 
     def _closure(self, paths: list[str], options: dict[str, Any]) -> None:
         from jobs.gate.report import closure_report
@@ -72,22 +79,9 @@ class Command(BaseCommand):
             self.stdout.write(f"{name}: {', '.join(entry['closure']) or '-'}{missing}")
 
     def _check(self, paths: list[str], options: dict[str, Any]) -> None:
-        from jobs.gate.addons import discover_addons
-        from jobs.gate.installed import load_installed
-        from jobs.gate.verdict import check_change, exit_code
+        from jobs.gate.verdict import exit_code
 
-        installed = load_installed(options["installed"]) if options["installed"] else _site(options["site"])
-        current = None
-        if options["current_addons_path"]:
-            current = discover_addons(options["current_addons_path"]).depends_map()
-        verdict = check_change(
-            paths,
-            options["series"],
-            installed,
-            select=_names(options["select"]),
-            current_depends=current,
-            strict=options["strict"],
-        )
+        verdict = _verdict(paths, options)
         if options["json"]:
             self._json(verdict)
         else:
@@ -141,20 +135,48 @@ class _Sources:
             self.unpacked.cleanup()
 
 
+def _unreadable(exc: OSError) -> str:
+    """One line for a path the engine could not read (a folder it may not list, an I/O error): it is
+    bad input, exit 2, never a traceback with exit 1, which a pipeline would read as "blocked"."""
+    where = exc.filename if exc.filename is not None else "input"
+    return f"cannot read {where}: {exc.strerror or exc}"
+
+
+def _verdict(paths: list[str], options: dict[str, Any]) -> dict[str, Any]:
+    """With --site (and no --current-addons-path), the verdict the panel's page and API give for the
+    same change: depends added/removed against the site's current depends (jobs.changes.intake)."""
+    from jobs.gate.addons import discover_addons
+    from jobs.gate.installed import load_installed
+    from jobs.gate.verdict import check_change
+
+    select, series, strict = _names(options["select"]), options["series"], options["strict"]
+    if options["site"] and not options["current_addons_path"]:
+        from jobs.changes.intake import check_for_site
+
+        site = _site_row(options["site"])
+        installed = _installed_of(site)
+        return check_for_site(site, paths, series, installed, select=select, strict=strict)
+    installed = load_installed(options["installed"]) if options["installed"] else _site(options["site"])
+    current = None
+    if options["current_addons_path"]:
+        current = discover_addons(options["current_addons_path"]).depends_map()
+    return check_change(paths, series, installed, select=select, current_depends=current, strict=strict)
+
+
 def _names(value: str | None) -> list[str] | None:
     return None if value is None else [n for n in value.split(",") if n.strip()]
 
 
 def _site(slug: str) -> Any:
-    """The site's installed modules as last read from its database by a job, or exit 2 saying why not.
+    """The site's installed modules as last read from its database by a job, or exit 2 saying why not."""
+    return _installed_of(_site_row(slug))
 
-    `Site.installed_modules` holds every ir_module_module row as name -> [state, latest_version];
-    only state `installed` counts. `Site.modules_read_at` dates the read, and the verdict shows it.
-    """
+
+def _site_row(slug: str) -> Any:
+    """The site, or GateError (exit 2) when it is unknown or the sites cannot be read."""
     from django.db import DatabaseError
 
     from jobs.gate.errors import GateError
-    from jobs.gate.installed import installed_from_names
 
     try:
         from clusters.models import Site
@@ -164,7 +186,16 @@ def _site(slug: str) -> Any:
         raise GateError(f"site {slug} unknown (cannot read sites: {exc})") from None
     if site is None:
         raise GateError(f"site {slug} unknown")
-    rows = getattr(site, "installed_modules", None)
-    if not rows:
-        raise GateError(f"no installed-modules snapshot for site {slug}; read it first")
-    return installed_from_names(site.installed_for_gate(), site.modules_read_at, source=f"site:{slug}")
+    return site
+
+
+def _installed_of(site: Any) -> Any:
+    """`Site.installed_modules` holds every ir_module_module row as name -> [state, latest_version];
+    only state `installed` counts. `Site.modules_read_at` dates the read, and the verdict shows it.
+    """
+    from jobs.gate.errors import GateError
+    from jobs.gate.installed import installed_from_names
+
+    if not getattr(site, "installed_modules", None):
+        raise GateError(f"no installed-modules snapshot for site {site.slug}; read it first")
+    return installed_from_names(site.installed_for_gate(), site.modules_read_at, source=f"site:{site.slug}")
