@@ -146,15 +146,29 @@ class Site(models.Model):
     filestore_kind = models.CharField(max_length=10, choices=Filestore.choices, default=Filestore.NFS)
     nfs_server = models.CharField(max_length=253, blank=True, validators=[v.validate_hostname])
     nfs_export = models.CharField(max_length=255, blank=True, validators=[v.validate_absolute_path])
-    nfs_options = models.CharField(max_length=255, blank=True, default="rw,nfsvers=4,hard")
+    nfs_options = models.CharField(
+        max_length=255, blank=True, default="rw,nfsvers=4,hard", validators=[v.validate_nfs_options]
+    )
     bind_path = models.CharField(max_length=255, blank=True, validators=[v.validate_absolute_path])
-    addons_path = models.CharField(max_length=1000, blank=True, default="/mnt/extra-addons")
+    addons_path = models.CharField(
+        max_length=1000,
+        blank=True,
+        default="/mnt/extra-addons",
+        validators=[v.validate_addons_path],
+        help_text="Absolute paths inside the image, separated by commas.",
+    )
     traefik_version = models.CharField(
         max_length=2, choices=TraefikVersion.choices, default=TraefikVersion.V3
     )
-    traefik_entrypoint = models.CharField(max_length=40, default="websecure")
-    traefik_certresolver = models.CharField(max_length=40, blank=True, default="le")
-    traefik_network = models.CharField(max_length=63, blank=True, default="traefik-public")
+    traefik_entrypoint = models.CharField(
+        max_length=40, default="websecure", validators=[v.validate_traefik_entrypoint]
+    )
+    traefik_certresolver = models.CharField(
+        max_length=40, blank=True, default="le", validators=[v.validate_traefik_certresolver]
+    )
+    traefik_network = models.CharField(
+        max_length=63, blank=True, default="traefik-public", validators=[v.validate_traefik_network]
+    )
     sticky_cookie = models.CharField(
         max_length=64, default="odoo_sticky", validators=[v.validate_cookie_name]
     )
@@ -206,8 +220,29 @@ class Site(models.Model):
                 errors["nfs_export"] = "An NFS filestore needs the exported path."
         elif not self.bind_path:
             errors["bind_path"] = "A shared host folder needs its path."
+        if problem := self._db_node_problem():
+            errors["db_node"] = problem
         if errors:
             raise ValidationError(errors)
+
+    def _db_node_problem(self) -> str | None:
+        """Why db_node names no node of the cluster, or None.
+
+        The database service is pinned with node.hostname==<db_node>; a name no node has leaves it
+        pending forever. The check reads the Node rows of the cluster's last sync, so it never waits
+        on an engine. A cluster with none synced yet (new, or never reached) has nothing to check
+        against and any well-formed host name is accepted; saving the site again after a sync checks
+        it. The comparison is exact, as the hostnames are stored as the engine reported them.
+        """
+        if not self.cluster_id or not self.db_node:
+            return None
+        known = list(Node.objects.filter(cluster_id=self.cluster_id).values_list("hostname", flat=True))
+        if not known or self.db_node in known:
+            return None
+        return (
+            f"{self.db_node!r} is not a node of this cluster; its nodes (at the last sync) are: "
+            f"{', '.join(sorted(set(known)))}."
+        )
 
 
 class Domain(models.Model):

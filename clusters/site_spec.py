@@ -4,6 +4,7 @@ from typing import Any
 
 from clusters.models import Site
 from clusters.stack import BindFilestore, NfsFilestore, SiteSpec, TraefikSpec
+from clusters.stack.spec import split_addons_path
 from panel.crypto import reveal
 
 # The lab's stand-in answers /web/health within a second of starting, so the lab checks often and
@@ -43,7 +44,7 @@ def spec_for(site: Site, *, image_digest: str | None = None) -> SiteSpec:
         replicas=site.replicas,
         workers=site.workers,
         series=site.series,
-        addons_path=tuple(p.strip() for p in site.addons_path.split(",") if p.strip()),
+        addons_path=split_addons_path(site.addons_path),
         traefik=TraefikSpec(
             version="v2" if site.traefik_version == "v2" else "v3",
             entrypoint=site.traefik_entrypoint,

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
+from clusters.stack import spec
+
 # Swarm service names are at most 63 characters; `<slug>_update_<id>` must still fit.
 SLUG_RE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
 SLUG_MAX = 30
@@ -97,6 +99,35 @@ def validate_cookie_name(value: str) -> None:
 def validate_absolute_path(value: str) -> None:
     if not value.startswith("/") or "\x00" in value or "/../" in f"{value}/":
         raise ValidationError("Enter an absolute path without '..', such as /srv/odoo/filestore.")
+
+
+# The next four call the rules the stack renderer applies (clusters/stack/spec.py), so a value saved
+# here is one the deploy accepts, and the message is the one the deploy would give.
+
+
+def _refuse(problem: str | None) -> None:
+    if problem:
+        raise ValidationError(problem[:1].upper() + problem[1:])
+
+
+def validate_traefik_entrypoint(value: str) -> None:
+    _refuse(spec.token_problem(value, "Traefik entrypoint"))
+
+
+def validate_traefik_certresolver(value: str) -> None:
+    _refuse(spec.token_problem(value, "Traefik cert resolver"))
+
+
+def validate_traefik_network(value: str) -> None:
+    _refuse(spec.token_problem(value, "Traefik network"))
+
+
+def validate_nfs_options(value: str) -> None:
+    _refuse(spec.nfs_options_problem(value))
+
+
+def validate_addons_path(value: str) -> None:
+    _refuse(spec.addons_path_problem(spec.split_addons_path(value)))
 
 
 def validate_endpoint(value: str) -> None:

@@ -3,7 +3,10 @@
 import pytest
 from django.core.exceptions import ValidationError
 
+from clusters.forms import SiteForm
 from clusters.models import Cluster, Domain, Site
+from clusters.site_spec import spec_for
+from clusters.stack import SpecError
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -88,6 +91,125 @@ def test_site_replicas_in_bounds():
 )
 def test_site_fields(field, value, message):
     assert message in " ".join(errors_of(site_with(**{field: value}))[field])
+
+
+# Fields the stack renderer checks too (clusters/stack/spec.py): the model refuses them on save with
+# the renderer's own message, instead of the deploy refusing them later.
+RENDERER_RULES = [
+    ("traefik_entrypoint", "web secure", "Traefik entrypoint 'web secure': use only letters, digits, _ or -"),
+    ("traefik_entrypoint", "websecure`)", "Traefik entrypoint 'websecure`)': use only letters"),
+    ("traefik_certresolver", "le.prod", "Traefik cert resolver 'le.prod': use only letters, digits"),
+    ("traefik_network", "traefik public", "Traefik network 'traefik public': use only letters, digits"),
+    ("traefik_network", "net/evil", "Traefik network 'net/evil': use only letters"),
+    ("nfs_options", "rw, hard", "NFS options are comma-separated mount options such as rw,nfsvers=4,hard"),
+    ("nfs_options", "addr=10.0.0.9,rw", "no addr= (the panel adds the server's address)"),
+    ("nfs_options", "rw,'hard'", "with no spaces or quotes"),
+    ("addons_path", "mnt/extra-addons", "Addons path entry 'mnt/extra-addons': use absolute paths"),
+    ("addons_path", "/mnt/a,/mnt/../etc", "Addons path entry '/mnt/../etc': use absolute paths without '..'"),
+    ("addons_path", "/mnt/a:/mnt/b", "separated by commas (e.g. /mnt/extra-addons,/mnt/oca)"),
+]
+
+
+def site_form_data(cluster: Cluster, **kw) -> dict:  # type: ignore[no-untyped-def]
+    data = {
+        "cluster": cluster.pk,
+        "slug": "acme",
+        "series": "17.0",
+        "image": "registry.example.com/odoo:17.0",
+        "replicas": 2,
+        "workers": 0,
+        "db_name": "acme",
+        "db_node": "manager1",
+        "filestore_kind": "nfs",
+        "nfs_server": "nfs.example.com",
+        "nfs_export": "/srv/fs",
+        "nfs_options": "rw,nfsvers=4,hard",
+        "addons_path": "/mnt/extra-addons",
+        "traefik_version": "v3",
+        "traefik_entrypoint": "websecure",
+        "traefik_certresolver": "le",
+        "traefik_network": "traefik-public",
+        "sticky_cookie": "odoo_sticky",
+        "db_image": "postgres:16",
+        "redis_image": "redis:7-alpine",
+    }
+    return {**data, **kw}
+
+
+@pytest.mark.parametrize("field, value, message", RENDERER_RULES)
+def test_renderer_rules_refused_on_save(field, value, message):
+    form = SiteForm(data=site_form_data(factories.cluster(), **{field: value}))
+    assert not form.is_valid()
+    assert message in " ".join(form.errors[field])
+    assert message in " ".join(errors_of(site_with(**{field: value}))[field])
+    assert not Site.objects.exists()
+
+
+@pytest.mark.parametrize("field, value, message", RENDERER_RULES)
+def test_renderer_gives_the_same_message(field, value, message):
+    """One rule serves both: a row that skipped validation is refused by the renderer, same words."""
+    site = site_with(**{field: value})
+    site.save()  # save() does not validate, as for rows written before the validators existed
+    with pytest.raises(SpecError) as info:
+        spec_for(site)
+    assert message.lower() in str(info.value).lower()
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("traefik_entrypoint", "web"),
+        ("traefik_entrypoint", "web_secure-2"),
+        ("traefik_certresolver", ""),
+        ("traefik_certresolver", "letsencrypt"),
+        ("traefik_network", ""),
+        ("traefik_network", "traefik_public"),
+        ("nfs_options", ""),
+        ("nfs_options", "rw,nfsvers=4.1,hard,timeo=600"),
+        ("addons_path", ""),
+        ("addons_path", "/mnt/extra-addons, /mnt/oca,"),
+    ],
+)
+def test_renderer_rules_accept_good_values(field, value):
+    form = SiteForm(data=site_form_data(factories.cluster(), **{field: value}))
+    assert form.is_valid(), form.errors
+    site = form.save()
+    assert getattr(site, field) == value
+    spec_for(site)  # and the renderer takes it
+
+
+@pytest.mark.parametrize(
+    "synced, db_node, message",
+    [
+        (["manager1", "worker1"], "worker1", None),
+        (["manager1", "worker1"], "manager1", None),
+        (
+            ["worker1", "manager1"],
+            "wroker1",
+            "'wroker1' is not a node of this cluster; its nodes (at the last sync) are: manager1, worker1.",
+        ),
+        (
+            ["manager1"],
+            "Manager1",
+            "'Manager1' is not a node of this cluster; its nodes (at the last sync) are: manager1.",
+        ),
+        ([], "anything-goes", None),  # nothing synced yet: nothing to check against
+    ],
+)
+def test_db_node_against_synced_nodes(synced, db_node, message):
+    c = factories.cluster()
+    for hostname in synced:
+        factories.node(c, hostname=hostname)
+    factories.node(factories.cluster(), hostname=db_node)  # another cluster's node does not count
+    form = SiteForm(data=site_form_data(c, db_node=db_node))
+    if message is None:
+        assert form.is_valid(), form.errors
+        assert form.save().db_node == db_node
+    else:
+        assert not form.is_valid()
+        assert form.errors["db_node"] == [message]
+        assert errors_of(site_with(cluster=c, db_node=db_node))["db_node"] == [message]
+        assert not Site.objects.exists()
 
 
 def test_nfs_filestore_needs_server_and_export():

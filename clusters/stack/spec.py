@@ -3,7 +3,9 @@
 The panel builds a SiteSpec from its Site/Domain/Cluster rows. Validation here is the last line of defence:
 every value ends up in a Swarm service name, a placement constraint, a Traefik rule or an Odoo command line,
 so each is held to the narrowest shape that works there (the same shapes as clusters/validators.py, which
-cannot be imported here because it depends on Django).
+cannot be imported here because it depends on Django). The rules for the Traefik names, the NFS options and
+the addons path are written once, as the `*_problem` functions below, and clusters/validators.py calls them
+too, so a Site is refused with the same message when it is saved as when it is rendered.
 """
 
 from __future__ import annotations
@@ -77,6 +79,41 @@ def domain_problem(name: str) -> str | None:
     return None
 
 
+def token_problem(value: str, what: str) -> str | None:
+    """Why `value` cannot name a Traefik entrypoint, cert resolver, network or sticky cookie, or None.
+    These names go into Traefik labels and Swarm network names, unquoted."""
+    if not TOKEN_RE.match(value):
+        return f"{what} {value!r}: use only letters, digits, _ or - (1 to 64 characters)."
+    return None
+
+
+def nfs_options_problem(options: str) -> str | None:
+    """Why `options` cannot be the NFS mount options of the filestore volume, or None. addr= is refused
+    because the panel writes it from the server's name."""
+    if "addr=" in options or any(c in options for c in " \"'\n"):
+        return (
+            "NFS options are comma-separated mount options such as rw,nfsvers=4,hard, with no spaces or "
+            "quotes and no addr= (the panel adds the server's address)."
+        )
+    return None
+
+
+def split_addons_path(value: str) -> tuple[str, ...]:
+    """'/mnt/a, /mnt/b,' -> ('/mnt/a', '/mnt/b'): the panel stores Odoo's comma-separated form."""
+    return tuple(p.strip() for p in value.split(",") if p.strip())
+
+
+def addons_path_problem(entries: Iterable[str]) -> str | None:
+    """Why one of `entries` cannot go into Odoo's --addons-path, or None."""
+    for entry in entries:
+        if not _is_plain_abs_path(entry):
+            return (
+                f"addons path entry {entry!r}: use absolute paths without '..' or ':', separated by "
+                "commas (e.g. /mnt/extra-addons,/mnt/oca)."
+            )
+    return None
+
+
 def validate_modules(modules: Iterable[str]) -> tuple[str, ...]:
     """Plain module names only, de-duplicated in order. `all` and `base` are refused: `-u base` cascades to
     every installed module, which is `-u all` in disguise (facts §1; the seed: never `-u all`)."""
@@ -122,8 +159,8 @@ class NfsFilestore:
         if not HOSTNAME_RE.match(self.server):
             raise SpecError(f"NFS server {self.server!r} is not a host name or IPv4 address.")
         _check_abs_path(self.export, "NFS export")
-        if "addr=" in self.options or any(c in self.options for c in " \"'\n"):
-            raise SpecError("NFS options must not contain addr= (taken from the server) or spaces/quotes.")
+        if problem := nfs_options_problem(self.options):
+            raise SpecError(problem)
 
     @property
     def volume_options(self) -> dict[str, str]:
@@ -158,12 +195,14 @@ class TraefikSpec:
     def __post_init__(self) -> None:
         if self.version not in ("v3", "v2"):
             raise SpecError(f"Traefik version must be v3 or v2, not {self.version!r}.")
-        for what, value in (("entrypoint", self.entrypoint), ("sticky cookie", self.sticky_cookie)):
-            if not TOKEN_RE.match(value):
-                raise SpecError(f"Traefik {what} {value!r}: use letters, digits, _ or -.")
-        for what, opt in (("cert resolver", self.certresolver), ("network", self.network)):
-            if opt is not None and not TOKEN_RE.match(opt):
-                raise SpecError(f"Traefik {what} {opt!r}: use letters, digits, _ or -.")
+        for what, opt in (
+            ("Traefik entrypoint", self.entrypoint),
+            ("Traefik sticky cookie", self.sticky_cookie),
+            ("Traefik cert resolver", self.certresolver),
+            ("Traefik network", self.network),
+        ):
+            if opt is not None and (problem := token_problem(opt, what)):
+                raise SpecError(problem)
         if self.samesite not in ("lax", "strict", "none"):
             raise SpecError("sticky cookie samesite must be lax, strict or none.")
 
@@ -256,10 +295,8 @@ class SiteSpec:
         if self.max_cron_threads < 1:
             raise SpecError("max_cron_threads must be at least 1 (it runs on the single cron replica).")
         _check_abs_path(self.data_dir, "data dir")
-        for p in self.addons_path:
-            _check_abs_path(p, "addons path entry")
-            if "," in p:
-                raise SpecError(f"addons path entry {p!r} contains a comma.")
+        if bad_path := addons_path_problem(self.addons_path):
+            raise SpecError(bad_path)
         for mod in self.server_wide_modules:
             if not MODULE_RE.match(mod):
                 raise SpecError(f"server-wide module {mod!r} is not a plain module name.")
@@ -333,6 +370,17 @@ _MANAGED_ARGS = frozenset(
 )
 
 
+def _is_plain_abs_path(value: str) -> bool:
+    """Absolute, no '..' segment, and nothing that separates values in a volume or Odoo option."""
+    return (
+        value.startswith("/")
+        and "\x00" not in value
+        and "/../" not in f"{value}/"
+        and "," not in value
+        and ":" not in value
+    )
+
+
 def _check_abs_path(value: str, what: str) -> None:
-    if not value.startswith("/") or "\x00" in value or "/../" in f"{value}/" or "," in value or ":" in value:
+    if not _is_plain_abs_path(value):
         raise SpecError(f"{what} {value!r} must be an absolute path without '..', ',' or ':'.")
