@@ -25,8 +25,9 @@ SYSTEM = "system"
 
 
 def _actor(actor: Any, request: Any) -> tuple[int | None, str, str]:
-    """(user key, username, role). Default: the request's user; without a request, whoever runs
-    `manage.py` (cli:<unix user>), else the system (workers, beat)."""
+    """(user key, username, role). Default: the request's user; without a request, the panel user a
+    command acts as (`--as`, panel/cli.py), else whoever runs `manage.py` (cli:<unix user>), else
+    the system (workers, beat)."""
     if actor is None:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
@@ -34,7 +35,11 @@ def _actor(actor: Any, request: Any) -> tuple[int | None, str, str]:
         elif request is not None:
             return None, "anonymous", ""
         else:
-            actor = context.cli_actor() if Path(sys.argv[0]).name == "manage.py" else SYSTEM
+            from panel.cli import acting_user
+
+            actor = acting_user() or (
+                context.cli_actor() if Path(sys.argv[0]).name == "manage.py" else SYSTEM
+            )
     if isinstance(actor, str):
         role = SYSTEM if actor == SYSTEM else "cli" if actor.startswith("cli:") else ""
         return None, text(actor, 150), role

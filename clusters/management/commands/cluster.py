@@ -10,16 +10,18 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from clusters import engine
 from clusters.models import Cluster
 from clusters.sync import mark_failure, sync_cluster
 from panel import audit
+from panel.cli import PanelCommand, command_actor
 
 
-class Command(BaseCommand):
+class Command(PanelCommand):
     help = "Add, test, sync and list clusters."
+    permissions = {"add": "admin", "test": "operate", "sync": "operate", "list": "view"}
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -63,9 +65,8 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
         cluster.save()
-        audit.record(
-            "cluster.create", actor="cli", target=cluster, after={"name": name, "endpoint": endpoint}
-        )
+        after = {"name": name, "endpoint": endpoint}
+        audit.record("cluster.create", actor=command_actor(), target=cluster, after=after)
         self.stdout.write(f"added cluster {name}")
 
     def do_test(self, name: str, **_: Any) -> None:

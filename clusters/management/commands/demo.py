@@ -6,11 +6,12 @@ import contextlib
 from typing import Any
 
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from clusters.lab.api import FILESTORE_ROOT, info
 from clusters.lab.errors import LabError
 from clusters.models import Cluster, Domain, Site
+from panel.cli import WHOLE, PanelCommand
 
 SLUG = "demo"
 DOMAINS = ("demo.lab.test", "www.demo.lab.test")
@@ -20,8 +21,9 @@ DEMO_MODULES = "shop_sale,shop_stock"
 TRAEFIK_NETWORK = "traefik-public"
 
 
-class Command(BaseCommand):
+class Command(PanelCommand):
     help = "Create, deploy and initialise the demo site on the lab cluster."
+    permissions = {WHOLE: "admin"}
 
     def handle(self, *args: Any, **options: Any) -> None:
         cluster = Cluster.objects.filter(name="lab", is_lab=True).first()

@@ -11,17 +11,19 @@ import os
 import time
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import DatabaseError
 
 from clusters.lab import LabError, LabInfo, StatusRow, config, down, status, up
 from clusters.lab.engine import INSTALL_HINT, missing_tools
+from panel.cli import PanelCommand
 
 CLUSTER_NAME = "lab"
 
 
-class Command(BaseCommand):
+class Command(PanelCommand):
     help = "Bring the local multi-node Swarm lab up or down, or show its status."
+    permissions = {"up": "admin", "down": "admin", "status": "view"}
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -89,10 +91,11 @@ class Command(BaseCommand):
 
     def _audit(self, action: str, cluster: Any, after: dict[str, Any] | None = None) -> None:
         try:
-            from panel.audit import cli_actor, record
+            from panel.audit import record
+            from panel.cli import command_actor
         except ImportError:
             return
-        record(action, actor=cli_actor(), target=cluster, after=after)
+        record(action, actor=command_actor(), target=cluster, after=after)
 
     # ---- down --------------------------------------------------------------------------------------
 

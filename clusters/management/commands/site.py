@@ -16,7 +16,7 @@ import json
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from clusters import inspection
 from clusters.models import Cluster, Domain, Site
@@ -24,13 +24,24 @@ from clusters.stack.spec import validate_modules
 from jobs import control, logread
 from jobs.locks import JobAlreadyRunning
 from jobs.models import Job, State
+from panel.cli import PanelCommand, acting_user
 
 REFUSED = 2
 UNKNOWN = 3  # `site drift`: the cluster cannot be reached, so no verdict
 
 
-class Command(BaseCommand):
+class Command(PanelCommand):
     help = "Create, deploy, scale, check and update sites."
+    permissions = {
+        "create": "operate",
+        "deploy": "operate",
+        "scale": "operate",
+        "drift": "operate",
+        "modules": "operate",
+        "update": "operate",
+        "install": "operate",
+        "list": "view",
+    }
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -78,7 +89,7 @@ class Command(BaseCommand):
 
     def _start(self, kind: str, site: Site, wait: bool, **params: Any) -> None:
         try:
-            job = control.start(kind, site=site, params=params)
+            job = control.start(kind, site=site, params=params, user=acting_user())
         except JobAlreadyRunning as exc:
             raise CommandError(str(exc), returncode=REFUSED) from exc
         self.stdout.write(f"job {job.pk} ({kind}) started for {site.slug}")

@@ -9,19 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from jobs import logread
 from jobs.control import cancel
 from jobs.logs import LogLine
 from jobs.models import Job, State
 from jobs.render import clock
-from panel.audit import cli_actor
+from panel.cli import PanelCommand, acting_user, check, command_actor, resolve_user
 
 
-class Command(BaseCommand):
+class Command(PanelCommand):
     help = "List, follow and cancel jobs."
+    permissions = {"list": "view", "follow": "view", "cancel": "operate"}
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -74,10 +74,12 @@ class Command(BaseCommand):
 
     def do_cancel(self, job_id: int, user: str | None, **_: Any) -> None:
         job = self._job(job_id)
-        who = get_user_model().objects.filter(username=user).first() if user else None
-        if user and who is None:
-            raise CommandError(f"no user {user!r}")
-        outcome = cancel(job, user=who, actor=who or cli_actor())
+        # `--user` names who cancels: checked like `--as`, never taken on trust.
+        who = acting_user()
+        if user:
+            who = resolve_user(user)
+            check(who, "operate", "job cancel")
+        outcome = cancel(job, user=who, actor=who or command_actor())
         if outcome == "cancelled":
             self.stdout.write(f"job {job_id} cancelled before it started")
         elif outcome == "requested":

@@ -11,19 +11,22 @@ not a panel role; what they change or export is audited with the actor "cli:<uni
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.http import QueryDict
 
-from panel.audit import cli_actor, record
+from panel.audit import record
 from panel.audit.export import FORMATS, stream
 from panel.audit.query import Filters
 from panel.audit.verify import verify
+from panel.cli import PanelCommand, command_actor
 
 FILTERS = ("site", "actor", "action", "cluster", "since", "until")
 
 
-class Command(BaseCommand):
+class Command(PanelCommand):
     help = "Verify the audit log's hash chain, or export events as CSV or JSON."
+    permissions = {"verify": "view", "export": "view"}
+    subcommand_dest = "subcommand"
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="subcommand", required=True)
@@ -57,7 +60,7 @@ class Command(BaseCommand):
             raise CommandError("; ".join(filters.errors), returncode=2)
         record(
             "audit.export",
-            actor=cli_actor(),
+            actor=command_actor(),
             detail=f"{format} to {output or 'stdout'}: {filters.describe()}",
         )
         target = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115

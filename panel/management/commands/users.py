@@ -12,16 +12,18 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
-from panel.audit import cli_actor, record
+from panel.audit import record
+from panel.cli import PanelCommand, command_actor
 from panel.env import env
 from panel.roles import ROLES, ensure_role_groups
 from panel.users import service
 
 
-class Command(BaseCommand):
+class Command(PanelCommand):
     help = "Add users, set their role, or make sure an admin login exists."
+    permissions = {"add": "admin", "role": "admin", "ensure-admin": "admin"}
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -48,7 +50,7 @@ class Command(BaseCommand):
                 f"user {username!r} exists; use `users role {username} ROLE` to change its role"
             )
         password = os.environ.get("PANEL_NEW_PASSWORD") or self._prompt()
-        service.create_user(username, password, role, actor=cli_actor())
+        service.create_user(username, password, role, actor=command_actor())
         self.stdout.write(f"created {username} as {role}")
 
     def do_role(self, username: str, role: str, **_: Any) -> None:
@@ -56,7 +58,7 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"no user {username!r}")
         try:
-            service.change_role(user, role, actor=cli_actor())
+            service.change_role(user, role, actor=command_actor())
         except service.LastAdminError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"{username} is now {role}")
@@ -73,11 +75,13 @@ class Command(BaseCommand):
                 stored.parent.mkdir(parents=True, exist_ok=True)
                 stored.write_text(password)
                 stored.chmod(0o600)
-            user = service.create_user(username, password, "admin", actor=cli_actor())
+            user = service.create_user(username, password, "admin", actor=command_actor())
         elif password and not user.check_password(password):
             user.set_password(password)
             user.save(update_fields=["password"])
-            record("user.password", actor=cli_actor(), target=user, detail="reset from PANEL_ADMIN_PASSWORD")
+            record(
+                "user.password", actor=command_actor(), target=user, detail="reset from PANEL_ADMIN_PASSWORD"
+            )
         if not password and stored.exists():
             password = stored.read_text().strip()
         shown = password if password else "(unchanged; set PANEL_ADMIN_PASSWORD to reset it)"

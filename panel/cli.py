@@ -1,0 +1,103 @@
+"""Roles on the command line: the same check as the pages (panel/roles.py), for every command.
+
+Whoever runs `manage.py` on the panel's host already holds its database and its encryption key,
+so a command run plainly acts as the machine's operator (audited as `cli:<unix user>`). A CI job
+or a shared shell that should act as a panel user says so with `--as USER` (before the
+subcommand) or PANEL_CLI_USER: the user must exist and be active, their role must allow the
+subcommand (refused with exit 2 otherwise, nothing done), and the audit log records them.
+
+Each command declares what each subcommand needs in `permissions`; the permission matrix test
+checks that every subcommand of every panel command is declared.
+"""
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from panel.roles import ACTIONS, ROLES, can, role_of
+
+REFUSED = 2
+WHOLE = ""  # the key of `permissions` for a command without subcommands
+
+_acting: ContextVar[Any] = ContextVar("panel_cli_user", default=None)
+
+
+def acting_user() -> Any:
+    """The panel user a command acts as (`--as`), or None when it acts as the machine's operator."""
+    return _acting.get()
+
+
+def command_actor() -> Any:
+    """Who a command's audit events name: the `--as` user, else the machine's operator."""
+    from panel.audit.context import cli_actor
+
+    return acting_user() or cli_actor()
+
+
+@contextmanager
+def acting_as(user: Any) -> Iterator[None]:
+    token = _acting.set(user)
+    try:
+        yield
+    finally:
+        _acting.reset(token)
+
+
+class PanelCommand(BaseCommand):
+    """A management command whose subcommands are checked against the acting user's role."""
+
+    permissions: dict[str, str] = {}  # subcommand (or WHOLE) -> "view" | "operate" | "approve" | "admin"
+    subcommand_dest = "action"
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.add_argument(
+            "--as",
+            dest="acting_as",
+            metavar="USER",
+            default=os.environ.get("PANEL_CLI_USER", ""),
+            help="act as this panel user: their role must allow the action, and the audit log names them "
+            "(default: PANEL_CLI_USER, else the machine's operator)",
+        )
+        return parser
+
+    def required_action(self, options: dict[str, Any]) -> str:
+        name = options.get(self.subcommand_dest) or WHOLE
+        return self.permissions[name]
+
+    def execute(self, *args: Any, **options: Any) -> Any:
+        username = (options.get("acting_as") or "").strip()
+        if not username:
+            return super().execute(*args, **options)
+        user = resolve_user(username)
+        check(user, self.required_action(options), self.label(options))
+        with acting_as(user):
+            return super().execute(*args, **options)
+
+    def label(self, options: dict[str, Any]) -> str:
+        name = self.__module__.rsplit(".", 1)[-1]
+        sub = options.get(self.subcommand_dest)
+        return f"{name} {sub}" if sub else name
+
+
+def resolve_user(username: str) -> Any:
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None or not user.is_active:
+        raise CommandError(f"--as {username}: no active panel user of that name", returncode=REFUSED)
+    return user
+
+
+def check(user: Any, action: str, what: str) -> None:
+    if not can(user, action):
+        held = role_of(user) or "no role"
+        needed = ROLES[list(ACTIONS).index(action)]
+        raise CommandError(
+            f"{user.get_username()} ({held}) may not run `{what}`: it needs the {needed} role or above",
+            returncode=REFUSED,
+        )
