@@ -86,7 +86,10 @@ def enqueue(job_id: int, task_id: str) -> None:
     except Exception as exc:
         log.exception("job %s could not be enqueued", job_id)
         reason = f"could not be sent to a worker: {type(exc).__name__}: {exc}"
-        if Job.objects.filter(pk=job_id, state=State.QUEUED).update(state=State.FAILED, error=reason):
+        failed = Job.objects.filter(pk=job_id, state=State.QUEUED).update(
+            state=State.FAILED, error=reason, heartbeat_at=timezone.now()
+        )
+        if failed:
             _close(job_id, State.FAILED, reason)
 
 

@@ -100,7 +100,11 @@ class Job(models.Model):
     # A list of {"action": name, "args": {...}}, undone last-first; see jobs/compensation.py.
     # A list, not a dict: PostgreSQL's jsonb does not keep key order, and undo order matters.
     compensation = models.JSONField(default=list, blank=True)
+    # Set once nothing is owed any more. While the actions run, the claim names who runs them and
+    # is refreshed like a heartbeat; a stale one is taken over by the reaper.
     compensated_at = models.DateTimeField(null=True, blank=True)
+    compensation_claimed_at = models.DateTimeField(null=True, blank=True)
+    compensation_claimed_by = models.CharField(max_length=255, blank=True)
     compensation_result = models.JSONField(default=list, blank=True)
 
     # The timeline: [{"name", "state", "started_at", "finished_at"}]; see JobRunner.step().

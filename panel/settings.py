@@ -196,6 +196,9 @@ CELERY_BEAT_SCHEDULE: dict = {
 # than JOB_HEARTBEAT_TIMEOUT (several missed beats, so a slow database does not kill healthy jobs).
 JOB_HEARTBEAT_SECONDS = envint("PANEL_JOB_HEARTBEAT_SECONDS", 5)
 JOB_HEARTBEAT_TIMEOUT = envint("PANEL_JOB_HEARTBEAT_TIMEOUT", 30)
+# A job still queued after this many seconds whose Celery message the broker no longer holds (Redis
+# restarted: nothing is persisted) is failed by the reaper, releasing its site.
+JOB_QUEUED_TIMEOUT = envint("PANEL_JOB_QUEUED_TIMEOUT", 1800)
 # Live job logs (one Redis Stream per job); the stored log is in the database either way.
 JOB_LOG_REDIS_URL = env("PANEL_JOB_LOG_REDIS_URL", REDIS_URL)
 

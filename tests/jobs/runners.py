@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from typing import Any
 
@@ -21,6 +23,27 @@ def count(job: Job, log: Any, *, note: str = "") -> str:
     runs = stream_client().incr(f"test:compensated:{job.pk}")
     log(f"undoing {note} (run {runs})", Stream.SYSTEM)
     return f"run {runs}"
+
+
+def tally_count(job_id: int, name: str) -> int:
+    return int(stream_client().get(f"test:tally:{job_id}:{name}") or 0)
+
+
+@compensation("test.tally")
+def tally(job: Job, log: Any, *, name: str, seconds: float = 0) -> str:
+    """Counts its runs per name (a job may owe several); takes `seconds` first, like a slow engine."""
+    time.sleep(seconds)
+    return f"{name} run {stream_client().incr(f'test:tally:{job.pk}:{name}')}"
+
+
+@compensation("test.die_once")
+def die_once(job: Job, log: Any, *, spare_pid: int) -> str:
+    """SIGKILLs its own process the first time it runs for a job (a worker lost mid-compensation);
+    never the test process itself (`spare_pid`), which runs it again after the takeover."""
+    runs = stream_client().incr(f"test:tally:{job.pk}:die_once")
+    if runs == 1 and os.getpid() != spare_pid:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return f"survived (run {runs})"
 
 
 @register
@@ -66,3 +89,15 @@ class Hold(JobRunner):
         with self.step("restore"):
             self.clear_compensation("test.count")
         return {"held": True}
+
+
+@register
+class UndoDies(JobRunner):
+    """Records two undo actions, then fails: the first undo completes, the second kills the process."""
+
+    kind = "test.undo_dies"
+
+    def run(self) -> None:
+        self.set_compensation("test.die_once", spare_pid=int(self.params["spare_pid"]))
+        self.set_compensation("test.tally", name="replicas")
+        self.fail("asked to fail")

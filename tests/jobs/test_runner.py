@@ -44,6 +44,17 @@ def test_a_job_is_claimed_once():
     assert texts(job).count("line 1") == 1
 
 
+@pytest.mark.parametrize("state", [State.FAILED, State.CANCELLED, State.RUNNING])
+def test_a_message_for_a_job_no_longer_queued_runs_nothing(state):
+    """The reaper may fail a queued job whose message it believes lost; if the message turns up
+    after all, the runner must not run a job that has already ended (or that another worker runs)."""
+    job = factories.job(kind="test.lines", mutating=False, state=state, error="never picked up")
+    assert runner.execute(job.pk) is None
+    after = Job.objects.get(pk=job.pk)
+    assert (after.state, after.error, after.started_at) == (state, "never picked up", None)
+    assert texts(job) == []
+
+
 def test_an_expected_failure_has_its_message_and_no_traceback():
     job = factories.job(kind="test.lines", mutating=False, params={"count": 2, "fail": True})
     assert runner.execute(job.pk) == State.FAILED
