@@ -2,7 +2,7 @@
 checklist on both. Reads only; reconciling is a job."""
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import docker
@@ -115,13 +115,46 @@ def check_cluster_drift(cluster: Cluster) -> int:
 
 
 def preflight_for(site: Site) -> tuple[list[CheckResult], str]:
-    """Checklist on the rendered stack and, when reachable and deployed, on the live services."""
+    """Checklist on the rendered stack and, when the cluster is reachable, what only the cluster
+    can tell (the image resolves at its registry, the database node exists) and, once deployed,
+    the same checklist on the live services."""
     spec = spec_for(site)
     try:
         with engine.client_for(site.cluster) as client:
             live, _, _ = read_live(client, site.slug)
+            digest, resolution = _resolve(client, site)
+            cluster_checks = [_db_node_check(client, site)]
     except engine.EngineError as exc:
         return preflight(spec), f"live services not checked: {exc.message}"
-    if not live["services"]:
-        return preflight(spec), "not deployed yet: only the rendered stack is checked"
-    return preflight(spec, live), ""
+    if digest and not spec.image_digest:
+        spec = replace(spec, image_digest=digest)  # what the first deploy will pin
+    results = preflight(spec, live if live["services"] else None, digest_resolution_error=resolution)
+    note = "" if live["services"] else "not deployed yet: the rendered stack and the cluster are checked"
+    return results + cluster_checks, note
+
+
+def _resolve(client: docker.DockerClient, site: Site) -> tuple[str, str | None]:
+    """(digest, None) when the site's image tag resolves at its registry now, else ("", why)."""
+    from panel.crypto import reveal
+
+    auth = (site.registry_username, reveal(site.registry_password))
+    try:
+        return ops.resolve_digest(client, site.image, *auth), None
+    except (ops.SwarmError, docker.errors.DockerException, requests.RequestException) as exc:
+        return "", str(exc)
+
+
+def _db_node_check(client: docker.DockerClient, site: Site) -> CheckResult:
+    hostnames = sorted(n.attrs.get("Description", {}).get("Hostname", "") for n in client.nodes.list())
+    ok = site.db_node in hostnames
+    return CheckResult(
+        key="db_node_exists",
+        title="The database node is in the cluster",
+        ok=ok,
+        severity="hard",
+        reason=f"{site.db_node} is a node of {site.cluster.name}"
+        if ok
+        else f"no node of {site.cluster.name} is named {site.db_node!r}: the database would wait for ever",
+        fix="" if ok else f"set the database node to one of: {', '.join(hostnames)}",
+        source="live",
+    )
