@@ -71,7 +71,7 @@ def _cert_expiry_problem(pem: str, what: str) -> EngineError | None:
 @contextlib.contextmanager
 def _tls_files(cluster: Any) -> Iterator[TLSConfig]:
     for pem, what in ((cluster.tls_cert, "client certificate"), (cluster.tls_ca, "CA certificate")):
-        problem = _cert_expiry_problem(str(pem), what)
+        problem = _cert_expiry_problem(reveal(pem), what)
         if problem:
             raise problem
     folder = tempfile.mkdtemp(prefix="panel-tls-")

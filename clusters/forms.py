@@ -16,22 +16,38 @@ class KeepSecretWidget(forms.Textarea):
 
 
 class ClusterForm(forms.ModelForm):
+    """The three TLS PEMs are stored encrypted: never rendered back into the page, and a PEM left
+    blank on edit keeps the stored value."""
+
     class Meta:
         model = Cluster
         fields = ["name", "endpoint", "tls_ca", "tls_cert", "tls_key"]
         widgets = {
-            "tls_ca": forms.Textarea(attrs={"rows": 3}),
-            "tls_cert": forms.Textarea(attrs={"rows": 3}),
+            "tls_ca": KeepSecretWidget(
+                attrs={"rows": 3, "placeholder": "Leave blank to keep the stored CA certificate"}
+            ),
+            "tls_cert": KeepSecretWidget(
+                attrs={"rows": 3, "placeholder": "Leave blank to keep the stored client certificate"}
+            ),
             "tls_key": KeepSecretWidget(
                 attrs={"rows": 3, "placeholder": "Leave blank to keep the stored key"}
             ),
         }
 
+    def _keep(self, name: str) -> Any:
+        value = self.cleaned_data.get(name)
+        if not value and self.instance.pk:
+            return getattr(self.instance, name)
+        return value
+
+    def clean_tls_ca(self) -> Any:
+        return self._keep("tls_ca")
+
+    def clean_tls_cert(self) -> Any:
+        return self._keep("tls_cert")
+
     def clean_tls_key(self) -> Any:
-        key = self.cleaned_data.get("tls_key")
-        if not key and self.instance.pk:
-            return self.instance.tls_key
-        return key
+        return self._keep("tls_key")
 
 
 class SiteForm(forms.ModelForm):

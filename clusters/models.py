@@ -25,9 +25,12 @@ class Cluster(models.Model):
         validators=[v.validate_endpoint],
         help_text="unix:///var/run/docker.sock, tcp://manager:2376 (TLS) or ssh://user@manager",
     )
-    # TLS client material for tcp endpoints; the CA is public, the key is a secret.
-    tls_ca = models.TextField(blank=True, help_text="PEM of the CA that signed the engine's certificate.")
-    tls_cert = models.TextField(blank=True, help_text="PEM of the client certificate.")
+    # TLS client material for tcp endpoints: all three are stored encrypted, never shown or logged
+    # (the certificate says which engine the panel trusts and who it presents itself as).
+    tls_ca = EncryptedTextField(
+        blank=True, help_text="PEM of the CA that signed the engine's certificate; stored encrypted."
+    )
+    tls_cert = EncryptedTextField(blank=True, help_text="PEM of the client certificate; stored encrypted.")
     tls_key = EncryptedTextField(blank=True, help_text="PEM of the client key; stored encrypted.")
     # The local lab has no IPVS and no NFS (swarm-lab-notes): services use dnsrr and a bind filestore.
     is_lab = models.BooleanField(default=False, help_text="The local Swarm lab (made by `manage.py lab up`).")

@@ -10,7 +10,7 @@ actor    a user, or a string: "system" (reaper, beat), "cli:<unix user>" (see cl
          request, "cli:<unix user>" under manage.py and "system" elsewhere (workers, beat).
 target   a model instance (type, id and str are kept), a Target, a plain name, or None.
 before/after  field values where something changed; secrets are masked here (any key naming a
-         password, secret, key or token; encrypted fields; PEM private keys).
+         password, secret, key or token, and tls_ca / tls_cert; encrypted fields; PEM private keys).
 job      a Job or its id: the job this action started. site, cluster: instance or slug/name, for
          filtering; inferred from the target (or the job) when not given.
 request_id, client_address: default from the request (RequestIdMiddleware).

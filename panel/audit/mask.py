@@ -18,7 +18,8 @@ from typing import Any
 
 from panel.crypto import MASK, Secret
 
-SECRET_WORDS = ("password", "passwd", "secret", "key", "token", "tls_key", "credential")
+# tls_ca and tls_cert name no secret word but hold the cluster's stored (encrypted) PEMs.
+SECRET_WORDS = ("password", "passwd", "secret", "key", "token", "tls_key", "tls_ca", "tls_cert", "credential")
 _PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", re.S)
 MAX_STRING = 4000
 MAX_DEPTH = 8
