@@ -160,6 +160,7 @@ class DomainRunner(ReconcileRunner):
 class ScaleRunner(JobRunner):
     kind = "scale"
     plan = ["Scale", "Wait"]
+    sets_site = ("replicas",)
 
     def run(self) -> dict[str, Any]:
         site, replicas = self.site, int(self.params["replicas"])

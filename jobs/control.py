@@ -63,6 +63,8 @@ def start(
                 "celery_task_id": str(uuid.uuid4()),
             }
         )
+        # What the job will change on its site, from -> to (scale: replicas 2 -> 4).
+        sets = {f: job.params[f] for f in runner.sets_site if site is not None and f in job.params}
         audit.record(
             "job.start",
             request=request,
@@ -71,7 +73,8 @@ def start(
             job=job,
             site=site,
             cluster=job.cluster,
-            after={"kind": kind, "params": job.params},
+            before={f: getattr(site, f, None) for f in sets} or None,
+            after={"kind": kind, "params": job.params, **sets},
         )
         transaction.on_commit(lambda: enqueue(job.pk, job.celery_task_id))
     return job

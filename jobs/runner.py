@@ -110,6 +110,9 @@ class JobRunner:
     kind: ClassVar[str] = ""
     mutating: ClassVar[bool] = True  # takes the per-site lock
     plan: ClassVar[Sequence[str]] = ()  # step names shown as pending before they run
+    # Site fields the job sets to its param of the same name (scale: "replicas"): its start is
+    # audited with the site's value as `before` and the param as `after` (jobs.control.start).
+    sets_site: ClassVar[Sequence[str]] = ()
 
     def __init__(self, job: Job, *, writer: LogWriter | None = None) -> None:
         self.job = job

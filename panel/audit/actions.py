@@ -2,7 +2,7 @@
 "<what it is about>.<verb>", lower case. Features add theirs by calling record(); this list only
 feeds the filter's suggestions, so a name missing here is still recorded and searchable."""
 
-GROUPS = ["auth", "user", "cluster", "site", "domain", "job", "manifest", "audit"]
+GROUPS = ["auth", "user", "cluster", "site", "domain", "job", "manifest", "api_token", "audit"]
 
 KNOWN = [
     "auth.login",
@@ -13,15 +13,28 @@ KNOWN = [
     "user.role",
     "user.deactivate",
     "user.reactivate",
+    "user.password",
     "cluster.create",
     "cluster.edit",
     "cluster.delete",
+    "cluster.test",
+    "cluster.sync",
     "site.create",
     "site.edit",
     "site.delete",
     "domain.create",
     "domain.edit",
     "domain.delete",
+    "job.start",
+    "job.cancel",
+    "job.reap",
+    "job.compensate",
+    "manifest.submit",
+    "manifest.approve",
+    "manifest.reject",
+    "manifest.override",
+    "api_token.create",
+    "api_token.revoke",
     "audit.export",
     "job.log_download",
 ]

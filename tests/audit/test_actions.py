@@ -1,21 +1,33 @@
 """Each audited action leaves exactly one event with the right fields (table-driven).
 
 Every case runs the action the way a person would (the login form, the CRUD pages, the users
-page) and then reads the events written since a mark."""
+page, the site's buttons with their confirm pages, the change pages and the API, the tokens page)
+or as the system does (the reaper), then reads the events written since a mark. Jobs are only
+enqueued: no worker runs them."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
-from clusters.models import Cluster, Domain
+from clusters.models import Backup, Cluster, Domain, Site
+from jobs import control, reaper
+from jobs.changes import services, tokens
+from jobs.changes.intake import evaluate_archive
+from jobs.changes.models import ApiToken, ChangeSource, ManifestChange
+from jobs.compensation import compensation
+from jobs.models import Job, State
 from panel.crypto import MASK
 from panel.users import service
 from tests import factories
 from tests.audit.helpers import as_text, mark, since
+from tests.changes.conftest import TRAP_ADDON, small_zip, upload
 from tests.personas import NAMES, PASSWORD
 from tests.test_crud import SITE_FORM
 
@@ -32,6 +44,16 @@ def _nothing(personas: Any, world: dict) -> None:
     return None
 
 
+@compensation("test.audit_undo")
+def _undo(job: Any, log: Any) -> str:
+    return "undone"
+
+
+@pytest.fixture(autouse=True)
+def _no_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(control, "enqueue", lambda job_id, task_id: None)  # the job stays queued
+
+
 @dataclass
 class Case:
     name: str
@@ -39,7 +61,7 @@ class Case:
     do: Do
     actor: str
     role: str
-    target: tuple[str, str]  # (type, name)
+    target: tuple[str, Any]  # (type, name); "{id}" in the name is the target's id, or a callable
     site: str = ""
     cluster: str = ""
     before: dict | None = None  # expected subset; {} means "must be empty or None"
@@ -47,8 +69,9 @@ class Case:
     detail: str = ""  # expected substring
     also: tuple[str, ...] = ()  # other events the same step writes
     setup: Do = _nothing
-    secrets: tuple[str, ...] = ()  # must appear nowhere in the event
-    job: int | None = None  # the job the event links to
+    secrets: tuple[Any, ...] = ()  # must appear nowhere in the event; a callable gets the world
+    job: Any = None  # the job the event links to (an id, or a callable once the step ran)
+    web: bool = True  # made by a request: carries its id and the client's address
 
 
 def post(role: str, url: Any, data: Any = None, **headers: Any) -> Do:
@@ -76,6 +99,115 @@ def get(role: str, url: Any) -> Do:
 
 def make_job(personas: Any, world: dict) -> None:
     factories.job(world["site"], pk=JOB_PK, state="succeeded")
+
+
+def steps(*dos: Do) -> Do:
+    """Several requests for one action, e.g. a confirm page then its confirmation."""
+
+    def run(personas: Any, world: dict) -> None:
+        for do in dos:
+            do(personas, world)
+
+    return run
+
+
+def started() -> int:
+    """The job the step started: the only queued one (no worker takes it)."""
+    (pk,) = Job.objects.filter(state=State.QUEUED).values_list("pk", flat=True)
+    return pk
+
+
+def queued_job(personas: Any, world: dict) -> None:
+    factories.job(world["site"], pk=JOB_PK, state=State.QUEUED)
+
+
+def dead_job(personas: Any, world: dict) -> None:
+    """A running deploy whose worker died: no heartbeat for 5 minutes, one undo action owed."""
+    stale = timezone.now() - timedelta(minutes=5)
+    factories.job(
+        world["site"],
+        pk=JOB_PK,
+        state=State.RUNNING,
+        started_at=stale,
+        heartbeat_at=stale,
+        worker="w1",
+        worker_pid=4242,
+        compensation=[{"action": "test.audit_undo", "args": {}}],
+    )
+
+
+def reap(personas: Any, world: dict) -> None:
+    assert reaper.reap() == [JOB_PK]
+
+
+def installed(personas: Any, world: dict) -> None:
+    Site.objects.filter(slug="acme").update(
+        installed_modules={
+            "base": ["installed", "17.0.1.0.0"],
+            "web": ["installed", "17.0.1.0.0"],
+            TRAP_ADDON: ["installed", "17.0.1.0.0"],
+            "sale_subscription": ["uninstalled", None],
+        },
+        module_depends={"base": [], "web": ["base"], TRAP_ADDON: ["base", "web"]},
+        modules_read_at=timezone.now(),
+    )
+
+
+def make_backup(personas: Any, world: dict) -> None:
+    Backup.objects.create(site=world["site"], filename="acme-20260101.dump", size_bytes=1024)
+
+
+def make_change(*depends: str) -> Do:
+    """A change of report_xlsx submitted by bob (through the service: the row under test comes next)."""
+
+    def run(personas: Any, world: dict) -> None:
+        installed(personas, world)
+        site = Site.objects.get(slug="acme")
+        evaluation = evaluate_archive(site, SimpleUploadedFile("change.zip", small_zip(list(depends))))
+        services.submit(
+            site, evaluation, user=personas.users["operator"], source=ChangeSource.UPLOAD, title="t"
+        )
+
+    return run
+
+
+def restore_params() -> dict:
+    return {"backup_id": Backup.objects.get(site__slug="acme").pk}
+
+
+def archive(world: dict) -> dict:
+    return {"archive": upload(small_zip(["base", "web"])), "title": "xlsx fix", "action": "submit"}
+
+
+def make_token(personas: Any, world: dict) -> None:
+    world["secret"] = tokens.create(personas.users["operator"], "ci")[1]
+
+
+def create_token(personas: Any, world: dict) -> None:
+    response = personas.client("operator").post(reverse("token-list"), {"name": "ci"})
+    assert response.status_code == 200, response.content.decode()[:500]
+    world["secret"] = response.context["secret"]
+
+
+def api_submit(personas: Any, world: dict) -> None:
+    response = Client().post(
+        reverse("api-change-submit", args=["acme"]),
+        archive(world),
+        headers={"Authorization": f"Bearer {world['secret']}"},
+    )
+    assert response.status_code == 201, response.content.decode()[:500]
+
+
+def secret(world: dict) -> str:
+    return str(world["secret"])
+
+
+def token_name() -> str:
+    return str(ApiToken.objects.get(name="ci"))
+
+
+def change_pk() -> int:
+    return ManifestChange.objects.get().pk
 
 
 def login(password: str) -> Do:
@@ -329,6 +461,226 @@ CASES = [
         before={"is_active": False},
         after={"is_active": True},
     ),
+    Case(
+        "deploy",
+        "job.start",
+        post("operator", "/sites/acme/deploy/"),
+        "bob",
+        "operator",
+        ("job", "Deploy acme #{id}"),
+        site="acme",
+        cluster="prod",
+        before={},
+        after={"kind": "deploy", "params": {}},
+        job=started,
+    ),
+    Case(
+        "reconcile",
+        "job.start",
+        post("operator", "/sites/acme/reconcile/"),
+        "bob",
+        "operator",
+        ("job", "Reconcile acme #{id}"),
+        site="acme",
+        cluster="prod",
+        before={},
+        after={"kind": "reconcile", "params": {}},
+        job=started,
+    ),
+    Case(
+        "read modules",
+        "job.start",
+        post("operator", "/sites/acme/modules/read/"),
+        "bob",
+        "operator",
+        ("job", "read_modules acme #{id}"),
+        site="acme",
+        cluster="prod",
+        after={"kind": "read_modules", "params": {}},
+        job=started,
+    ),
+    Case(
+        "scale (page, plan, confirm)",
+        "job.start",
+        steps(
+            get("operator", "/sites/acme/scale/"),
+            post("operator", "/sites/acme/scale/", {"replicas": 4}),
+            post("operator", "/sites/acme/scale/", {"replicas": 4, "confirm": "yes"}),
+        ),
+        "bob",
+        "operator",
+        ("job", "Scale acme #{id}"),
+        site="acme",
+        cluster="prod",
+        before={"replicas": 2},
+        after={"kind": "scale", "params": {"replicas": 4}, "replicas": 4},
+        job=started,
+    ),
+    Case(
+        "module update with backup (plan, confirm)",
+        "job.start",
+        steps(
+            post("operator", "/sites/acme/modules/update/", {"modules": ["web"], "backup": "on"}),
+            post(
+                "operator",
+                "/sites/acme/modules/update/",
+                {"modules": ["web"], "backup": "on", "confirm": "yes"},
+            ),
+        ),
+        "bob",
+        "operator",
+        ("job", "Module update acme #{id}"),
+        site="acme",
+        cluster="prod",
+        before={},
+        after={"kind": "module_update", "params": {"modules": ["web"], "backup": True}},
+        setup=installed,
+        job=started,
+    ),
+    Case(
+        "restore (confirm page, confirm)",
+        "job.start",
+        steps(
+            get("operator", url_for("site-restore", "acme", pk_of(Backup, site__slug="acme"))),
+            post(
+                "operator",
+                url_for("site-restore", "acme", pk_of(Backup, site__slug="acme")),
+                {"confirm": "yes"},
+            ),
+        ),
+        "bob",
+        "operator",
+        ("job", "Restore acme #{id}"),
+        site="acme",
+        cluster="prod",
+        before={},
+        after={"kind": "restore", "params": restore_params},
+        setup=make_backup,
+        job=started,
+    ),
+    Case(
+        "job cancel (queued)",
+        "job.cancel",
+        post("operator", url_for("job-cancel", JOB_PK)),
+        "bob",
+        "operator",
+        ("job", f"Deploy acme #{JOB_PK}"),
+        site="acme",
+        cluster="prod",
+        detail="cancelled",
+        setup=queued_job,
+        job=JOB_PK,
+    ),
+    Case(
+        "reaper (stale heartbeat)",
+        "job.reap",
+        reap,
+        "system",
+        "system",
+        ("job", f"Deploy acme #{JOB_PK}"),
+        site="acme",
+        cluster="prod",
+        detail="worker died: no heartbeat since",
+        also=("job.compensate",),
+        setup=dead_job,
+        job=JOB_PK,
+        web=False,
+    ),
+    Case(
+        "manifest submit (page)",
+        "manifest.submit",
+        post("operator", "/sites/acme/changes/new/", archive),
+        "bob",
+        "operator",
+        ("manifestchange", "manifest change #{id}"),
+        site="acme",
+        cluster="prod",
+        before={},
+        after={"state": "pending", "source": "upload", "addons": [TRAP_ADDON], "blocked": []},
+        detail="1 addon(s), passes",
+        setup=installed,
+    ),
+    Case(
+        "manifest submit (API token)",
+        "manifest.submit",
+        api_submit,
+        "bob",
+        "operator",
+        ("manifestchange", "manifest change #{id}"),
+        site="acme",
+        cluster="prod",
+        after={"state": "pending", "source": "api", "addons": [TRAP_ADDON]},
+        setup=steps(installed, make_token),
+        secrets=(secret,),
+    ),
+    Case(
+        "manifest approve",
+        "manifest.approve",
+        post("approver", url_for("change-approve", change_pk), {"confirm": "yes"}),
+        "carol",
+        "approver",
+        ("manifestchange", "manifest change #{id}"),
+        site="acme",
+        cluster="prod",
+        before={"state": "pending"},
+        after={"state": "approved"},
+        setup=make_change("base", "web"),
+    ),
+    Case(
+        "manifest reject",
+        "manifest.reject",
+        post("approver", url_for("change-reject", change_pk), {"confirm": "yes", "reason": "wrong branch"}),
+        "carol",
+        "approver",
+        ("manifestchange", "manifest change #{id}"),
+        site="acme",
+        cluster="prod",
+        before={"state": "pending"},
+        after={"state": "rejected", "reason": "wrong branch"},
+        detail="wrong branch",
+        setup=make_change("base", "web"),
+    ),
+    Case(
+        "manifest override",
+        "manifest.override",
+        post(
+            "admin",
+            url_for("change-override", change_pk),
+            {"confirm": "yes", "reason": "sale_subscription is installed by tonight's release"},
+        ),
+        "dave",
+        "admin",
+        ("manifestchange", "manifest change #{id}"),
+        site="acme",
+        cluster="prod",
+        before={"state": "blocked"},
+        after={"state": "overridden", "reason": "sale_subscription is installed by tonight's release"},
+        detail="sale_subscription is installed by tonight's release",
+        setup=make_change("base", "sale_subscription"),
+    ),
+    Case(
+        "API token create",
+        "api_token.create",
+        create_token,
+        "bob",
+        "operator",
+        ("apitoken", token_name),
+        before={},
+        after={"name": "ci", "user": "bob"},
+        secrets=(secret,),
+    ),
+    Case(
+        "API token revoke",
+        "api_token.revoke",
+        post("operator", url_for("token-revoke", pk_of(ApiToken, name="ci"))),
+        "bob",
+        "operator",
+        ("apitoken", token_name),
+        before={"name": "ci", "user": "bob"},
+        after={},
+        setup=make_token,
+        secrets=(secret,),
+    ),
 ]
 
 
@@ -340,6 +692,7 @@ def _subset(expected: dict | None, actual: dict | None, side: str) -> None:
         return
     assert actual is not None, f"{side} is missing"
     for key, value in expected.items():
+        value = value() if callable(value) else value  # known once the step ran (e.g. a row's id)
         assert actual.get(key) == value, f"{side}[{key!r}] = {actual.get(key)!r}, expected {value!r}"
 
 
@@ -358,17 +711,31 @@ def test_action_leaves_exactly_one_event(case: Case, personas: Any, world: dict)
         assert event.actor_user_id == personas.users[case.role].pk
     else:
         assert event.actor_user_id is None
-    assert (event.target_type, event.target_name) == case.target
+    kind, name = case.target
+    name = name() if callable(name) else name.format(id=event.target_id)
+    assert (event.target_type, event.target_name) == (kind, name)
     assert event.site_slug == case.site
     assert event.cluster_name == case.cluster
     assert case.detail in event.detail
-    assert event.job_id == case.job
+    assert event.job_id == (case.job() if callable(case.job) else case.job)
+    if event.target_type == "job":
+        assert event.target_id == str(event.job_id)
     _subset(case.before, event.before, "before")
     _subset(case.after, event.after, "after")
-    # Where the click came from: every event made by a request carries its id and address.
-    assert len(event.request_id) == 32 and event.client_address == "127.0.0.1"
+    if case.web:  # where the click came from: every event made by a request carries its id and address
+        assert len(event.request_id) == 32 and event.client_address == "127.0.0.1"
+    else:
+        assert event.request_id == "" and event.client_address == ""
+    for other in events:  # the same step's other events: same actor, same request, same job
+        assert (other.actor_username, other.actor_role, other.request_id, other.client_address) == (
+            event.actor_username,
+            event.actor_role,
+            event.request_id,
+            event.client_address,
+        ), other.action
+        assert other.job_id == event.job_id or case.job is None, other.action
     assert event.prev_hash and len(event.hash) == 64
     text = as_text(event)
     for secret in (PASSWORD, *case.secrets):
-        assert secret not in text
+        assert (secret(world) if callable(secret) else secret) not in text
     assert "password" not in (event.detail or "").lower() or "wrong username or password" in event.detail
