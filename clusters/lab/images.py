@@ -51,7 +51,7 @@ PACKAGES = (
 # Bump when the rootfs recipe below changes (pruning, users): the cache key must change with it.
 RECIPE_VERSION = "1"
 # Bump when the way lab images are assembled from lab/images/ changes.
-BUILDER_VERSION = "3"
+BUILDER_VERSION = "4"
 PRUNE = (
     "usr/share/doc",
     "usr/share/man",
@@ -76,7 +76,19 @@ BASE_CHANGES = [
     'CMD ["/bin/bash"]',
 ]
 BASE_REPO = f"{config.PREFIX}/base"
-SPEC_KEYS = {"copy", "links", "mkdir", "entrypoint", "cmd", "env", "expose", "workdir", "user", "comment"}
+SPEC_KEYS = {
+    "copy",
+    "links",
+    "mkdir",
+    "owned",
+    "entrypoint",
+    "cmd",
+    "env",
+    "expose",
+    "workdir",
+    "user",
+    "comment",
+}
 SKIP_NAMES = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 MANIFEST_TYPES = ", ".join(
     [
@@ -338,6 +350,10 @@ def _context(images_dir: Path, name: str, base: str, tag: str, ctx: Path) -> Non
             inside.chmod(inside.stat().st_mode | 0o755)
     lines = [f"FROM {base}", "COPY root/ /"]
     lines += [f"ENV {key}={json.dumps(str(value))}" for key, value in spec.get("env", {}).items()]
+    # Folders a non-root user must own, as official images prepare their volume paths (a named
+    # volume mounted there starts with the folder's owner).
+    for path, user in spec.get("owned", {}).items():
+        lines.append(f"RUN mkdir -p {path} && chown {user}:{user} {path}")
     if "workdir" in spec:
         lines.append(f"WORKDIR {spec['workdir']}")
     if "user" in spec:

@@ -319,7 +319,10 @@ def _redis(spec: SiteSpec) -> ServiceSpec:
         spec,
         "redis",
         image=pinned_ref(spec.redis_image, spec.redis_image_digest),
-        args=["redis-server", "--appendonly", "yes"],
+        # Said, not left to the image: the append-only file in the mounted volume, and protected
+        # mode off (on by default without a password, it refuses every client but loopback: every
+        # login through session_redis would fail). Redis is reachable on the site's network only.
+        args=["redis-server", "--appendonly", "yes", "--dir", "/data", "--protected-mode", "no"],
         env={},
         mounts=[
             Mount(

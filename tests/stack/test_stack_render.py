@@ -107,6 +107,10 @@ def test_database_pinned_with_its_volume(make_spec):
     assert db.restart_policy["Condition"] == "any"
     redis = render(make_spec()).service("redis")
     assert redis.constraints == ["node.hostname==db1"] and redis.mounts[0]["Source"] == "acme_redis_data"
+    # Sessions survive a restart (AOF in the volume) and the Odoo replicas may connect at all
+    # (protected mode refuses non-loopback clients; tests/lab/test_seed_failures_lab.py).
+    assert redis.args[redis.args.index("--dir") + 1] == redis.mounts[0]["Target"] == "/data"
+    assert redis.args[redis.args.index("--protected-mode") + 1] == "no"
 
 
 def test_update_rollback_restart_and_durations_in_ns(make_spec):
