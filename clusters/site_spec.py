@@ -9,12 +9,14 @@ from panel.crypto import reveal
 
 # The lab's stand-in answers /web/health within a second of starting, so the lab checks often and
 # waits briefly; real Odoo keeps the SiteSpec defaults (a long start period while the registry loads).
+# A task that never turns healthy fails the update whatever the monitor window (Swarm waits for it
+# to run before stopping an old one), so the window only delays "completed": kept short here.
 LAB_TIMING: dict[str, int] = {
     "health_interval_s": 2,
     "health_timeout_s": 3,
     "health_retries": 3,
-    "health_start_period_s": 20,
-    "update_monitor_s": 8,
+    "health_start_period_s": 8,
+    "update_monitor_s": 3,
     "update_delay_s": 1,
     "stop_grace_period_s": 5,
 }

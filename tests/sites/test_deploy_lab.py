@@ -14,7 +14,6 @@ from clusters.models import Site
 from clusters.site_spec import spec_for
 from clusters.stack import preflight
 from clusters.stack.drift import live_stack_summary
-from clusters.stack.preflight import blocking
 from clusters.tasks import drift_one
 from jobs.models import Job
 from tests import factories
@@ -75,7 +74,10 @@ def test_deploy_applies_the_checklist(make_site, monkeypatch, docker_client):  #
     # The same checklist, read back from the live services, passes as a whole.
     services = docker_client.services.list(filters={"label": f"panel.site={site.slug}"})
     live = live_stack_summary([s.attrs for s in services])
-    assert blocking(preflight(spec_for(site), live)) == []
+    # Every item, soft ones included (sticky cookie flags, rollback settings, healthcheck timing),
+    # but the Traefik network: these test sites set none (the demo site's test has one, all green).
+    failing = [(r.key, r.reason) for r in preflight(spec_for(site), live) if not r.ok]
+    assert [f for f in failing if f[0] != "traefik_network"] == [], failing
     assert "answer /web/health from inside" in log_text(job)
 
 

@@ -6,7 +6,7 @@ import contextlib
 from typing import Any
 
 from django.core.management import call_command
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, CommandParser
 
 from clusters.lab.api import FILESTORE_ROOT, info
 from clusters.lab.errors import LabError
@@ -14,7 +14,6 @@ from clusters.models import Cluster, Domain, Site
 from panel.cli import WHOLE, PanelCommand
 
 SLUG = "demo"
-DOMAINS = ("demo.lab.test", "www.demo.lab.test")
 DEMO_MODULES = "shop_sale,shop_stock"
 # The overlay a Traefik on the manager would share with the sites (the lab runs no Traefik itself:
 # its labels and rule are rendered and checked, and the network is where Traefik would attach).
@@ -25,7 +24,11 @@ class Command(PanelCommand):
     help = "Create, deploy and initialise the demo site on the lab cluster."
     permissions = {WHOLE: "admin"}
 
-    def handle(self, *args: Any, **options: Any) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--slug", default=SLUG, help="the demo site's slug (tests use their own)")
+
+    def handle(self, *args: Any, slug: str = SLUG, **options: Any) -> None:
+        domains = (f"{slug}.lab.test", f"www.{slug}.lab.test")
         cluster = Cluster.objects.filter(name="lab", is_lab=True).first()
         if cluster is None:
             raise CommandError("no lab cluster: run `python manage.py lab up` first")
@@ -38,11 +41,11 @@ class Command(PanelCommand):
                 client.networks.create(
                     TRAEFIK_NETWORK, driver="overlay", attachable=True, labels={"oplab.made": "demo"}
                 )
-        site = Site.objects.filter(slug=SLUG).first()
+        site = Site.objects.filter(slug=slug).first()
         if site is None:
             site = Site.objects.create(
                 cluster=cluster,
-                slug=SLUG,
+                slug=slug,
                 name="Demo shop",
                 image=lab.image("odoo").ref,
                 db_image=lab.image("postgres").ref,
@@ -51,13 +54,13 @@ class Command(PanelCommand):
                 db_node=lab.workers[0].hostname,
                 replicas=2,
                 filestore_kind=Site.Filestore.BIND,
-                bind_path=f"{FILESTORE_ROOT}/{SLUG}",
+                bind_path=f"{FILESTORE_ROOT}/{slug}",
                 traefik_network="",
                 traefik_certresolver="",
             )
-            for name in DOMAINS:
+            for name in domains:
                 Domain.objects.create(site=site, name=name)
-            self.stdout.write(f"created site {SLUG} on the lab")
+            self.stdout.write(f"created site {slug} on the lab")
         if site.traefik_network != TRAEFIK_NETWORK:
             Site.objects.filter(pk=site.pk).update(traefik_network=TRAEFIK_NETWORK, status=Site.Status.NEW)
             site.refresh_from_db()
@@ -70,16 +73,16 @@ class Command(PanelCommand):
         if site.status == Site.Status.HEALTHY and site.image == lab.image("odoo").ref:
             self.stdout.write("the demo site is deployed and healthy")
             return
-        call_command("site", "deploy", SLUG, "--wait", stdout=self.stdout)
-        call_command("site", "modules", SLUG, "--wait", stdout=self.stdout)
+        call_command("site", "deploy", slug, "--wait", stdout=self.stdout)
+        call_command("site", "modules", slug, "--wait", stdout=self.stdout)
         site.refresh_from_db()
         missing = [
             m for m in DEMO_MODULES.split(",") if site.installed_modules.get(m, [""])[0] != "installed"
         ]
         if missing:
             call_command(
-                "site", "install", SLUG, "--modules", ",".join(missing), "--wait", stdout=self.stdout
+                "site", "install", slug, "--modules", ",".join(missing), "--wait", stdout=self.stdout
             )
         self.stdout.write(
-            f"demo site ready: http://{DOMAINS[0]}/ (through Traefik in production; see its page)"
+            f"demo site ready: http://{domains[0]}/ (through Traefik in production; see its page)"
         )
