@@ -32,9 +32,32 @@
     htmx.process(button);
   }
 
-  document.addEventListener("htmx:sseBeforeMessage", function () {
+  // Someone scrolled up to read: new lines are held back rather than added (the page would grow
+  // without bound during a busy job), counted on a button that reloads the page at the latest tail.
+  // Once one line is held, all are, so the page never shows a log with a gap in it.
+  var held = 0;
+
+  function showHeld() {
+    var button = document.getElementById("log-held");
+    if (!button) {
+      button = document.createElement("button");
+      button.type = "button";
+      button.id = "log-held";
+      button.className = "held";
+      button.addEventListener("click", function () { window.location.reload(); });
+      document.getElementById("job-log").appendChild(button);
+    }
+    button.textContent = held + " new line" + (held === 1 ? "" : "s") + " held while you read: show the latest";
+  }
+
+  document.addEventListener("htmx:sseBeforeMessage", function (evt) {
     var el = scroller();
     atBottom = !el || nearBottom(el);
+    if (evt.target && evt.target.id === "log-lines" && (held > 0 || !atBottom)) {
+      evt.preventDefault();
+      held += 1;
+      showHeld();
+    }
   });
 
   function afterLines(evt) {

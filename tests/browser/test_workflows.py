@@ -169,7 +169,7 @@ def test_update_modules_with_plan_and_confirm(  # type: ignore[no-untyped-def]
             engine.add(service.attrs["Spec"]["Mode"]["Replicated"]["Replicas"])
             page.wait_for_timeout(200)
         expect(state).to_contain_text("Succeeded")
-        assert shown[0] == "2 / 2" and "0 / 2" in shown and shown[-1] != "0 / 2", shown
+        assert shown[0] == "2 / 2" and "0 / 2" in shown, shown
         expect(page.locator("#job-replicas .big")).to_have_text("2 / 2")
         assert 0 in engine, f"the service never went to 0 replicas: saw {engine}"
         assert {"Scale to 0", "Update"} & steps, f"the timeline never showed a current step: {steps}"
@@ -181,6 +181,13 @@ def test_update_modules_with_plan_and_confirm(  # type: ignore[no-untyped-def]
 
         page.goto(f"/sites/{site.slug}/")
         expect(page.locator(".card", has_text="Replicas running")).to_contain_text("2 / 2")
+
+        # The audit log has the update, by bob, linked to its job.
+        page.goto(f"/audit/?site={site.slug}")
+        started = page.locator("tr[id^='event-']", has_text="job.start").filter(has_text="module_update")
+        expect(started).to_have_count(1)
+        expect(started).to_contain_text("bob")
+        expect(started.get_by_role("link", name=re.compile("job", re.I)).first).to_be_visible()
     finally:
         remove_site_objects(docker_client, site.slug)
 
@@ -282,3 +289,70 @@ def test_the_gate_blocks_a_change_and_a_second_user_approves_one_then_the_audit_
     rows = list(csv.DictReader(saved.open(newline="")))
     actions = [row.get("action") for row in rows]
     assert actions.count("manifest.submit") == 2 and "manifest.approve" in actions, actions
+
+
+PAGES = ["/", "/clusters/", "/sites/", "/domains/", "/jobs/", "/changes/", "/audit/", "/users/"]
+
+
+def test_every_main_page_reads_well_at_laptop_and_phone_widths(page, panel_server):  # type: ignore[no-untyped-def]
+    """Each list page and a site's and a job's page, with rows in them: no serious accessibility
+    finding, and at a phone's width the page reflows instead of scrolling sideways."""
+    make_user("erin", "admin")
+    site = factories.site(factories.cluster(name="prod"), slug="acme", replicas=2)
+    factories.domain(site, "shop.acme.example.com")
+    job = factories.job(site, kind="deploy", state="succeeded", created_by_name="erin")
+    log_in(page, "erin")
+    for url in [*PAGES, f"/sites/{site.slug}/", f"/jobs/{job.pk}/", f"/sites/{site.slug}/modules/update/"]:
+        name = url.strip("/").replace("/", "-") or "dashboard"
+        page.set_viewport_size({"width": 1366, "height": 900})
+        page.goto(url)
+        expect(page.locator("main h1").first).to_be_visible()
+        assert serious_violations(page) == [], url
+        shoot(page, f"wide-{name}")
+        page.set_viewport_size({"width": 390, "height": 844})
+        wide = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert wide <= 0, f"{url} scrolls sideways by {wide}px at 390 px"
+        shoot(page, f"phone-{name}")
+
+
+def test_the_keyboard_reaches_everything_in_order(page, panel_server):  # type: ignore[no-untyped-def]
+    """Focus order: the login form in reading order; on every page the first Tab offers the skip
+    link, which moves focus past the navigation."""
+    make_user("frank", "viewer")
+    page.goto("/login/")
+    expect(page.get_by_label("Username")).to_be_focused()  # autofocus: type at once
+    order = []
+    for _ in range(2):
+        page.keyboard.press("Tab")
+        order.append(page.evaluate("document.activeElement.id || document.activeElement.textContent.trim()"))
+    assert order == ["id_password", "Log in"], order
+    log_in(page, "frank")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    inside_main = page.evaluate("document.querySelector('main').contains(document.activeElement)")
+    assert inside_main, "after the skip link, the next Tab should land inside the page's content"
+
+
+def test_a_reader_scrolled_up_keeps_a_bounded_page_then_jumps_to_the_latest(  # type: ignore[no-untyped-def]
+    page, panel_worker
+):
+    """While someone reads older lines of a busy job, new lines are held back (counted on a button)
+    instead of growing the page; the button brings the latest tail."""
+    from jobs.control import start
+
+    make_user("gina", "viewer")
+    job = start("test.lines", params={"count": 600, "delay": 0.02})
+    log_in(page, "gina")
+    page.goto(f"/jobs/{job.pk}/")
+    page.wait_for_function("document.querySelectorAll('#log-lines > .ln').length > 40", timeout=30_000)
+    page.locator("#log-scroll").evaluate("el => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); }")
+    held = page.locator("#log-held")
+    expect(held).to_contain_text("held while you read", timeout=15_000)
+    shown = page.locator("#log-lines > .ln").count()
+    page.wait_for_timeout(1500)
+    assert page.locator("#log-lines > .ln").count() == shown, "lines were added while the reader was up"
+    held.click()
+    page.wait_for_load_state()
+    expect(page.locator("#log-lines")).to_contain_text("line 600", timeout=60_000)
