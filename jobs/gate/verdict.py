@@ -13,8 +13,10 @@ Dependencies are sorted into four kinds:
 - not_installable: in the paths with `installable: False` (Odoo skips it and its dependents);
 - outside_paths: installed in the database but not in these paths (its code is elsewhere on the image);
   informative only, its own depends cannot be expanded here.
-Addons of the change that are not installed on the site cannot break it, so they are reported but only
-block with strict=True (a change meant to install them).
+Addons of the change that are not installed on the site cannot break it, so in a whole-tree check (a
+repository with addons the site never installed) they are reported as notes. They block like the
+others when named with `select` (the caller asks about exactly these addons: a CI step checking
+what a merge adds) or with strict=True (a change meant to install them).
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def check_change(
             installable=addon.installable,
             depends=sorted(addon.depends),
         )
-        _judge(name, entry, installed, series, strict)
+        _judge(name, entry, installed, series, strict or select is not None)
         if entry["blocked"]:
             radius = dependents(reverse, [name]) | {name}
             entry["blast_radius"] = sorted(n for n in radius if n in installed)

@@ -118,11 +118,17 @@ def test_uninstallable_dependency_or_addon_blocks(change: Path, site: InstalledM
     assert verdict["blocked"] == ["report_xlsx", "report_xlsx_helper"]
 
 
-def test_addons_not_installed_only_block_in_strict_mode(change: Path, site: InstalledModules) -> None:
-    lenient = check_change(str(change), "17.0", site, select=["tms_account_asset"])
-    assert lenient["passes"] and lenient["addons"]["tms_account_asset"]["not_installed"]
-    strict = check_change(str(change), "17.0", site, select=["tms_account_asset"], strict=True)
-    assert not strict["passes"] and strict["blocked"] == ["tms_account_asset"]
+def test_addons_not_installed_block_when_named_or_strict(change: Path, site: InstalledModules) -> None:
+    """design.md: a dependency that is not installed blocks. A whole-tree check reports the addons the
+    site never installed as notes (a repository holds many); naming one, or strict, blocks on it."""
+    whole = check_change(str(change), "17.0", site)
+    entry = whole["addons"]["tms_account_asset"]
+    assert entry["notes"] and not entry["blocked"]
+    named = check_change(str(change), "17.0", site, select=["tms_account_asset"])
+    assert not named["passes"] and named["blocked"] == ["tms_account_asset"]
+    assert named["addons"]["tms_account_asset"]["not_installed"]
+    strict = check_change(str(change), "17.0", site, strict=True)
+    assert not strict["passes"] and "tms_account_asset" in strict["blocked"]
 
 
 def test_blast_radius_also_uses_the_databases_dependency_rows(change: Path, site: InstalledModules) -> None:

@@ -50,7 +50,9 @@ class Command(PanelCommand):
             "--current-addons-path", help="the site's current addons, for depends added/removed"
         )
         check.add_argument(
-            "--strict", action="store_true", help="also block addons not installed on the site"
+            "--strict",
+            action="store_true",
+            help="also block addons not installed on the site that --select does not name",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
