@@ -90,6 +90,9 @@ def test_filestore_and_traefik_validation():
         "o": "addr=nfs.lan,rw",
         "device": ":/x",
     }
+    # Real NFS options that only contain "addr=" in their name are fine.
+    options = "rw,clientaddr=10.0.0.5,mountaddr=10.0.0.10"
+    assert NfsFilestore("nfs.lan", "/x", options).volume_options["o"] == f"addr=nfs.lan,{options}"
 
 
 def test_module_names():
