@@ -10,7 +10,7 @@ updated `--runs` times by each way, alternating, in the same run:
       mounts and environment running `odoo -d DB -u MODULE --stop-after-init --no-http`, wait for it
       to end, read its log, remove it, scale back (a trap restores the replicas on failure). Its
       loops poll every second. `docker service scale` is run with --detach: without it the CLI
-      waits out the service's update monitor (8 s in the lab) even when scaling to 0, which would
+      waits out the service's update monitor (LAB_TIMING, seconds) even when scaling to 0, which would
       hand the panel a strawman;
   (b) the panel: a `module_update` job run in this process exactly as a worker runs it (claim,
       steps, log, compensation), without the backup (the shell takes none; a backup runs before the
