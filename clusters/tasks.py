@@ -1,6 +1,8 @@
 """Beat tasks of clusters: node and status sync, and drift of the deployed sites, each fanned out
 one task per cluster so that one unreachable cluster (15 s timeout) never delays the others."""
 
+from collections.abc import Callable
+
 from celery import shared_task
 
 from clusters.inspection import check_cluster_drift
@@ -8,27 +10,32 @@ from clusters.models import Cluster
 from clusters.sync import sync_cluster
 
 
+def _fan_out(task) -> None:  # type: ignore[no-untyped-def]
+    for pk in Cluster.objects.values_list("pk", flat=True):
+        task.delay(pk)
+
+
+def _on_cluster(pk: int, work: Callable[[Cluster], object]) -> None:
+    cluster = Cluster.objects.filter(pk=pk).first()
+    if cluster is not None:  # deleted since the fan-out
+        work(cluster)
+
+
 @shared_task(name="clusters.tasks.sync_all", ignore_result=True)
 def sync_all() -> None:
-    for pk in Cluster.objects.values_list("pk", flat=True):
-        sync_one.delay(pk)
+    _fan_out(sync_one)
 
 
 @shared_task(name="clusters.tasks.sync_one", ignore_result=True, soft_time_limit=60, time_limit=90)
 def sync_one(pk: int) -> None:
-    cluster = Cluster.objects.filter(pk=pk).first()
-    if cluster is not None:
-        sync_cluster(cluster)
+    _on_cluster(pk, sync_cluster)
 
 
 @shared_task(name="clusters.tasks.drift_all", ignore_result=True)
 def drift_all() -> None:
-    for pk in Cluster.objects.values_list("pk", flat=True):
-        drift_one.delay(pk)
+    _fan_out(drift_one)
 
 
 @shared_task(name="clusters.tasks.drift_one", ignore_result=True, soft_time_limit=240, time_limit=270)
 def drift_one(pk: int) -> None:
-    cluster = Cluster.objects.filter(pk=pk).first()
-    if cluster is not None:
-        check_cluster_drift(cluster)
+    _on_cluster(pk, check_cluster_drift)

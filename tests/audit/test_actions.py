@@ -74,6 +74,25 @@ class Case:
     web: bool = True  # made by a request: carries its id and the client's address
 
 
+def job_start(name: str, do: Do, label: str, kind: str, params: Any, **kw: Any) -> Case:
+    """An operator's button on acme that starts a job: one `job.start`, the job as target and link,
+    its kind and params in `after` (the site's current value in `before` where the job sets one)."""
+    kw.setdefault("before", {})
+    kw["after"] = {"kind": kind, "params": params, **kw.get("after", {})}
+    return Case(
+        name,
+        "job.start",
+        do,
+        "bob",
+        "operator",
+        ("job", f"{label} acme #{{id}}"),
+        site="acme",
+        cluster="prod",
+        job=started,
+        **kw,
+    )
+
+
 def post(role: str, url: Any, data: Any = None, **headers: Any) -> Do:
     """POST as `role`; url and data may be callables (resolved once the world exists)."""
 
@@ -461,64 +480,31 @@ CASES = [
         before={"is_active": False},
         after={"is_active": True},
     ),
-    Case(
-        "deploy",
-        "job.start",
-        post("operator", "/sites/acme/deploy/"),
-        "bob",
-        "operator",
-        ("job", "Deploy acme #{id}"),
-        site="acme",
-        cluster="prod",
-        before={},
-        after={"kind": "deploy", "params": {}},
-        job=started,
-    ),
-    Case(
-        "reconcile",
-        "job.start",
-        post("operator", "/sites/acme/reconcile/"),
-        "bob",
-        "operator",
-        ("job", "Reconcile acme #{id}"),
-        site="acme",
-        cluster="prod",
-        before={},
-        after={"kind": "reconcile", "params": {}},
-        job=started,
-    ),
-    Case(
+    job_start("deploy", post("operator", "/sites/acme/deploy/"), "Deploy", "deploy", {}),
+    job_start("reconcile", post("operator", "/sites/acme/reconcile/"), "Reconcile", "reconcile", {}),
+    job_start(
         "read modules",
-        "job.start",
         post("operator", "/sites/acme/modules/read/"),
-        "bob",
-        "operator",
-        ("job", "read_modules acme #{id}"),
-        site="acme",
-        cluster="prod",
-        after={"kind": "read_modules", "params": {}},
-        job=started,
+        "read_modules",
+        "read_modules",
+        {},
+        before=None,
     ),
-    Case(
+    job_start(
         "scale (page, plan, confirm)",
-        "job.start",
         steps(
             get("operator", "/sites/acme/scale/"),
             post("operator", "/sites/acme/scale/", {"replicas": 4}),
             post("operator", "/sites/acme/scale/", {"replicas": 4, "confirm": "yes"}),
         ),
-        "bob",
-        "operator",
-        ("job", "Scale acme #{id}"),
-        site="acme",
-        cluster="prod",
+        "Scale",
+        "scale",
+        {"replicas": 4},
         before={"replicas": 2},
-        after={"kind": "scale", "params": {"replicas": 4}, "replicas": 4},
-        job=started,
+        after={"replicas": 4},
     ),
-    Case(
+    job_start(
         "module update with backup (plan, confirm)",
-        "job.start",
         steps(
             post("operator", "/sites/acme/modules/update/", {"modules": ["web"], "backup": "on"}),
             post(
@@ -527,19 +513,13 @@ CASES = [
                 {"modules": ["web"], "backup": "on", "confirm": "yes"},
             ),
         ),
-        "bob",
-        "operator",
-        ("job", "Module update acme #{id}"),
-        site="acme",
-        cluster="prod",
-        before={},
-        after={"kind": "module_update", "params": {"modules": ["web"], "backup": True}},
+        "Module update",
+        "module_update",
+        {"modules": ["web"], "backup": True},
         setup=installed,
-        job=started,
     ),
-    Case(
+    job_start(
         "restore (confirm page, confirm)",
-        "job.start",
         steps(
             get("operator", url_for("site-restore", "acme", pk_of(Backup, site__slug="acme"))),
             post(
@@ -548,15 +528,10 @@ CASES = [
                 {"confirm": "yes"},
             ),
         ),
-        "bob",
-        "operator",
-        ("job", "Restore acme #{id}"),
-        site="acme",
-        cluster="prod",
-        before={},
-        after={"kind": "restore", "params": restore_params},
+        "Restore",
+        "restore",
+        restore_params,
         setup=make_backup,
-        job=started,
     ),
     Case(
         "job cancel (queued)",

@@ -11,6 +11,7 @@ import pytest
 import redis
 
 import tests.jobs.runners  # noqa: F401  (the worker includes them too)
+from tests.jobs.conftest import _stream_settings  # noqa: F401  (autouse: logs on the private Redis)
 from tests.jobs.services import Uvicorn, Worker, service_env
 
 HERE = Path(__file__).resolve().parent
@@ -49,12 +50,6 @@ def _orm_beside_playwright():  # type: ignore[no-untyped-def]
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     else:
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
-
-
-@pytest.fixture(autouse=True)
-def _stream_settings(settings, private_redis):  # type: ignore[no-untyped-def]
-    settings.JOB_LOG_REDIS_URL = private_redis.url(0)
-    settings.JOB_HEARTBEAT_SECONDS = 1
 
 
 @pytest.fixture(scope="module")
