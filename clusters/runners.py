@@ -9,6 +9,7 @@ they need: restore_replicas (scale a service back to what the job recorded) and 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +32,10 @@ from jobs.models import Job
 from jobs.runner import JobFailed, JobRunner, register
 from panel.crypto import reveal
 
-QUERY_ATTEMPTS = 3
+# A read of the site's database that fails for a reason of the overlay network is tried again
+# for this long: a task on a node new to the network cannot resolve the database's name until
+# Swarm's gossip reaches that node, which took over 20 s on a busy lab.
+QUERY_RETRY_S = 90
 TRANSIENT_PSQL_ERRORS = ("timeout expired", "could not translate host name", "Connection refused")
 MODULES_SQL = (
     "SELECT m.name, m.state, COALESCE(m.latest_version, ''), "
@@ -205,19 +209,21 @@ def read_modules_and_depends(
     Returns name -> [state, latest_version] and name -> [direct depends].
     `guard`: the job to record the one-off task in (see one_off_guard)."""
     task = render_query_task(spec_for(site), MODULES_SQL, run_id)
-    for attempt in range(1, QUERY_ATTEMPTS + 1):
+    give_up_at = time.monotonic() + QUERY_RETRY_S
+    for attempt in itertools.count(1):
         with one_off_guard(guard, task.name):
             code, lines = run_one_off(client, task, 120, lambda _line: None)
         # A fresh task's first connection over the overlay can time out while the network's
-        # VXLAN entries settle (seen right after services are scaled): a read is safe to repeat.
+        # VXLAN entries and names settle (seen right after services are scaled, and on a busy
+        # cluster): a read is safe to repeat.
         transient = any(mark in " ".join(lines) for mark in TRANSIENT_PSQL_ERRORS)
-        if code == 0 or not transient or attempt == QUERY_ATTEMPTS:
+        if code == 0 or not transient or time.monotonic() + 2 * attempt > give_up_at:
             break
         log(
             f"reading the modules: {lines[-1] if lines else 'no answer'}; "
-            f"trying again ({attempt + 1}/{QUERY_ATTEMPTS})"
+            f"trying again in {2 * attempt} s (attempt {attempt + 1}, for up to {QUERY_RETRY_S} s in all)"
         )
-        time.sleep(2)
+        time.sleep(2 * attempt)
     if code != 0:
         raise JobFailed("reading the installed modules failed: " + " ".join(lines[-3:]))
     modules: dict[str, list[str]] = {}

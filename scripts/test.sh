@@ -12,6 +12,7 @@ apt_install docker-compose
 apt_install chromium fonts-dejavu-core
 
 export PANEL_DATABASE_URL="${PANEL_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/panel}"
+PANEL_TEST_PROCESSES="${PANEL_TEST_PROCESSES:-3}"
 
 say "ruff"
 "$VENV/bin/ruff" check .
@@ -23,5 +24,15 @@ say "django checks"
 "$PY" manage.py makemigrations --check --dry-run
 PANEL_MODE=production PANEL_SECRET_KEY="$(printf 'x%.0s' $(seq 60))-check-only" PANEL_ENCRYPTION_KEY=check-only \
   PANEL_ALLOWED_HOSTS=panel.example.com "$PY" manage.py check --deploy --fail-level WARNING
-say "pytest"
-"$VENV/bin/pytest" "$@"
+if [ $# -gt 0 ]; then  # what was asked for, in one process
+  say "pytest $*"
+  exec "$VENV/bin/pytest" "$@"
+fi
+# The whole suite in two parts (tests/conftest.py says why): in parallel, then the `serial` tests
+# alone. The lab tests mostly wait on Swarm, so more processes than CPUs still shorten the run.
+say "pytest, in $PANEL_TEST_PROCESSES processes"
+status=0
+"$VENV/bin/pytest" -n "$PANEL_TEST_PROCESSES" --dist loadfile -m "not serial" || status=$?
+say "pytest, the serial tests"
+"$VENV/bin/pytest" -m serial || status=$?
+exit "$status"

@@ -8,7 +8,15 @@ Jobs, their broker and their live logs use one private redis-server for the whol
 random loopback port): a test may kill and restart it, and nothing a test enqueues can reach a
 `make run` worker on the shared Redis. One instance only: folders that each made their own left
 Celery pointed at whichever started last, so jobs went to a broker no worker listened on.
+
+`make test` runs the suite in two parts: most of it in parallel processes (pytest-xdist, a file per
+process at a time: the lab tests mostly wait on Swarm), then the `serial` tests alone, those that
+take the lab down or kill or drain a node under everyone's feet. Each parallel process has its own
+test database (pytest-django), private Redis and workers, and its own database on the shared Redis
+for the cache and live logs: a `cache.clear()` or a job id in one must not reach another.
 """
+
+import os
 
 import pytest
 import redis
@@ -22,6 +30,31 @@ def pytest_configure(config):  # type: ignore[no-untyped-def]
     # Password hashing at production strength costs ~0.5 s per user; personas make four per test.
     if config.pluginmanager.hasplugin("django"):
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+        _own_redis_database(os.environ.get("PYTEST_XDIST_WORKER", ""))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In a parallel run, the files that use the lab go out first: they are the long ones (a
+    minute or more each, mostly waiting on Swarm), and the quick ones fill the gaps around them."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    lab_files = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("lab")}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in lab_files)  # stable: order kept inside
+
+
+def _own_redis_database(worker: str) -> None:
+    """In a parallel process gwN, the shared Redis's database 10+N serves the cache and live logs,
+    here and in every worker or server the process starts (they inherit the environment)."""
+    if not worker.startswith("gw"):
+        return
+    from django.test.utils import override_settings
+
+    url = settings.REDIS_URL.rpartition("/")[0] + f"/{10 + int(worker[2:])}"
+    os.environ["PANEL_REDIS_URL"] = os.environ["PANEL_JOB_LOG_REDIS_URL"] = url
+    cache = {**settings.CACHES["default"], "LOCATION": url}
+    # override_settings (left on for the session) also resets the cache handler already set up.
+    override_settings(REDIS_URL=url, JOB_LOG_REDIS_URL=url, CACHES={"default": cache}).enable()
 
 
 @pytest.fixture(scope="session", autouse=True)

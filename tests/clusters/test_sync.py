@@ -49,6 +49,7 @@ def test_sync_shows_every_lab_node(lab, lab_cluster, personas):  # type: ignore[
         assert worker.hostname in page
 
 
+@pytest.mark.serial  # a worker node's engine dies under every other test's tasks
 def test_killed_worker_shows_down_then_ready(lab, lab_cluster):  # type: ignore[no-untyped-def]
     victim = WorkerNames(len(lab.workers))
     sync_cluster(lab_cluster)

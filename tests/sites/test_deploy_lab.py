@@ -161,6 +161,7 @@ def test_drift_names_a_removed_domain_and_reconcile_repairs(make_site, monkeypat
     assert inspection.check_drift(site).drift == []  # type: ignore[union-attr]
 
 
+@pytest.mark.serial  # draining a node moves every other test's tasks off it
 def test_drained_db_node_never_moves_the_database(make_site, monkeypatch, docker_client, lab):  # type: ignore[no-untyped-def]
     site = make_site(replicas=1)
     assert run_inline(monkeypatch, "deploy", site).state == "succeeded"

@@ -1,0 +1,75 @@
+"""Reading a site's modules is repeated while the overlay network is settling, within a time
+budget, and never for an error that repeating cannot fix. The one-off task is faked here (its real
+runs are in tests/modules/*_lab.py); what is tested is the decision to try again."""
+
+import pytest
+
+from clusters import runners
+from jobs.runner import JobFailed
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+ROW = "base|installed|17.0.1.0|"
+NO_NAME = 'psql: error: could not translate host name "acme_db" to address: Name or service not known'
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(runners.time, "monotonic", fake.monotonic)
+    monkeypatch.setattr(runners.time, "sleep", fake.sleep)
+    return fake
+
+
+def answers(monkeypatch: pytest.MonkeyPatch, clock: Clock, replies: list[tuple[int, list[str]]]) -> list[int]:
+    calls: list[int] = []
+
+    def one_off(client, task, deadline_s, log):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        clock.now += 5  # a one-off task takes a few seconds to start and end
+        return replies[min(len(calls), len(replies)) - 1]
+
+    monkeypatch.setattr(runners, "run_one_off", one_off)
+    return calls
+
+
+def read(lines: list[str]):  # type: ignore[no-untyped-def]
+    site = factories.site(factories.cluster(), slug="acme", db_name="acme")
+    return runners.read_modules_and_depends(None, site, "r1", lines.append)  # type: ignore[arg-type]
+
+
+def test_a_name_not_yet_known_is_tried_again_until_it_resolves(monkeypatch, clock) -> None:  # type: ignore[no-untyped-def]
+    calls = answers(monkeypatch, clock, [(2, [NO_NAME])] * 4 + [(0, [ROW])])
+    log: list[str] = []
+    modules, depends = read(log)
+    assert modules == {"base": ["installed", "17.0.1.0"]} and depends == {"base": []}
+    assert len(calls) == 5
+    assert "trying again in 2 s (attempt 2" in log[0]
+
+
+def test_it_gives_up_after_the_budget_with_the_error(monkeypatch, clock) -> None:  # type: ignore[no-untyped-def]
+    calls = answers(monkeypatch, clock, [(2, [NO_NAME])])
+    start = clock.now
+    with pytest.raises(JobFailed, match="could not translate host name"):
+        read([])
+    assert clock.now - start <= runners.QUERY_RETRY_S + 5 * len(calls)
+    assert 3 <= len(calls) <= 10
+
+
+def test_an_error_that_repeating_cannot_fix_fails_at_once(monkeypatch, clock) -> None:  # type: ignore[no-untyped-def]
+    calls = answers(monkeypatch, clock, [(2, ['psql: error: FATAL:  database "acme" does not exist'])])
+    with pytest.raises(JobFailed, match="does not exist"):
+        read([])
+    assert len(calls) == 1
