@@ -24,9 +24,9 @@ from django.utils import timezone
 
 from jobs.compensation import run_compensation
 from jobs.locks import create_exclusive
-from jobs.logs import LogWriter
+from jobs.logs import LogWriter, last_seq
 from jobs.models import Job, State, Stream
-from jobs.runner import last_seq, runner_for
+from jobs.runner import runner_for
 from panel import audit
 
 log = logging.getLogger(__name__)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 
+import psycopg
 import redis
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
@@ -53,6 +54,12 @@ class LogLine:
     time: datetime
     stream: str
     text: str
+
+
+def last_seq(job_id: int) -> int:
+    """The highest stored seq of a job's log (0 if none)."""
+    found = JobLogLine.objects.filter(job_id=job_id).order_by("-seq").values_list("seq", flat=True).first()
+    return found or 0
 
 
 def stream_key(job_id: int) -> str:
@@ -108,9 +115,13 @@ def lines_from_entry(entry_id: bytes | str, fields: dict) -> list[LogLine] | Non
     return lines
 
 
-def store(job_id: int, lines: list[LogLine]) -> None:
-    """Insert lines into the stored log. On PostgreSQL with COPY: building a Django model per line
-    and an INSERT for the batch cost the worker more than everything else a line goes through."""
+def store(job_id: int, lines: list[LogLine]) -> list[LogLine]:
+    """Insert lines into the stored log. Returns the lines it did not store because another writer
+    holds the seq of one of them with a different line (a worker that stalled past the reaper's
+    bound and woke up, both logging after the same last seq): that line and those after it. A line
+    already stored as it is (the reaper salvaged it from the stream) is not stored twice.
+    On PostgreSQL with COPY: building a Django model per line and an INSERT for the batch cost the
+    worker more than everything else a line goes through."""
     if connection.vendor == "postgresql":
         try:
             with transaction.atomic(), connection.cursor() as cursor:
@@ -118,14 +129,32 @@ def store(job_id: int, lines: list[LogLine]) -> None:
                 with cursor.cursor.copy(f"COPY {table} (job_id, seq, time, stream, text) FROM STDIN") as copy:
                     for x in lines:
                         copy.write_row((job_id, x.seq, x.time, x.stream, x.text))
-            return
-        except IntegrityError:
-            pass  # some are stored already (the reaper salvaged them): insert the others below
-    JobLogLine.objects.bulk_create(
-        (JobLogLine(job_id=job_id, seq=x.seq, time=x.time, stream=x.stream, text=x.text) for x in lines),
-        batch_size=1000,
-        ignore_conflicts=True,
-    )
+            return []
+        except (IntegrityError, psycopg.IntegrityError):  # raw COPY: psycopg's error, not Django's
+            pass  # some seqs are taken: sort the lines out below
+    with transaction.atomic():
+        held = {
+            seq: (stream, text)
+            for seq, stream, text in JobLogLine.objects.filter(
+                job_id=job_id, seq__in=[x.seq for x in lines]
+            ).values_list("seq", "stream", "text")
+        }
+
+        def same(x: LogLine) -> bool:
+            return held.get(x.seq) == (x.stream, x.text)
+
+        # From the first line another writer holds on, the lines wait for new seqs (in order).
+        first = next((i for i, x in enumerate(lines) if x.seq in held and not same(x)), len(lines))
+        JobLogLine.objects.bulk_create(
+            (
+                JobLogLine(job_id=job_id, seq=x.seq, time=x.time, stream=x.stream, text=x.text)
+                for x in lines[:first]
+                if x.seq not in held
+            ),
+            batch_size=1000,
+            ignore_conflicts=True,
+        )
+    return [x for x in lines[first:] if not same(x)]
 
 
 class LogWriter:
@@ -226,22 +255,48 @@ class LogWriter:
         return True
 
     def flush(self) -> int:
-        """Store the buffered lines; returns how many. Lines stay buffered if the database fails."""
+        """Store the buffered lines; returns how many. Lines stay buffered if the database fails.
+        Lines whose seqs another writer took are stored after that writer's lines, with the rest
+        of the buffer, and this writer goes on from there: nothing is dropped."""
         with self._flush_lock:
             with self._lock:
                 batch, self._buffer = self._buffer, []
-            if not batch:
-                return 0
-            try:
-                store(self.job_id, batch)
-            except DatabaseError:
-                with self._lock:
-                    self._buffer[:0] = batch
-                log.warning(
-                    "job %s: could not store %d log lines; will retry", self.job_id, len(batch), exc_info=True
-                )
-                return 0
-            return len(batch)
+            stored = 0
+            while batch:
+                try:
+                    clashed = store(self.job_id, batch)
+                except DatabaseError:
+                    with self._lock:
+                        self._buffer[:0] = batch
+                    log.warning(
+                        "job %s: could not store %d log lines; will retry",
+                        self.job_id,
+                        len(batch),
+                        exc_info=True,
+                    )
+                    return stored
+                stored += len(batch) - len(clashed)
+                batch = self._renumber(clashed) if clashed else []
+            return stored
+
+    def _renumber(self, clashed: list[LogLine]) -> list[LogLine]:
+        """The clashed lines and everything buffered after them, given seqs after the stored log's
+        last; the live stream does not get them (its ids must grow, and viewers of a job another
+        writer logs to read the stored log once it ends)."""
+        with self._lock:
+            rest, self._buffer = self._buffer, []
+            top = last_seq(self.job_id)  # every line of this writer not stored yet is in `moved`
+            moved = [
+                LogLine(top + n, x.time, x.stream, x.text) for n, x in enumerate([*clashed, *rest], start=1)
+            ]
+            self.seq = top + len(moved)
+        log.warning(
+            "job %s: %d log lines clashed with another writer's; stored after its lines from seq %d",
+            self.job_id,
+            len(clashed),
+            top + 1,
+        )
+        return moved
 
     @property
     def pending(self) -> int:

@@ -31,9 +31,8 @@ from django.utils import timezone
 
 from jobs.broker import held_task_ids
 from jobs.compensation import holder, pending_retry, run_compensation
-from jobs.logs import LogWriter, lines_from_entry, stream_client, stream_key
+from jobs.logs import LogWriter, last_seq, lines_from_entry, stream_client, stream_key
 from jobs.models import ENDED_STATES, Job, JobLogLine, State, Stream
-from jobs.runner import last_seq
 from panel import audit
 
 log = logging.getLogger(__name__)

@@ -47,8 +47,8 @@ from django.utils import timezone
 
 from jobs.beat import Background
 from jobs.compensation import run_compensation
-from jobs.logs import LogWriter
-from jobs.models import Job, JobLogLine, State, Stream
+from jobs.logs import LogWriter, last_seq
+from jobs.models import Job, State, Stream
 
 log = logging.getLogger(__name__)
 
@@ -283,12 +283,6 @@ class JobRunner:
 
 def _iso() -> str:
     return timezone.now().isoformat()
-
-
-def last_seq(job_id: int) -> int:
-    """The highest stored seq of a job's log (0 if none)."""
-    found = JobLogLine.objects.filter(job_id=job_id).order_by("-seq").values_list("seq", flat=True).first()
-    return found or 0
 
 
 def claim(job_id: int) -> Job | None:

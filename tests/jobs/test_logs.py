@@ -80,3 +80,46 @@ def test_a_full_batch_wakes_the_flusher_instead_of_writing_inline():
     writer.write("a\nb\nc\nd")
     assert woken == [4] and JobLogLine.objects.filter(job=job).count() == 0  # the line was not delayed
     assert writer.flush() == 4 and JobLogLine.objects.filter(job=job).count() == 4
+
+
+def stored(job_id: int) -> list[tuple[int, str]]:
+    return list(JobLogLine.objects.filter(job_id=job_id).order_by("seq").values_list("seq", "text"))
+
+
+def test_two_writers_after_the_same_seq_lose_nothing():
+    # A worker stalls past the reaper's bound; the reaper logs why it ended the job; the worker
+    # wakes and logs on from the seq it had. Both continued from seq 2.
+    job = factories.job()
+    first = LogWriter(job.pk)
+    first.write("Started\nStep 1")
+    first.flush()
+    worker = LogWriter(job.pk, last_seq=2)
+    worker.write("still working\nStopped: the reaper had already ended this job")
+    reaper = LogWriter(job.pk, last_seq=2)
+    reaper.write("Failed: worker died")
+    reaper.flush()
+    assert worker.flush() == 2
+    assert stored(job.pk) == [
+        (1, "Started"),
+        (2, "Step 1"),
+        (3, "Failed: worker died"),
+        (4, "still working"),  # moved after the reaper's line, in their order
+        (5, "Stopped: the reaper had already ended this job"),
+    ]
+    worker.write("one more")  # and the worker goes on from there
+    worker.flush()
+    assert stored(job.pk)[-1] == (6, "one more")
+
+
+def test_a_line_already_stored_as_it_is_is_not_stored_twice():
+    # The reaper salvages lines that only reached the stream; the writer then stores the same lines.
+    job = factories.job()
+    writer = LogWriter(job.pk)
+    writer.write("a\nb")
+    salvaged = LogWriter(job.pk)
+    salvaged.seq = 0
+    salvaged._buffer = list(writer._buffer)  # the same lines, as salvage copies them
+    salvaged.flush()
+    writer.write("c")
+    writer.flush()
+    assert stored(job.pk) == [(1, "a"), (2, "b"), (3, "c")]
