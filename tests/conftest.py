@@ -30,7 +30,7 @@ def pytest_configure(config):  # type: ignore[no-untyped-def]
     # Password hashing at production strength costs ~0.5 s per user; personas make four per test.
     if config.pluginmanager.hasplugin("django"):
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-        _own_redis_database(os.environ.get("PYTEST_XDIST_WORKER", ""))
+        _isolate_parallel_process(os.environ.get("PYTEST_XDIST_WORKER", ""))
 
 
 @pytest.hookimpl(trylast=True)
@@ -43,12 +43,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: item.nodeid.split("::")[0] not in lab_files)  # stable: order kept inside
 
 
-def _own_redis_database(worker: str) -> None:
+def _isolate_parallel_process(worker: str) -> None:
     """In a parallel process gwN, the shared Redis's database 10+N serves the cache and live logs,
-    here and in every worker or server the process starts (they inherit the environment)."""
+    and temporary files go to a folder of its own (tests check that nothing is left in it), here
+    and in every worker or server the process starts (they inherit the environment)."""
     if not worker.startswith("gw"):
         return
+    import tempfile
+
     from django.test.utils import override_settings
+
+    tmp = os.path.join(tempfile.gettempdir(), f"panel-tests-{worker}")
+    os.makedirs(tmp, exist_ok=True)
+    os.environ["TMPDIR"] = tempfile.tempdir = tmp
 
     url = settings.REDIS_URL.rpartition("/")[0] + f"/{10 + int(worker[2:])}"
     os.environ["PANEL_REDIS_URL"] = os.environ["PANEL_JOB_LOG_REDIS_URL"] = url
