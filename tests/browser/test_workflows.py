@@ -128,7 +128,7 @@ def test_create_a_site_with_two_domains_and_deploy_it_watching_the_log(  # type:
         page.locator("#job-summary").get_by_role("link", name=slug, exact=True).click()
         expect(page.locator("h1")).to_contain_text("Healthy")
     finally:
-        remove_site_objects(docker_client, slug)
+        remove_site_objects(docker_client, slug, lab)
 
 
 def test_update_modules_with_plan_and_confirm(  # type: ignore[no-untyped-def]
@@ -189,7 +189,7 @@ def test_update_modules_with_plan_and_confirm(  # type: ignore[no-untyped-def]
         expect(started).to_contain_text("bob")
         expect(started.get_by_role("link", name=re.compile("job", re.I)).first).to_be_visible()
     finally:
-        remove_site_objects(docker_client, site.slug)
+        remove_site_objects(docker_client, site.slug, lab)
 
 
 def addon_zip(name: str, depends: list[str]) -> bytes:

@@ -14,7 +14,6 @@ The broken service is the panel's own rendered Odoo service with exactly those t
 on the same network, database and image, so nothing else differs.
 """
 
-import contextlib
 import datetime as dt
 import shutil
 import time
@@ -180,34 +179,8 @@ def without_fixes(spec: SiteSpec, odoo: ServiceSpec) -> ServiceSpec:
 
 
 def purge(lab, client: docker.DockerClient, site: Site) -> None:  # type: ignore[no-untyped-def]
-    """Services and network (remove_site_objects), then on every node the site's containers (one-off
-    tasks stay behind as exited containers when their service is removed) and volumes, and the bind
-    folder."""
-    slug = site.slug
-    remove_site_objects(client, slug)
-    label = {"label": f"panel.site={slug}"}
-    for node in lab.nodes:
-        node_client = lab.client(node.socket)
-        try:
-            deadline = time.monotonic() + 20
-            while True:
-                for container in node_client.containers.list(all=True, filters=label):
-                    with contextlib.suppress(docker.errors.APIError):
-                        container.remove(force=True)
-                for volume in node_client.volumes.list(filters=label):
-                    with contextlib.suppress(docker.errors.APIError):
-                        volume.remove(force=True)
-                left = node_client.containers.list(all=True, filters=label) or node_client.volumes.list(
-                    filters=label
-                )
-                if not left or time.monotonic() > deadline:
-                    break
-                time.sleep(1)
-        finally:
-            node_client.close()
-    for network in client.networks.list(filters=label):
-        with contextlib.suppress(docker.errors.APIError):
-            network.remove()
+    """Everything of the site on the lab (remove_site_objects), and its bind folder."""
+    remove_site_objects(client, site.slug, lab)
     if site.bind_path.startswith(f"{lab.filestore_root}/"):
         shutil.rmtree(site.bind_path, ignore_errors=True)
 

@@ -138,7 +138,7 @@ def module_site(
         yield rows
     finally:
         if slug:
-            remove_site_objects(client, slug)
+            remove_site_objects(client, slug, lab)
 
 
 # --- the Swarm seen from outside ------------------------------------------------------------------

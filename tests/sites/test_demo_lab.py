@@ -32,4 +32,4 @@ def test_the_demo_site_is_deployed_healthy_and_all_green(lab, worker, docker_cli
         call_command("demo", "--slug", slug)  # a second start leaves a healthy demo alone
         assert Site.objects.get(slug=slug).status == Site.Status.HEALTHY
     finally:
-        remove_site_objects(docker_client, slug)
+        remove_site_objects(docker_client, slug, lab)
