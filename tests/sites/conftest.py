@@ -121,16 +121,17 @@ def remove_site_objects(client: docker.DockerClient, slug: str, lab=None) -> Non
 def _remove_node_leftovers(node_client: docker.DockerClient, label: dict[str, str]) -> None:
     try:
         deadline = time.monotonic() + 20
-        while True:  # a container of a service just removed may still be stopping
-            for container in node_client.containers.list(all=True, filters=label):
+        while True:  # a container of a service just removed may still be stopping, or just gone
+            # sparse: no inspect per container, which fails for one Swarm removes meanwhile
+            containers = node_client.containers.list(all=True, filters=label, sparse=True)
+            for container in containers:
                 with contextlib.suppress(docker.errors.APIError):
                     container.remove(force=True)
-            for volume in node_client.volumes.list(filters=label):
+            volumes = node_client.volumes.list(filters=label)
+            for volume in volumes:
                 with contextlib.suppress(docker.errors.APIError):
                     volume.remove(force=True)
-            containers = node_client.containers.list(all=True, filters=label)
-            left = containers or node_client.volumes.list(filters=label)
-            if not left or time.monotonic() > deadline:
+            if not (containers or volumes) or time.monotonic() > deadline:
                 return
             time.sleep(1)
     finally:
