@@ -26,7 +26,7 @@ from clusters.deploy import deploy, run_one_off
 from clusters.models import Site
 from clusters.site_spec import spec_for
 from clusters.stack import SpecError
-from clusters.stack.render import render_query_task
+from clusters.stack.render import ServiceSpec, render_query_task
 from jobs.compensation import compensation
 from jobs.models import Job
 from jobs.runner import JobFailed, JobRunner, register
@@ -201,6 +201,36 @@ def one_off_guard(runner: JobRunner | None, service: str) -> Iterator[None]:
     runner.clear_compensation("remove_service")
 
 
+def run_db_reader(
+    client: docker.DockerClient,
+    task: ServiceSpec,
+    deadline_s: float,
+    *,
+    log: Any,
+    guard: JobRunner | None = None,
+    show_lines: bool = False,
+    what: str,
+) -> tuple[int, list[str]]:
+    """Run a one-off task that only reads the site's database (psql, pg_dump) to its end; run it
+    again while it fails for a reason of the overlay network, for up to QUERY_RETRY_S. A fresh
+    task's first connection can time out, or not resolve the database's name, while the network's
+    VXLAN entries and names settle on its node (seen right after services are scaled, and on a busy
+    cluster): a read is safe to repeat. `show_lines`: each line of the task goes to `log` too."""
+    give_up_at = time.monotonic() + QUERY_RETRY_S
+    for attempt in itertools.count(1):
+        with one_off_guard(guard, task.name):
+            code, lines = run_one_off(client, task, deadline_s, log if show_lines else lambda _line: None)
+        transient = any(mark in " ".join(lines) for mark in TRANSIENT_PSQL_ERRORS)
+        if code == 0 or not transient or time.monotonic() + 2 * attempt > give_up_at:
+            return code, lines
+        log(
+            f"{what}: {lines[-1] if lines else 'no answer'}; "
+            f"trying again in {2 * attempt} s (attempt {attempt + 1}, for up to {QUERY_RETRY_S} s in all)"
+        )
+        time.sleep(2 * attempt)
+    raise AssertionError("unreachable")  # itertools.count never ends
+
+
 def read_modules_and_depends(
     client: docker.DockerClient, site: Site, run_id: str, log: Any, guard: JobRunner | None = None
 ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
@@ -209,21 +239,7 @@ def read_modules_and_depends(
     Returns name -> [state, latest_version] and name -> [direct depends].
     `guard`: the job to record the one-off task in (see one_off_guard)."""
     task = render_query_task(spec_for(site), MODULES_SQL, run_id)
-    give_up_at = time.monotonic() + QUERY_RETRY_S
-    for attempt in itertools.count(1):
-        with one_off_guard(guard, task.name):
-            code, lines = run_one_off(client, task, 120, lambda _line: None)
-        # A fresh task's first connection over the overlay can time out while the network's
-        # VXLAN entries and names settle (seen right after services are scaled, and on a busy
-        # cluster): a read is safe to repeat.
-        transient = any(mark in " ".join(lines) for mark in TRANSIENT_PSQL_ERRORS)
-        if code == 0 or not transient or time.monotonic() + 2 * attempt > give_up_at:
-            break
-        log(
-            f"reading the modules: {lines[-1] if lines else 'no answer'}; "
-            f"trying again in {2 * attempt} s (attempt {attempt + 1}, for up to {QUERY_RETRY_S} s in all)"
-        )
-        time.sleep(2 * attempt)
+    code, lines = run_db_reader(client, task, 120, log=log, guard=guard, what="reading the modules")
     if code != 0:
         raise JobFailed("reading the installed modules failed: " + " ".join(lines[-3:]))
     modules: dict[str, list[str]] = {}

@@ -26,7 +26,7 @@ from django.utils import timezone
 from clusters import swarm_ops as ops
 from clusters.checksums import read_checksums, record_checksums, updated_modules
 from clusters.models import Backup, Site
-from clusters.runners import one_off_guard, read_modules, site_client
+from clusters.runners import read_modules, run_db_reader, site_client
 from clusters.site_spec import spec_for
 from clusters.stack import SpecError
 from clusters.stack.render import render_backup_task, render_restore_task, render_update_task
@@ -322,12 +322,11 @@ class ModuleInstallRunner(ModuleUpdateRunner):
 
 def take_backup(runner: JobRunner, client: Any, site: Site, run_id: str) -> dict[str, Any]:
     """pg_dump by a one-off task into the site's backup volume, kept with its size and time."""
-    from clusters.deploy import run_one_off
-
     filename = f"{site.db_name}-{timezone.now():%Y%m%d-%H%M%S}-{run_id}.dump"
     task = render_backup_task(spec_for(site), filename, run_id)
-    with one_off_guard(runner, task.name):
-        code, lines = run_one_off(client, task, 3600, runner.log)
+    code, lines = run_db_reader(
+        client, task, 3600, log=runner.log, guard=runner, show_lines=True, what="the backup"
+    )
     if code != 0:
         raise JobFailed("the backup failed, nothing was changed: " + " ".join(lines[-3:]))
     size = next((int(line.split("=", 1)[1]) for line in lines if line.startswith("size=")), 0)

@@ -31,8 +31,8 @@ from django.utils import timezone
 
 from jobs.broker import held_task_ids
 from jobs.compensation import holder, pending_retry, run_compensation
-from jobs.logs import LogWriter, last_seq, lines_from_entry, stream_client, stream_key
-from jobs.models import ENDED_STATES, Job, JobLogLine, State, Stream
+from jobs.logs import LogWriter, last_seq, lines_from_entry, store, stream_client, stream_key
+from jobs.models import ENDED_STATES, Job, State, Stream
 from panel import audit
 
 log = logging.getLogger(__name__)
@@ -184,13 +184,7 @@ def salvage(job_id: int, client: redis.Redis | None = None) -> int:
             lines = [x for i, f in entries for x in lines_from_entry(i, f) or [] if x.seq > cursor]
             if not lines:
                 break
-            JobLogLine.objects.bulk_create(
-                [
-                    JobLogLine(job_id=job_id, seq=x.seq, time=x.time, stream=x.stream, text=x.text)
-                    for x in lines
-                ],
-                ignore_conflicts=True,
-            )
+            store(job_id, lines)  # a seq stored meanwhile keeps its stored line
             cursor = lines[-1].seq
     except redis.RedisError as exc:
         log.warning("job %s: could not read the live stream to complete the log: %s", job_id, exc)

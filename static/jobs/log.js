@@ -10,53 +10,60 @@
 
   function nearBottom(el) { return el.scrollHeight - el.scrollTop - el.clientHeight < 40; }
 
+  // The page's button with this id, made on first use; `place(button)` puts a new one in the page.
+  function buttonOnce(id, className, place) {
+    var button = document.getElementById(id);
+    if (!button) {
+      button = document.createElement("button");
+      button.type = "button";
+      button.id = id;
+      button.className = className;
+      place(button);
+    }
+    return button;
+  }
+
+  function lastShownSeq(box) {
+    var last = box && box.lastElementChild;
+    return Number((last && last.getAttribute("data-seq")) || 0);
+  }
+
   function trim(box) {
     var lines = box.querySelectorAll(":scope > .ln");
     var extra = lines.length - MAX_LINES;
     if (extra <= 0) return;
     for (var i = 0; i < extra; i++) lines[i].remove();
     var first = lines[extra].getAttribute("data-seq");
-    var button = document.getElementById("log-earlier");
-    if (!button) {
-      // the page had the whole log; now it needs a way back to what was dropped
-      button = document.createElement("button");
-      button.type = "button";
-      button.id = "log-earlier";
-      button.className = "secondary earlier";
-      button.textContent = "Load earlier lines";
-      button.setAttribute("hx-target", "this");
-      button.setAttribute("hx-swap", "outerHTML");
-      box.insertBefore(button, box.firstChild);
-    }
+    // the page had the whole log; now it needs a way back to what was dropped
+    var button = buttonOnce("log-earlier", "secondary earlier", function (made) {
+      made.textContent = "Load earlier lines";
+      made.setAttribute("hx-target", "this");
+      made.setAttribute("hx-swap", "outerHTML");
+      box.insertBefore(made, box.firstChild);
+    });
     button.setAttribute("hx-get", box.dataset.logUrl + "?before=" + first);
     htmx.process(button);
   }
 
   // Someone scrolled up to read: new lines are held back rather than added (the page would grow
   // without bound during a busy job), counted on a button that reloads the page at the latest tail.
-  // Once one line is held, all are, so the page never shows a log with a gap in it.
-  var held = 0;
-
-  function showHeld() {
-    var button = document.getElementById("log-held");
-    if (!button) {
-      button = document.createElement("button");
-      button.type = "button";
-      button.id = "log-held";
-      button.className = "held";
-      button.addEventListener("click", function () { window.location.reload(); });
-      document.getElementById("job-log").appendChild(button);
-    }
+  // Once one line is held, all are (the button stays), so the page never shows a log with a gap.
+  // The count is the event's last seq less the last seq on the page: an event carries many lines.
+  function showHeld(held) {
+    var button = buttonOnce("log-held", "held", function (made) {
+      made.addEventListener("click", function () { window.location.reload(); });
+      document.getElementById("job-log").appendChild(made);
+    });
     button.textContent = held + " new line" + (held === 1 ? "" : "s") + " held while you read: show the latest";
   }
 
   document.addEventListener("htmx:sseBeforeMessage", function (evt) {
     var el = scroller();
     atBottom = !el || nearBottom(el);
-    if (evt.target && evt.target.id === "log-lines" && (held > 0 || !atBottom)) {
+    var box = evt.target;
+    if (box && box.id === "log-lines" && (document.getElementById("log-held") || !atBottom)) {
       evt.preventDefault();
-      held += 1;
-      showHeld();
+      showHeld(Number(evt.detail.lastEventId) - lastShownSeq(box));
     }
   });
 

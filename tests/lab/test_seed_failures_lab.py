@@ -15,7 +15,6 @@ on the same network, database and image, so nothing else differs.
 """
 
 import datetime as dt
-import shutil
 import time
 import uuid
 from dataclasses import replace
@@ -26,7 +25,7 @@ from docker.types import Mount
 
 from clusters import swarm_ops as ops
 from clusters.deploy import run_one_off
-from clusters.models import Cluster, Site
+from clusters.models import Cluster
 from clusters.site_spec import spec_for
 from clusters.stack import SiteSpec
 from clusters.stack.render import ServiceSpec, render, render_probe_task, to_create_kwargs
@@ -178,13 +177,6 @@ def without_fixes(spec: SiteSpec, odoo: ServiceSpec) -> ServiceSpec:
     )
 
 
-def purge(lab, client: docker.DockerClient, site: Site) -> None:  # type: ignore[no-untyped-def]
-    """Everything of the site on the lab (remove_site_objects), and its bind folder."""
-    remove_site_objects(client, site.slug, lab)
-    if site.bind_path.startswith(f"{lab.filestore_root}/"):
-        shutil.rmtree(site.bind_path, ignore_errors=True)
-
-
 def test_login_loop_and_missing_file_without_the_fixes_and_not_with_them(lab, transactional_db, monkeypatch):  # type: ignore[no-untyped-def]
     client = docker.DockerClient(base_url=lab.manager_socket)
     cluster = Cluster.objects.create(name="lab-seed", endpoint=lab.manager_socket, is_lab=True)
@@ -228,5 +220,5 @@ def test_login_loop_and_missing_file_without_the_fixes_and_not_with_them(lab, tr
         assert fixed["upload_a"][0] == "200" and fixed["download_a"] == ["200", "same"], report()
         assert fixed["download_b"] == ["200", "same"], report()
     finally:
-        purge(lab, client, site)
+        remove_site_objects(client, site.slug, lab)
         client.close()

@@ -1,6 +1,7 @@
 """Sites on the real lab: a lab cluster row, a site builder, and jobs run the way a worker runs them."""
 
 import contextlib
+import shutil
 import subprocess
 import time
 import uuid
@@ -104,15 +105,18 @@ def _has(client: docker.DockerClient, ref: str) -> bool:
 def remove_site_objects(client: docker.DockerClient, slug: str, lab=None) -> None:  # type: ignore[no-untyped-def]
     """The site's services and network; with `lab`, also on every node its containers (one-off
     tasks stay behind as exited containers when their service is removed) and its volumes (the
-    database's data stays on its node otherwise, ~40 MB a test)."""
+    database's data stays on its node otherwise, ~40 MB a test), and its filestore folder."""
+    assert slug, "no slug: every service and the whole filestore would match"
     for service in client.services.list(filters={"label": f"panel.site={slug}"}):
         service.remove()
     for service in client.services.list(filters={"name": f"{slug}_"}):
         service.remove()
     subprocess.run(["sleep", "2"], check=False)
     label = {"label": f"panel.site={slug}"}
-    for node in lab.nodes if lab is not None else ():
-        _remove_node_leftovers(lab.client(node.socket), label)
+    if lab is not None:
+        for node in lab.nodes:
+            _remove_node_leftovers(lab.client(node.socket), label)
+        shutil.rmtree(f"{lab.filestore_root}/{slug}", ignore_errors=True)  # new_lab_site's bind_path
     for network in client.networks.list(filters=label):
         with contextlib.suppress(docker.errors.APIError):
             network.remove()

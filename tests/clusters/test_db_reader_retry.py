@@ -1,6 +1,7 @@
-"""Reading a site's modules is repeated while the overlay network is settling, within a time
-budget, and never for an error that repeating cannot fix. The one-off task is faked here (its real
-runs are in tests/modules/*_lab.py); what is tested is the decision to try again."""
+"""A one-off task that only reads the site's database (reading its modules, the backup) is repeated
+while the overlay network is settling, within a time budget, and never for an error that repeating
+cannot fix. The one-off task is faked here (its real runs are in tests/modules/*_lab.py); what is
+tested is the decision to try again."""
 
 import pytest
 
@@ -73,3 +74,32 @@ def test_an_error_that_repeating_cannot_fix_fails_at_once(monkeypatch, clock) ->
     with pytest.raises(JobFailed, match="does not exist"):
         read([])
     assert len(calls) == 1
+
+
+class Runner:
+    """What take_backup asks of its job runner."""
+
+    def __init__(self, job) -> None:  # type: ignore[no-untyped-def]
+        self.job, self.lines = job, []
+
+    def log(self, line: str) -> None:
+        self.lines.append(line)
+
+    def set_compensation(self, action: str, **args: str) -> None:
+        pass
+
+    def clear_compensation(self, action: str | None = None) -> None:
+        pass
+
+
+def test_the_backup_is_tried_again_the_same_way(monkeypatch, clock) -> None:  # type: ignore[no-untyped-def]
+    from clusters.models import Backup
+    from jobs.module_update import take_backup
+
+    calls = answers(monkeypatch, clock, [(2, [NO_NAME]), (0, ["size=42"])])
+    site = factories.site(factories.cluster(), slug="acme", db_name="acme")
+    runner = Runner(factories.job(site))
+    assert take_backup(runner, None, site, "r1")["size_bytes"] == 42  # type: ignore[arg-type]
+    assert len(calls) == 2
+    assert any(line.startswith("the backup: ") and "trying again" in line for line in runner.lines)
+    assert Backup.objects.get(site=site).size_bytes == 42
