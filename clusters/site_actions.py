@@ -45,14 +45,23 @@ def start_job(request: HtmxHttpRequest, site: Site, kind: str, **params: Any) ->
     return redirect(job.get_absolute_url())
 
 
-def apply_domains(request: HtmxHttpRequest, site: Site) -> str:
-    """A domain was added or removed: a deployed site gets its router rule rewritten by a job."""
+def start_domain_job(site: Site, *, request: Any = None, user: Any = None) -> tuple[Job | None, str]:
+    """A domain was added, changed or removed: a deployed site gets its router rule rewritten by a
+    job. The job (None when none was started) and what happens, in words. The pages and
+    `manage.py domain` both come here."""
     if not site.image_digest:
-        return "The site is not deployed yet: its first deploy uses the new domains."
+        return None, "The site is not deployed yet: its first deploy uses the new domains."
     try:
-        job = control.start("domain", site=site, request=request)
+        job = control.start("domain", site=site, request=request, user=user)
     except JobAlreadyRunning as exc:
-        return f"{exc} The router rule is updated by the next deploy or reconcile."
+        return None, f"{exc} The router rule is updated by the next deploy or reconcile."
+    return job, f"Updating the router rule: job #{job.pk}."
+
+
+def apply_domains(request: HtmxHttpRequest, site: Site) -> str:
+    job, note = start_domain_job(site, request=request)
+    if job is None:
+        return note
     return format_html('Updating the router rule: <a href="{}">job #{}</a>.', job.get_absolute_url(), job.pk)
 
 

@@ -1,33 +1,40 @@
 """Pages for clusters, sites and domains."""
 
 from django.contrib import messages
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, OuterRef, Prefetch, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from clusters import engine, inspection, site_actions, sync
+from clusters import actions, inspection, site_actions
 from clusters.forms import ClusterForm, DomainForm, SiteForm
-from clusters.models import Backup, Cluster, Domain, Site
+from clusters.models import Backup, Cluster, Domain, Node, Site
 from clusters.stack import SpecError
 from jobs.changes.models import ManifestChange
 from jobs.locks import holder
 from jobs.models import Job
-from panel import audit, crud
+from panel import crud
 from panel.htmx import HtmxHttpRequest
 from panel.listing import list_page
 from panel.roles import requires
 
 
+def _count_per_cluster(model, **filters):  # type: ignore[no-untyped-def]
+    """A correlated COUNT for each cluster row. Counting through joins instead multiplies a cluster's
+    nodes by its sites and groups every cluster before the page's LIMIT (53 ms at 500 clusters and
+    5,000 sites, against 3 ms this way: bench/dashboard.py)."""
+    rows = model.objects.filter(cluster=OuterRef("pk"), **filters).order_by().values("cluster")
+    return Coalesce(Subquery(rows.annotate(n=Count("*")).values("n")), 0)
+
+
 def clusters_with_counts():  # type: ignore[no-untyped-def]
     return Cluster.objects.annotate(
-        node_count=Count("nodes", distinct=True),
-        ready_count=Count(
-            "nodes", filter=Q(nodes__state="ready", nodes__availability="active"), distinct=True
-        ),
-        site_count=Count("sites", distinct=True),
-    ).order_by("name")  # Meta.ordering is dropped in GROUP BY queries
+        node_count=_count_per_cluster(Node),
+        ready_count=_count_per_cluster(Node, state="ready", availability="active"),
+        site_count=_count_per_cluster(Site),
+    ).order_by("name")
 
 
 def sites_for_list():  # type: ignore[no-untyped-def]
@@ -260,27 +267,15 @@ def _cluster_panel(request: HtmxHttpRequest, cluster: Cluster, message: str, ok:
 def cluster_test(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """Connect, check API version, Swarm mode and manager role; say exactly what is wrong."""
     cluster = get_object_or_404(Cluster, pk=pk)
-    try:
-        info = engine.check_connection(cluster)
-    except engine.EngineError as exc:
-        sync.mark_failure(cluster, exc)
-        audit.record("cluster.test", request=request, target=cluster, detail=f"failed ({exc.kind})")
-        return _cluster_panel(request, cluster, exc.message, ok=False)
-    Cluster.objects.filter(pk=pk).update(
-        status=Cluster.Status.OK, status_message="", engine_version=info.version
-    )
-    audit.record("cluster.test", request=request, target=cluster, detail="ok")
-    return _cluster_panel(
-        request, cluster, f"Connected: engine {info.version}, API {info.api_version}, Swarm manager.", ok=True
-    )
+    ok, message = actions.connection_check(cluster, request=request)
+    return _cluster_panel(request, cluster, message, ok=ok)
 
 
 @requires("operate")
 @require_POST
 def cluster_sync(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     cluster = get_object_or_404(Cluster, pk=pk)
-    result = sync.sync_cluster(cluster)
-    audit.record("cluster.sync", request=request, target=cluster, detail=result.message)
+    result = actions.synchronise(cluster, request=request)
     return _cluster_panel(
         request, cluster, f"Synced: {result.message}." if result.ok else result.message, result.ok
     )

@@ -101,3 +101,51 @@ def check(user: Any, action: str, what: str) -> None:
             f"{user.get_username()} ({held}) may not run `{what}`: it needs the {needed} role or above",
             returncode=REFUSED,
         )
+
+
+def confirmed(yes: bool, what: str) -> None:
+    """A destructive subcommand runs only with --yes (the page's confirmation): refused otherwise,
+    exit 2, nothing changed."""
+    if not yes:
+        raise CommandError(
+            f"{what} cannot be undone: add --yes to do it (nothing was changed)", returncode=REFUSED
+        )
+
+
+def panel_user(what: str) -> Any:
+    """The `--as` user, for actions that must name a person (four eyes, a token's owner)."""
+    user = acting_user()
+    if user is None:
+        raise CommandError(
+            f"{what} acts as a panel user: give --as USER (or PANEL_CLI_USER)", returncode=REFUSED
+        )
+    return user
+
+
+def form_data(instance: Any, form_class: Any, blank: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A model form's POST data as the page would send it for `instance` unchanged; fields in
+    `blank` are sent empty (stored secrets, which the forms keep when left blank)."""
+    from django.forms.models import model_to_dict
+
+    fields = form_class._meta.fields
+    data = {k: v for k, v in model_to_dict(instance, fields=fields).items() if v is not None}
+    for name in blank:
+        data[name] = ""
+    return data
+
+
+def save_form(form: Any, what: str) -> Any:
+    """Validate a page's form and save it the way the page does (panel.crud: one audit row, in the
+    same transaction), as the command's actor; the form's errors, exit 2, when it is not valid."""
+    from panel import crud
+
+    if not form.is_valid():
+        raise CommandError(f"{what}: {form_errors(form)}", returncode=REFUSED)
+    return crud.save_form(None, form, actor=command_actor())
+
+
+def form_errors(form: Any) -> str:
+    return "; ".join(
+        f"{'' if field == '__all__' else field + ': '}{' '.join(errors)}"
+        for field, errors in form.errors.items()
+    )

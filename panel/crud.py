@@ -18,12 +18,17 @@ from panel.htmx import HtmxHttpRequest
 
 
 def save_form(
-    request: HtmxHttpRequest, form: ModelForm, *, before_save: Callable[[Any], None] | None = None
+    request: HtmxHttpRequest | None,
+    form: ModelForm,
+    *,
+    before_save: Callable[[Any], None] | None = None,
+    actor: Any = None,
 ) -> Any:
     """Save a valid form and record "<model>.create" or "<model>.edit" with what changed.
 
-    The "before" side is read back from the database, not taken from form.instance: validating
-    the form has already written the new values into the instance."""
+    The pages pass their request; management commands pass None and their actor
+    (panel.cli.command_actor). The "before" side is read back from the database, not taken from
+    form.instance: validating the form has already written the new values into the instance."""
     instance = form.instance
     model = type(instance)
     with transaction.atomic():
@@ -34,13 +39,15 @@ def save_form(
         obj.save()
         form.save_m2m()
         if stored is None:
-            audit.record(f"{model._meta.model_name}.create", request=request, target=obj, after=snapshot(obj))
+            action = f"{model._meta.model_name}.create"
+            audit.record(action, request=request, actor=actor, target=obj, after=snapshot(obj))
         else:
             old, new = secret_fingerprints(stored), secret_fingerprints(obj)
             before, after = changes(snapshot(stored), snapshot(obj), {k for k in new if new[k] != old.get(k)})
             audit.record(
                 f"{model._meta.model_name}.edit",
                 request=request,
+                actor=actor,
                 target=obj,
                 before=before,
                 after=after,
@@ -86,20 +93,10 @@ def delete(
 ) -> HttpResponse:
     if request.method == "POST":
         name = str(obj)
-        target, before = audit.Target.of(obj), snapshot(obj)
         try:
-            with transaction.atomic():
-                _, cascaded = obj.delete()
-                audit.record(
-                    f"{target.type}.delete",
-                    request=request,
-                    target=target,
-                    before=before,
-                    detail=_cascade_note(cascaded, type(obj)._meta.label),
-                )
+            delete_object(obj, request=request)
         except ProtectedError as exc:
-            blockers = ", ".join(sorted(str(o) for o in exc.protected_objects)[:10])
-            messages.error(request, f"{name} cannot be deleted while these depend on it: {blockers}.")
+            messages.error(request, f"{name} cannot be deleted while these depend on it: {blockers(exc)}.")
             return redirect(request.path)
         messages.success(request, f"Deleted {name}.")
         if after_delete:
@@ -112,6 +109,27 @@ def delete(
     return render(
         request, "confirm_delete.html", {"object": obj, "warning": warning, "cancel_url": success_url}
     )
+
+
+def delete_object(obj: models.Model, *, request: HtmxHttpRequest | None = None, actor: Any = None) -> None:
+    """Delete and record "<model>.delete" (with what cascaded) in one transaction: the pages and the
+    management commands both come here. ProtectedError when something still depends on it."""
+    target, before = audit.Target.of(obj), snapshot(obj)
+    with transaction.atomic():
+        _, cascaded = obj.delete()
+        audit.record(
+            f"{target.type}.delete",
+            request=request,
+            actor=actor,
+            target=target,
+            before=before,
+            detail=_cascade_note(cascaded, type(obj)._meta.label),
+        )
+
+
+def blockers(exc: ProtectedError) -> str:
+    """The objects that keep a protected one from being deleted, named (at most ten)."""
+    return ", ".join(sorted(str(o) for o in exc.protected_objects)[:10])
 
 
 def _cascade_note(deleted: dict[str, int], own_label: str) -> str:
