@@ -116,6 +116,41 @@ def write_section(name: str, text: str) -> None:
     print(f"wrote the {name} section of {RESULTS}", flush=True)
 
 
+class Transcript:
+    """What a benchmark prints, kept for its --write section (and still printed)."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.stdout = sys.stdout
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return self.stdout.write(text)
+
+    def flush(self) -> None:
+        self.stdout.flush()
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def transcript() -> Transcript:
+    """Keep a copy of everything printed from now on."""
+    kept = Transcript()
+    sys.stdout = kept
+    return kept
+
+
+def printed_section(name: str, kept: Transcript, result: str, about: str = "") -> str:
+    """A RESULTS.md section for a benchmark without a table of its own: the command, when, the load,
+    and what it printed."""
+    printed = "\n".join(f"    {line}" if line else "" for line in kept.text().rstrip("\n").splitlines())
+    return (
+        f"## {name}\n\n`{command_line()}` ({stamp()}; {load()} at the end).{' ' + about if about else ''}\n\n"
+        f"What it printed:\n\n{printed}\n\n    {result}\n"
+    )
+
+
 def run(main: Callable[[], str]) -> None:
     """Run a benchmark's main, which returns its RESULT line; print it LAST and exit 0.
 

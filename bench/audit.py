@@ -17,11 +17,14 @@ Then, through Django's full stack (test Client, DEBUG off):
   the same export the portable way (keyset chunks formatted in Python, as on SQLite) for scale;
 - `audit verify` over the whole chain, rows/s.
 
-    python bench/audit.py [--events N] [--reuse]
+    python bench/audit.py [--events N] [--reuse] [--write]
 
 --reuse keeps an existing seeded database of the right size (seeding takes a minute or two).
 The last line is `RESULT audit page_p95_ms=<worst page p95> export_rows_per_s=<CSV export>`.
-Exits 0 whether or not the targets (p95 < 150 ms, >= 50,000 rows/s, flat memory) are met.
+Exits 0 whether or not the targets (p95 < 150 ms, >= 50,000 rows/s, flat memory) are met; exits 1
+without a RESULT line when it cannot measure (no PostgreSQL, a page that does not answer, an
+export that misses rows, a broken chain). bench/RESULTS.md is only written with --write (the
+section is then what this run printed).
 """
 
 from __future__ import annotations
@@ -40,7 +43,18 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._django import ADMIN_URL, fresh_database, percentile  # noqa: E402
+from bench._django import (  # noqa: E402
+    ADMIN_URL,
+    CannotMeasure,
+    add_write_flag,
+    fresh_database,
+    percentile,
+    printed_section,
+    run,
+    setup_django,
+    transcript,
+    write_section,
+)
 
 DB_NAME = "panel_bench_audit"
 EVENTS = 1_000_000
@@ -195,10 +209,7 @@ def open_database(n: int, reuse: bool) -> bool:
                 (count,) = conn.execute("SELECT count(*) FROM panel_auditevent").fetchone()  # type: ignore[misc]
             if count >= n:
                 os.environ["PANEL_DATABASE_URL"] = url
-                os.environ.setdefault("DJANGO_SETTINGS_MODULE", "panel.settings")
-                import django
-
-                django.setup()
+                setup_django()
                 return False
         except psycopg.Error:
             pass
@@ -225,11 +236,13 @@ def cursor_at(column: str, value: str, page: int) -> str:
     return encode(time_, pk)
 
 
-def main() -> None:
+def main() -> str:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=EVENTS)
     parser.add_argument("--reuse", action="store_true")
+    add_write_flag(parser)
     args = parser.parse_args()
+    kept = transcript()
     os.environ.setdefault("PANEL_DEBUG", "false")  # measured as served in production
 
     must_seed = open_database(args.events, args.reuse)
@@ -307,7 +320,8 @@ def main() -> None:
         def request(value: str, param: str = param, cursors: dict = cursors) -> None:
             query = {param: value, **({"before": cursors[value]} if cursors else {})}
             response = client.get("/audit/", query)
-            assert response.status_code == 200 and b'id="event-' in response.content, response.status_code
+            if response.status_code != 200 or b'id="event-' not in response.content:
+                raise CannotMeasure(f"/audit/ {query} answered {response.status_code} without events")
 
         times = timed(request, values)
         results.append((label, statistics.median(times), percentile(times, 95)))
@@ -366,7 +380,7 @@ def main() -> None:
         f"(+{rss_peak - rss_start:.1f} MiB); process max RSS {max_rss:.0f} MiB"
     )
     if exported < rows_total:
-        print(f"  (the export saw {exported:,} of {rows_total:,} rows)")
+        raise CannotMeasure(f"the export saw {exported:,} of {rows_total:,} rows")
 
     # The portable path (keyset chunks of 2,000 formatted in Python), for comparison.
     from panel.audit import export
@@ -399,8 +413,13 @@ def main() -> None:
         f"export >= 50,000 rows/s ({'met' if rows_per_s >= 50_000 else 'MISSED'}), "
         f"memory flat (+{rss_peak - rss_start:.1f} MiB over {exported:,} rows)"
     )
-    print(f"RESULT audit page_p95_ms={page_p95:.1f} export_rows_per_s={rows_per_s:.0f}")
+    if not checked.ok:
+        raise CannotMeasure("the seeded chain does not verify: the figures would be of a broken log")
+    result = f"RESULT audit page_p95_ms={page_p95:.1f} export_rows_per_s={rows_per_s:.0f}"
+    if args.write:
+        write_section("audit", printed_section("audit", kept, result))
+    return result
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -1,6 +1,6 @@
 """Benchmark the approval gate's closure against the manifestoo CLI, on two trees, in one run.
 
-    python bench/gate.py [--quick]
+    python bench/gate.py [--quick] [--write]
 
 Trees: the real oca-17.0 tree (400 addons, shared/data) and a generated one of 20,000 addons (seeded, so
 every run builds the same tree) with deep chains (a 300-deep chain, chains of repository bases, 100-long
@@ -23,7 +23,11 @@ What is timed, each as whole processes, median of N runs (wall clock):
   equals that manifestoo answer exactly (depends, closure, missing less core addons), both trees.
 
 The last line is `RESULT gate panel_s=... manifestoo_s=... ratio=... ratio_small=... agree=N/M`, ratios
-being panel/manifestoo on the 20,000-addon tree and on the oca tree. Exit 0 whether or not targets are met.
+being panel/manifestoo on the 20,000-addon tree and on the oca tree. Exit 0 whether or not targets are met;
+exit 1 without a RESULT line when it cannot measure (no oca-17.0 tree, manifestoo not installed for this
+interpreter, a run that fails). Every process is started with the interpreter that runs the bench
+(`sys.executable manage.py`, `sys.executable -m manifestoo`). bench/RESULTS.md is only written with --write
+(the section is then what this run printed).
 """
 
 from __future__ import annotations
@@ -40,9 +44,18 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench._django import (  # noqa: E402
+    CannotMeasure,
+    printed_section,
+    python_module,
+    run,
+    transcript,
+    write_section,
+)
+
 OCA = Path(os.environ.get("GATE_OCA_TREE", ROOT.parent / "shared" / "data" / "oca-17.0"))
 PYTHON = sys.executable
-MANIFESTOO = str(Path(sys.executable).with_name("manifestoo"))
 SERIES = "17.0"
 SEED = 20260917
 REPOS, PER_REPO, PATHS, FAMILY, RETIRED = 200, 100, 4, 20, 20
@@ -167,7 +180,7 @@ def timed(cmd: list[str], runs: int) -> tuple[float, str]:
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
         times.append(time.perf_counter() - start)
         if proc.returncode != 0:
-            raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
+            raise CannotMeasure(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
         out = proc.stdout
     return statistics.median(times), out
 
@@ -175,7 +188,7 @@ def timed(cmd: list[str], runs: int) -> tuple[float, str]:
 def manifestoo_cmd(paths: list[Path], *args: str) -> list[str]:
     addons_path = ",".join(map(str, paths))
     return [
-        MANIFESTOO,
+        *python_module("manifestoo"),
         "--no-addons-path-from-import-odoo",
         "--addons-path",
         addons_path,
@@ -344,12 +357,12 @@ def bench_tree(
     }
 
 
-def main() -> int:
-    if len(sys.argv) == 3 and sys.argv[1] == "--manifestoo-per-addon":
-        _manifestoo_per_addon_child(sys.argv[2])
-        return 0
+def main() -> str:
     quick = "--quick" in sys.argv
-    sys.path.insert(0, str(ROOT))
+    kept = transcript()
+    if not (OCA / "addons").is_dir() or not (OCA / "ground_truth.json").is_file():
+        raise CannotMeasure(f"the oca-17.0 tree is not at {OCA} (set GATE_OCA_TREE)")
+    python_module("manifestoo")  # the peer, for this interpreter
     from jobs.gate.addons import core_addons
 
     core = core_addons(SERIES)
@@ -374,12 +387,17 @@ def main() -> int:
         f"\ntargets: identical answers {agree == total}; 20k ratio {ratio:.3f} <= 0.5 {ratio <= 0.5}; "
         f"oca ratio {ratio_small:.3f} <= 1 {ratio_small <= 1}"
     )
-    print(
+    result = (
         f"RESULT gate panel_s={big['panel_s']:.3f} manifestoo_s={big['manifestoo_s']:.3f} "
         f"ratio={ratio:.3f} ratio_small={ratio_small:.3f} agree={agree}/{total}"
     )
-    return 0
+    if "--write" in sys.argv:
+        write_section("gate", printed_section("gate", kept, result))
+    return result
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    if len(sys.argv) == 3 and sys.argv[1] == "--manifestoo-per-addon":
+        _manifestoo_per_addon_child(sys.argv[2])  # the child process: prints JSON only
+    else:
+        run(main)

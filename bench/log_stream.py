@@ -1,6 +1,6 @@
 """Benchmark: a Swarm service's log, from its print() to 50 browsers watching the job live.
 
-    python bench/log_stream.py [--lines 20000] [--rate 1000] [--burst 50000] [--viewers 50]
+    python bench/log_stream.py [--lines 20000] [--rate 1000] [--burst 50000] [--viewers 50] [--write]
 
 A lab service prints numbered lines, each with the time it was printed ("seq=N t=<unix time>"). In the
 same run, the lines are read two ways:
@@ -15,8 +15,11 @@ the stored log). Targets (issue 4): p95 <= 1.2 x direct + 50 ms, >= 5,000 lines/
 
 It brings up what it needs: the lab (clusters.lab.up), a database `panel_bench_log_stream`
 (PostgreSQL, migrated; override with PANEL_BENCH_DATABASE_URL), a private redis-server, uvicorn and
-a worker on loopback ports. Without the lab (no docker, not root) the service is replaced by a local
-printer process and the direct peer is reported as NA. The last line is the RESULT line; exit 0.
+a worker on loopback ports, both started with the interpreter that runs the bench (`sys.executable
+-m uvicorn`, `-m celery`). The last line is the RESULT line; exit 0 whether or not a target is met.
+Without a part it measures (the lab and its docker CLI for the service and the direct peer,
+redis-server, uvicorn or celery for this interpreter, PostgreSQL), or when no viewer got a timed
+line, it exits 1 without a RESULT line. bench/RESULTS.md is only written with --write.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ import contextlib
 import multiprocessing
 import os
 import re
-import shutil
 import signal
 import socket
 import statistics
@@ -41,7 +43,17 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-BIN = ROOT / ".venv" / "bin"
+from bench._django import (  # noqa: E402
+    CannotMeasure,
+    add_write_flag,
+    command_line,
+    load,
+    python_module,
+    require_program,
+    run,
+    write_section,
+)
+
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/panel_bench_log_stream"
 LINE = re.compile(rb"seq=(\d+) t=(\d+\.\d+)")
 PRINTER = r"""
@@ -84,7 +96,7 @@ def pct(values: list[float], q: float) -> float:
 def register_runners() -> None:
     import docker
 
-    from jobs.dockerlogs import Follower, follow_service
+    from jobs.dockerlogs import follow_service
     from jobs.runner import JobRunner, register
 
     class BenchFollowService(JobRunner):
@@ -102,23 +114,7 @@ def register_runners() -> None:
             client.close()
             return {"lines": follower.lines}
 
-    class BenchFollowLocal(JobRunner):
-        """Without the lab: follows a local printer process's stdout the same way."""
-
-        kind = "bench.follow_local"
-        mutating = False
-
-        def run(self) -> dict:
-            env = {**os.environ, **self.params["env"]}
-            proc = subprocess.Popen([sys.executable, "-c", PRINTER], stdout=subprocess.PIPE, env=env)
-            assert proc.stdout is not None
-            frames = iter(lambda: proc.stdout.readline(), b"")  # type: ignore[union-attr]
-            with Follower(frames, proc.kill, self.log_lines, timestamps=False) as follower:
-                proc.wait()
-            return {"lines": follower.lines}
-
     register(BenchFollowService)
-    register(BenchFollowLocal)
 
 
 if __name__ != "__main__" and os.environ.get("PANEL_BENCH_WORKER") == "1":
@@ -417,9 +413,9 @@ class Stack:
         )
 
     def start(self) -> None:
-        redis_server = shutil.which("redis-server")
-        if not redis_server:
-            raise SystemExit("redis-server is not installed")
+        redis_server = require_program("redis-server")
+        uvicorn = python_module("uvicorn")
+        celery = python_module("celery")
         self._spawn(
             "redis",
             [
@@ -437,7 +433,7 @@ class Stack:
         self._spawn(
             "web",
             [
-                str(BIN / "uvicorn"),
+                *uvicorn,
                 "panel.asgi:application",
                 "--host",
                 "127.0.0.1",
@@ -453,7 +449,7 @@ class Stack:
         self._spawn(
             "worker",
             [
-                str(BIN / "celery"),
+                *celery,
                 "-A",
                 "panel",
                 "worker",
@@ -480,7 +476,7 @@ class Stack:
                 if httpx.get(f"http://127.0.0.1:{self.web_port}/healthz", timeout=1).status_code == 200:
                     return
             time.sleep(0.2)
-        raise SystemExit("uvicorn did not start; see " + str(self.logdir))
+        raise CannotMeasure("uvicorn did not start; see " + str(self.logdir))
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds used so far by the web server and the worker (with its pool), from /proc:
@@ -547,59 +543,55 @@ def session_cookie() -> dict[str, str]:
     return {"sessionid": client.cookies["sessionid"].value}
 
 
-def lab_or_none() -> Any:
+def get_lab() -> Any:
+    """The lab: the service prints on one of its workers, and the direct peer reads it."""
+    require_program("docker")  # the direct peer is `docker service logs --follow`
     try:
         from clusters.lab import up
 
         return up()
-    except Exception as exc:  # no docker, not root, lab broken: run the panel part alone
-        say(
-            f"lab unavailable ({type(exc).__name__}: {exc}); using a local printer instead of a Swarm service"
-        )
-        return None
+    except Exception as exc:  # no docker engine, not root, lab broken: nothing to compare against
+        raise CannotMeasure(f"the local Swarm lab is not available: {type(exc).__name__}: {exc}") from exc
 
 
 # --- one phase -------------------------------------------------------------------------------------
 
 
 def run_phase(stack: Stack, lab: Any, cookie: dict, *, lines: int, rate: float, viewers: int) -> dict:
+    from docker.types import RestartPolicy
+
     from jobs.control import start
     from jobs.models import Job, JobLogLine
 
-    start_at = time.time() + (10 if lab else 4)
+    start_at = time.time() + 10
     env = {"K": str(lines), "RATE": str(rate), "START_AT": f"{start_at:.3f}"}
     name = f"bench-logs-{uuid.uuid4().hex[:8]}"
-    service = direct = None
-    if lab:
-        from docker.types import RestartPolicy
-
-        client = lab.client()
-        service = client.services.create(
-            lab.image("odoo").pinned,
-            command=["python3", "-c", PRINTER],
-            env=[f"{k}={v}" for k, v in env.items()],
-            name=name,
-            restart_policy=RestartPolicy(condition="none"),
-            constraints=["node.role == worker"],  # logs cross from a worker to the manager, as in production
-            labels={"oplab.bench": "log_stream"},
-        )
+    client = lab.client()
+    service = client.services.create(
+        lab.image("odoo").pinned,
+        command=["python3", "-c", PRINTER],
+        env=[f"{k}={v}" for k, v in env.items()],
+        name=name,
+        restart_policy=RestartPolicy(condition="none"),
+        constraints=["node.role == worker"],  # logs cross from a worker to the manager, as in production
+        labels={"oplab.bench": "log_stream"},
+    )
+    try:
         job = start("bench.follow_service", params={"socket": lab.manager_socket, "service": name})
         direct = DirectFollow(name, lines)
-    else:
-        job = start("bench.follow_local", params={"env": env})
-    tap = RedisTap(stack.env["PANEL_JOB_LOG_REDIS_URL"], job.pk, lines)
-    url = f"http://127.0.0.1:{stack.web_port}/jobs/{job.pk}/events?after=0"
-    procs, handle = start_viewers(url, cookie, viewers)
-    cpu_before = stack.cpu()
-    if time.time() > start_at:
-        say("warning: the viewers connected after printing began; early delays include the connect time")
-    duration = lines / rate if rate > 0 else lines / 5000
-    got, viewers_cpu = collect_viewers(procs, handle, timeout=max(120, start_at - time.time() + duration * 6))
-    cpu = {k: v - cpu_before.get(k, 0.0) for k, v in stack.cpu().items()}
-    cpu["viewers"] = viewers_cpu
-    if direct:
+        tap = RedisTap(stack.env["PANEL_JOB_LOG_REDIS_URL"], job.pk, lines)
+        url = f"http://127.0.0.1:{stack.web_port}/jobs/{job.pk}/events?after=0"
+        procs, handle = start_viewers(url, cookie, viewers)
+        cpu_before = stack.cpu()
+        if time.time() > start_at:
+            say("warning: the viewers connected after printing began; early delays include the connect time")
+        duration = lines / rate if rate > 0 else lines / 5000
+        timeout = max(120, start_at - time.time() + duration * 6)
+        got, viewers_cpu = collect_viewers(procs, handle, timeout=timeout)
+        cpu = {k: v - cpu_before.get(k, 0.0) for k, v in stack.cpu().items()}
+        cpu["viewers"] = viewers_cpu
         direct.wait(30)
-    if service is not None:
+    finally:
         with contextlib.suppress(Exception):
             service.remove()
         client.close()
@@ -632,13 +624,11 @@ def summarize(phase: dict, lines: int) -> dict:
         "p50": pct(lat, 50),
         "p95": pct(lat, 95),
         "p99": pct(lat, 99),
-        "direct_p50": pct(direct.lat, 50) if direct else float("nan"),
-        "direct_p95": pct(direct.lat, 95) if direct else float("nan"),
-        "direct_p99": pct(direct.lat, 99) if direct else float("nan"),
-        "direct_count": len(direct.seen) if direct else 0,
-        "direct_rate": (len(direct.seen) / (direct.last - direct.first))
-        if direct and direct.last > direct.first
-        else 0,
+        "direct_p50": pct(direct.lat, 50),
+        "direct_p95": pct(direct.lat, 95),
+        "direct_p99": pct(direct.lat, 99),
+        "direct_count": len(direct.seen),
+        "direct_rate": (len(direct.seen) / (direct.last - direct.first)) if direct.last > direct.first else 0,
         "min_rate": min(rates) if rates else 0.0,
         "median_rate": statistics.median(rates) if rates else 0.0,
         "cpu": phase["cpu"],
@@ -654,20 +644,6 @@ def fmt(x: float) -> str:
     return "NA" if x != x else f"{x:.1f}"  # NaN -> NA
 
 
-def write_results(text: str) -> None:
-    """Replace (or add) the log_stream section of bench/RESULTS.md; other sections stay as they are."""
-    path = ROOT / "bench" / "RESULTS.md"
-    current = path.read_text() if path.exists() else "# Benchmark results\n"
-    head = "## log_stream"
-    if head in current:
-        before, _, rest = current.partition(head)
-        after = rest[rest.find("\n## ") + 1 :] if "\n## " in rest else ""
-        current = before + text + ("\n" + after if after else "")
-    else:
-        current = current.rstrip("\n") + "\n\n" + text
-    path.write_text(current)
-
-
 def cpu_line(phase: dict, lines: int) -> str:
     cpu = phase["cpu"]
     per = 1000 / max(1, lines)
@@ -679,7 +655,7 @@ def cpu_line(phase: dict, lines: int) -> str:
     )
 
 
-def report(args: argparse.Namespace, paced: dict, burst: dict | None, lab: bool) -> str:
+def report(args: argparse.Namespace, paced: dict, burst: dict | None) -> str:
     """Print the figures; return the RESULT line."""
     say(
         f"  panel SSE  p50 {fmt(paced['p50'])} ms  p95 {fmt(paced['p95'])} ms  p99 {fmt(paced['p99'])} ms"
@@ -711,13 +687,13 @@ def report(args: argparse.Namespace, paced: dict, burst: dict | None, lab: bool)
 
 
 def results_section(
-    command: str, args: argparse.Namespace, paced: dict, burst: dict | None, lab: bool, result: str
+    command: str, args: argparse.Namespace, paced: dict, burst: dict | None, result: str
 ) -> str:
     lost = paced["lost"] + (burst["lost"] if burst else 0)
     rate = burst["min_rate"] if burst else 0.0
     target = paced["direct_p95"] * 1.2 + 50
-    load = os.getloadavg()[0]
-    where = "lab service on a worker node" if lab else "local printer (no lab)"
+    load_1m = os.getloadavg()[0]
+    where = "lab service on a worker node"
     rows = [
         "| | p50 ms | p95 ms | p99 ms | lines/s (burst) | lost |",
         "|---|---|---|---|---|---|",
@@ -739,7 +715,7 @@ def results_section(
     return (
         "## log_stream\n\n"
         f"`{command.strip()}` on {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, load average "
-        f"{load:.1f} at the end; {where}; one uvicorn process, one prefork worker (-c 1), PostgreSQL, "
+        f"{load_1m:.1f} at the end; {where}; one uvicorn process, one prefork worker (-c 1), PostgreSQL, "
         "a private redis-server.\n\n"
         + "\n".join(rows)
         + f"\n\nPaced phase: {args.lines} lines at {args.rate:.0f}/s, {len(paced['runs'])} runs; the median "
@@ -751,7 +727,7 @@ def results_section(
     )
 
 
-def main() -> None:
+def main() -> str:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -765,13 +741,11 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="paced runs; the one with the median panel p95 is reported"
     )
-    parser.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
+    add_write_flag(parser)
     args = parser.parse_args()
-    command = " ".join(["python bench/log_stream.py", *sys.argv[1:]])
 
     db_url = os.environ.get("PANEL_BENCH_DATABASE_URL", DEFAULT_DB)
     stack = Stack(db_url)
-    result = "RESULT log_stream p95_ms=NA direct_p95_ms=NA lines_per_s=0 viewers=0 lost=NA"
     try:
         prepare_database(db_url)
         from django.conf import settings
@@ -781,21 +755,23 @@ def main() -> None:
 
         app.conf.broker_url = stack.env["PANEL_BROKER_URL"]
         register_runners()
-        lab = lab_or_none()
+        lab = get_lab()
         stack.start()
         cookie = session_cookie()
-        say(
-            f"paced: {args.lines} lines at {args.rate:.0f}/s, {args.viewers} viewers "
-            f"({'lab service' if lab else 'local printer'})"
-        )
+        say(f"paced: {args.lines} lines at {args.rate:.0f}/s, {args.viewers} viewers (lab service)")
         runs = []
         for _ in range(max(1, args.repeat)):
             phase = run_phase(stack, lab, cookie, lines=args.lines, rate=args.rate, viewers=args.viewers)
             runs.append(summarize(phase, args.lines))
             say(
                 f"  run {len(runs)}: panel p95 {fmt(runs[-1]['p95'])} ms, "
-                f"direct p95 {fmt(runs[-1]['direct_p95'])} ms"
+                f"direct p95 {fmt(runs[-1]['direct_p95'])} ms ({load()})"
             )
+            missing = [k for k in ("p95", "direct_p95") if runs[-1][k] != runs[-1][k]]  # NaN
+            if missing:
+                raise CannotMeasure(
+                    f"no timed line for {', '.join(missing)} (job {runs[-1]['state']}); see {stack.logdir}"
+                )
         # The machine is shared: one run can be unlucky either way. Report the median run, whole
         # (its direct figures came from the same seconds), and list the others.
         paced = sorted(runs, key=lambda r: r["p95"])[len(runs) // 2]
@@ -806,15 +782,14 @@ def main() -> None:
             say(f"burst: {args.burst} lines as fast as the service prints, {args.viewers} viewers")
             phase = run_phase(stack, lab, cookie, lines=args.burst, rate=0, viewers=args.viewers)
             burst = summarize(phase, args.burst)
-        result = report(args, paced, burst, bool(lab))
-        if not args.no_write:
-            write_results(results_section(command, args, paced, burst, bool(lab), result))
-    except Exception as exc:  # a benchmark reports, it does not crash the pipeline
-        say(f"bench failed: {type(exc).__name__}: {exc}")
+            say(f"  ({load()})")
+        result = report(args, paced, burst)
+        if args.write:
+            write_section("log_stream", results_section(command_line(), args, paced, burst, result))
+        return result
     finally:
         stack.stop()
-    say(result)
 
 
 if __name__ == "__main__":
-    main()
+    run(main)
