@@ -1,6 +1,12 @@
-"""`site create|deploy|scale|drift|modules|update|list`: the site page's buttons, for automation.
+"""`site create|edit|delete|deploy|reconcile|scale|drift|modules|update|install|backups|restore|list`:
+the site page's buttons, for automation.
 
     manage.py site create acme --cluster lab --image REG/odoo:17.0 --db-node lab-w1 --domain a.example.com
+    manage.py site edit acme --replicas 3 --image REG/odoo:17.0 [--set FIELD=VALUE ...]   # the page's form
+    manage.py site delete acme --yes           # admin; the panel forgets it, the cluster keeps its services
+    manage.py site reconcile acme [--wait]
+    manage.py site backups acme --json         # [{"id", "filename", "size_bytes", "created_at", "job_id"}]
+    manage.py site restore acme --backup ID --yes [--wait]   # replaces the database: changes since are lost
     manage.py site deploy acme --wait          # exit 0 when deployed, 1 when the job failed
     manage.py site scale acme 3 [--wait]
     manage.py site drift acme --json           # exit 0 when none, 1 when drift, 3 cluster unreachable
@@ -9,37 +15,59 @@
     manage.py site install acme --modules c --wait     # the same sequence with -i
 
 Each action that changes something runs as a job (the same as the buttons), so it is locked per
-site, audited, and its log can be followed in the browser while the command waits.
+site, audited, and its log can be followed in the browser while the command waits. Create and edit
+validate with the page's form and save through panel.crud, delete through it too: the same rules and
+the same audit rows as the pages. An unknown site or an invalid value: exit 2, nothing changed.
 """
 
 import json
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, CommandParser
+from django.db import transaction
+from django.db.models import ProtectedError
 
 from clusters import inspection
-from clusters.models import Cluster, Domain, Site
+from clusters.forms import DomainForm, SiteForm
+from clusters.models import Backup, Cluster, Domain, Site
 from clusters.stack.spec import validate_modules
 from jobs import control, logread
 from jobs.locks import JobAlreadyRunning
 from jobs.models import Job, State
-from panel.cli import PanelCommand, acting_user
+from panel import crud
+from panel.cli import PanelCommand, acting_user, command_actor, confirmed, form_data, form_errors, save_form
 
 REFUSED = 2
 UNKNOWN = 3  # `site drift`: the cluster cannot be reached, so no verdict
+SITE_FIELDS: list[str] = list(SiteForm.Meta.fields)  # what `site edit --set` may change
+EDIT_FLAGS = (
+    "name",
+    "series",
+    "image",
+    "replicas",
+    "workers",
+    "db_node",
+    "db_image",
+    "redis_image",
+    "addons_path",
+)
 
 
 class Command(PanelCommand):
     help = "Create, deploy, scale, check and update sites."
     permissions = {
         "create": "operate",
+        "edit": "operate",
+        "delete": "admin",
         "deploy": "operate",
+        "reconcile": "operate",
         "scale": "operate",
         "drift": "operate",
         "modules": "operate",
         "update": "operate",
         "install": "operate",
+        "backups": "view",
+        "restore": "operate",
         "list": "view",
     }
 
@@ -59,7 +87,31 @@ class Command(PanelCommand):
         create.add_argument("--redis-image", default="redis:7-alpine")
         create.add_argument("--addons-path", default="/mnt/extra-addons")
         create.add_argument("--traefik-network", default="traefik-public")
-        for name in ("deploy", "modules"):
+        edit = sub.add_parser(
+            "edit", help="change a site's settings (the page's form); what is not given is kept"
+        )
+        edit.add_argument("slug")
+        edit.add_argument("--name")
+        edit.add_argument("--series", help="Odoo series, e.g. 17.0")
+        edit.add_argument("--image")
+        edit.add_argument("--replicas", type=int)
+        edit.add_argument("--workers", type=int)
+        edit.add_argument("--db-node")
+        edit.add_argument("--db-image")
+        edit.add_argument("--redis-image")
+        edit.add_argument("--addons-path")
+        edit.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="FIELD=VALUE",
+            help=f"any field of the page's form: {', '.join(SITE_FIELDS)}",
+        )
+        edit.add_argument("--json", action="store_true", dest="as_json", help="print the saved settings")
+        delete = sub.add_parser("delete", help="the panel forgets the site and its domains (admin)")
+        delete.add_argument("slug")
+        delete.add_argument("--yes", action="store_true", help="confirm")
+        for name in ("deploy", "modules", "reconcile"):
             p = sub.add_parser(name)
             p.add_argument("slug")
             p.add_argument("--wait", action="store_true")
@@ -76,6 +128,14 @@ class Command(PanelCommand):
             update.add_argument("--modules", required=True, help="comma-separated module names")
             update.add_argument("--no-backup", action="store_true")
             update.add_argument("--wait", action="store_true")
+        backups = sub.add_parser("backups", help="the site's database backups, newest first")
+        backups.add_argument("slug")
+        backups.add_argument("--json", action="store_true", dest="as_json")
+        restore = sub.add_parser("restore", help="replace the site's database by a backup (a job)")
+        restore.add_argument("slug")
+        restore.add_argument("--backup", type=int, required=True, metavar="ID", help="from `site backups`")
+        restore.add_argument("--yes", action="store_true", help="confirm: changes since the backup are lost")
+        restore.add_argument("--wait", action="store_true")
         sub.add_parser("list")
 
     def handle(self, *args: Any, action: str, **opts: Any) -> None:
@@ -108,8 +168,9 @@ class Command(PanelCommand):
         target = Cluster.objects.filter(name=cluster).first()
         if target is None:
             raise CommandError(f"no cluster {cluster!r}", returncode=REFUSED)
-        site = Site(
-            cluster=target,
+        data = form_data(Site(), SiteForm)
+        data.update(
+            cluster=target.pk,
             slug=slug,
             image=image,
             db_node=db_node,
@@ -121,21 +182,86 @@ class Command(PanelCommand):
             traefik_network=o["traefik_network"],
         )
         if o["bind_path"]:
-            site.filestore_kind, site.bind_path = Site.Filestore.BIND, o["bind_path"]
+            data.update(filestore_kind=Site.Filestore.BIND, bind_path=o["bind_path"])
         elif o["nfs"]:
-            site.nfs_server, _, site.nfs_export = o["nfs"].partition(":")
-        domains = [Domain(site=site, name=name) for name in o["domain"]]
-        try:
-            site.full_clean()
-            for d in domains:
-                d.full_clean(exclude=["site"])
-        except ValidationError as exc:
-            raise CommandError(_errors(exc), returncode=REFUSED) from exc
-        site.save()
-        for d in domains:
-            d.site = site
-            d.save()
+            server, _, export = o["nfs"].partition(":")
+            data.update(nfs_server=server, nfs_export=export)
+        form = SiteForm(data)
+        domains = [DomainForm({"name": name}, instance=Domain()) for name in o["domain"]]
+        bad = [f for f in (form, *domains) if not f.is_valid()]
+        if bad:
+            raise CommandError(f"site {slug}: {'; '.join(form_errors(f) for f in bad)}", returncode=REFUSED)
+        with transaction.atomic():  # the site and its domains, or nothing
+            site = save_form(form, f"site {slug}")
+            for domain_form in domains:
+                domain_form.instance.site = site
+                save_form(domain_form, f"domain {domain_form.cleaned_data['name']}")
         self.stdout.write(f"created site {slug} on {cluster}")
+
+    def do_edit(self, slug: str, as_json: bool, **o: Any) -> None:
+        site = self._site(slug)
+        data = form_data(site, SiteForm, blank=("registry_password",))  # blank keeps the stored one
+        for field in EDIT_FLAGS:
+            if o.get(field) is not None:
+                data[field] = o[field]
+        for pair in o["set"]:
+            field, eq, value = pair.partition("=")
+            if not eq or field not in SITE_FIELDS:
+                raise CommandError(
+                    f"--set {pair!r}: give FIELD=VALUE, FIELD one of {', '.join(SITE_FIELDS)}",
+                    returncode=REFUSED,
+                )
+            data[field] = value
+        saved = save_form(SiteForm(data, instance=site), f"site {slug}")
+        if as_json:
+            shown = form_data(saved, SiteForm, blank=("registry_password",))
+            shown.pop("registry_password")
+            self.stdout.write(json.dumps({"site": slug, **shown}, default=str))
+        else:
+            self.stdout.write(f"saved site {slug}; a deploy applies what changed")
+
+    def do_delete(self, slug: str, yes: bool, **_: Any) -> None:
+        site = self._site(slug)
+        confirmed(yes, f"site delete {slug}")
+        try:
+            crud.delete_object(site, actor=command_actor())
+        except ProtectedError as exc:
+            raise CommandError(
+                f"{slug} cannot be deleted while these depend on it: {crud.blockers(exc)}", returncode=REFUSED
+            ) from exc
+        self.stdout.write(
+            f"deleted site {slug}: its services, database and filestore on the cluster are left as they are"
+        )
+
+    def do_reconcile(self, slug: str, wait: bool, **_: Any) -> None:
+        self._start("reconcile", self._site(slug), wait)
+
+    def do_backups(self, slug: str, as_json: bool, **_: Any) -> None:
+        rows: list[dict[str, Any]] = [
+            {
+                "id": b.pk,
+                "filename": b.filename,
+                "size_bytes": b.size_bytes,
+                "created_at": b.created_at.isoformat(),
+                "job_id": b.job_id,
+            }
+            for b in Backup.objects.filter(site=self._site(slug))
+        ]
+        if as_json:
+            self.stdout.write(json.dumps(rows))
+            return
+        for r in rows:
+            self.stdout.write(f"{r['id']:>6}  {r['created_at'][:19]}  {r['size_bytes']:>12}  {r['filename']}")
+
+    def do_restore(self, slug: str, backup: int, yes: bool, wait: bool, **_: Any) -> None:
+        site = self._site(slug)
+        found = Backup.objects.filter(pk=backup, site=site).first()
+        if found is None:
+            raise CommandError(
+                f"no backup {backup} of {slug}; `site backups {slug}` lists them", returncode=REFUSED
+            )
+        confirmed(yes, f"site restore {slug} (its database is replaced by {found.filename})")
+        self._start("restore", site, wait, backup_id=found.pk)
 
     def do_deploy(self, slug: str, wait: bool, **_: Any) -> None:
         self._start("deploy", self._site(slug), wait)
@@ -207,9 +333,3 @@ class Command(PanelCommand):
             self.stdout.write(
                 f"{s.slug:<24} {s.status:<10} {s.running_replicas}/{s.replicas:<3} {s.cluster.name}"
             )
-
-
-def _errors(exc: ValidationError) -> str:
-    if hasattr(exc, "message_dict"):
-        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
-    return " ".join(exc.messages)
