@@ -148,8 +148,12 @@ def _content_length(request: HttpRequest) -> int:
         return 0
 
 
-def body(request: HttpRequest, verdict: dict[str, Any], change: ManifestChange | None) -> dict[str, Any]:
-    """The verdict as `gate check --json` prints it, plus "change"."""
+def body(
+    request: HttpRequest | None, verdict: dict[str, Any], change: ManifestChange | None
+) -> dict[str, Any]:
+    """The verdict as `gate check --json` prints it, plus "change". Without a request (`manage.py
+    change --json`) the URLs are paths."""
+    absolute = request.build_absolute_uri if request is not None else str
     if change is None:
         return {**verdict, "change": None}
     decisions = [
@@ -173,7 +177,7 @@ def body(request: HttpRequest, verdict: dict[str, Any], change: ManifestChange |
             "created_at": change.created_at.isoformat(),
             "may_update": change.may_update,
             "decisions": decisions,
-            "url": request.build_absolute_uri(change.get_absolute_url()),
-            "api_url": request.build_absolute_uri(reverse("api-change-detail", args=[change.pk])),
+            "url": absolute(change.get_absolute_url()),
+            "api_url": absolute(reverse("api-change-detail", args=[change.pk])),
         },
     }

@@ -19,7 +19,7 @@ from jobs.changes.models import ApiToken
 from panel.htmx import HtmxHttpRequest
 from panel.roles import requires
 
-MAX_LIVE_TOKENS = 50
+MAX_LIVE_TOKENS = tokens.MAX_LIVE_TOKENS
 
 
 @requires("view")
@@ -29,8 +29,8 @@ def token_list(request: HtmxHttpRequest) -> HttpResponse:
     context: dict[str, object] = {"form": form}
     status = 200
     if request.method == "POST":
-        if mine.filter(revoked_at__isnull=True).count() >= MAX_LIVE_TOKENS:
-            form.add_error(None, f"You hold {MAX_LIVE_TOKENS} live tokens: revoke one first.")
+        if full := tokens.no_room(request.user):
+            form.add_error(None, full)
         if form.is_valid():
             token, secret = tokens.create(request.user, form.cleaned_data["name"], request=request)
             context.update(new_token=token, secret=secret, form=TokenForm())

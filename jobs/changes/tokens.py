@@ -21,14 +21,23 @@ from panel.audit import record
 PREFIX = "osp_"  # recognisable in logs and by secret scanners
 SHOWN_CHARS = 12
 TOUCH_EVERY = timedelta(minutes=1)  # last_used_at granularity: no write per CI request
+MAX_LIVE_TOKENS = 50  # per user
+
+
+def no_room(user: Any) -> str:
+    """Why `user` may not make another token now ("" when they may)."""
+    if ApiToken.objects.filter(user=user, revoked_at__isnull=True).count() >= MAX_LIVE_TOKENS:
+        return f"You hold {MAX_LIVE_TOKENS} live tokens: revoke one first."
+    return ""
 
 
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create(user: Any, name: str, *, request: Any = None) -> tuple[ApiToken, str]:
-    """A new token and its secret; the caller shows the secret once and never again."""
+def create(user: Any, name: str, *, request: Any = None, actor: Any = None) -> tuple[ApiToken, str]:
+    """A new token of `user` and its secret; the caller shows the secret once and never again.
+    `actor`: who made it, when not the owner (the machine's operator, `manage.py token create --user`)."""
     secret = PREFIX + secrets.token_urlsafe(30)
     with transaction.atomic():
         token = ApiToken.objects.create(
@@ -37,7 +46,7 @@ def create(user: Any, name: str, *, request: Any = None) -> tuple[ApiToken, str]
         record(
             "api_token.create",
             request=request,
-            actor=user,
+            actor=actor if actor is not None else user,
             target=token,
             after={"name": token.name, "prefix": token.prefix, "user": user.get_username()},
         )
