@@ -1,5 +1,6 @@
 """Users from the command line: `users add NAME --role ROLE`, `users role NAME ROLE`,
-`users ensure-admin` (used by `make run`: reads PANEL_ADMIN_USER / PANEL_ADMIN_PASSWORD, or makes
+`users deactivate NAME --yes`, `users activate NAME`, `users ensure-admin` (used by `make run`:
+reads PANEL_ADMIN_USER / PANEL_ADMIN_PASSWORD, or makes
 an `admin` with a generated password kept in var/admin-password and prints it).
 
 Changes go through panel.users.service, like the users page: audited (actor "cli:<unix user>"),
@@ -15,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError, CommandParser
 
 from panel.audit import record
-from panel.cli import PanelCommand, command_actor
+from panel.cli import REFUSED, PanelCommand, command_actor, confirmed
 from panel.env import env
 from panel.roles import ROLES, ensure_role_groups
 from panel.users import service
@@ -23,7 +24,13 @@ from panel.users import service
 
 class Command(PanelCommand):
     help = "Add users, set their role, or make sure an admin login exists."
-    permissions = {"add": "admin", "role": "admin", "ensure-admin": "admin"}
+    permissions = {
+        "add": "admin",
+        "role": "admin",
+        "activate": "admin",
+        "deactivate": "admin",
+        "ensure-admin": "admin",
+    }
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -35,6 +42,14 @@ class Command(PanelCommand):
         role = sub.add_parser("role", help="Change a user's role.")
         role.add_argument("username")
         role.add_argument("role", choices=ROLES)
+        activate = sub.add_parser("activate", help="Let a deactivated user log in again.")
+        activate.add_argument("username")
+        deactivate = sub.add_parser(
+            "deactivate",
+            help="Stop a user logging in (their sessions and tokens stop working); never deleted.",
+        )
+        deactivate.add_argument("username")
+        deactivate.add_argument("--yes", action="store_true", help="confirm")
         sub.add_parser(
             "ensure-admin", help="Create the first admin if it does not exist and print its login."
         )
@@ -62,6 +77,28 @@ class Command(PanelCommand):
         except service.LastAdminError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"{username} is now {role}")
+
+    def _user(self, username: str) -> Any:
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise CommandError(f"no user {username!r}", returncode=REFUSED)
+        return user
+
+    def do_activate(self, username: str, **_: Any) -> None:
+        self._set_active(self._user(username), True)
+
+    def do_deactivate(self, username: str, yes: bool, **_: Any) -> None:
+        user = self._user(username)
+        confirmed(yes, f"users deactivate {username}")
+        self._set_active(user, False)
+
+    def _set_active(self, user: Any, active: bool) -> None:
+        try:
+            done = service.set_active(user, active, actor=command_actor())
+        except service.LastAdminError as exc:
+            raise CommandError(str(exc), returncode=REFUSED) from exc
+        state = "active" if active else "deactivated"
+        self.stdout.write(f"{user.get_username()} is {'now ' if done else 'already '}{state}")
 
     def do_ensure_admin(self, **_: Any) -> None:
         User = get_user_model()
