@@ -40,7 +40,19 @@ CASES = [(name, command, sub) for name, command in COMMANDS for sub in subcomman
 
 
 def test_every_subcommand_declares_the_role_it_needs():  # type: ignore[no-untyped-def]
-    expected = {"site", "cluster", "gate", "job", "audit", "users", "lab", "demo"}
+    expected = {
+        "site",
+        "cluster",
+        "domain",
+        "change",
+        "token",
+        "gate",
+        "job",
+        "audit",
+        "users",
+        "lab",
+        "demo",
+    }
     assert {name for name, _ in COMMANDS} >= expected
     for name, command in COMMANDS:
         declared = set(command.permissions)
