@@ -14,6 +14,7 @@ import argparse
 import os
 import shutil
 import sys
+import textwrap
 import time
 import traceback
 from collections.abc import Callable
@@ -101,11 +102,23 @@ def stamp() -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
 
 
+def wrap(text: str, width: int = 100) -> str:
+    """Prose paragraphs wrapped as the rest of RESULTS.md; tables, headings and indented blocks kept."""
+    paragraphs = []
+    for paragraph in text.rstrip("\n").split("\n\n"):
+        if paragraph.startswith(("|", "#", "    ")):
+            paragraphs.append(paragraph)
+        else:
+            flat = " ".join(paragraph.split())
+            paragraphs.append(textwrap.fill(flat, width, break_long_words=False, break_on_hyphens=False))
+    return "\n\n".join(paragraphs) + "\n"
+
+
 def write_section(name: str, text: str) -> None:
     """Replace (or add) the `## name` section of bench/RESULTS.md; other sections stay as they are."""
     current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     head = f"## {name}\n"
-    text = text.rstrip("\n") + "\n"
+    text = wrap(text)
     if head in current:
         before, _, rest = current.partition(head)
         after = rest[rest.find("\n## ") + 1 :] if "\n## " in rest else ""
