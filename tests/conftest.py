@@ -33,10 +33,40 @@ def pytest_configure(config):  # type: ignore[no-untyped-def]
         _isolate_parallel_process(os.environ.get("PYTEST_XDIST_WORKER", ""))
 
 
+#: Fixtures that bring up a real engine; a test that talks to an engine asks for one of them, so it
+#: passes alone, first, or shuffled, on a machine that never ran the suite.
+ENGINE_FIXTURES = {"lab": "integration", "docker_engine": "integration"}
+
+
+def marker_mismatches(items: list[pytest.Item]) -> list[str]:
+    """Tests whose markers do not say what they use: `lab` marks exactly the tests that use the
+    `lab` fixture (the parallel run orders by it and `-m "not lab"` must mean no Swarm), and a test
+    that uses a real engine is marked `integration`."""
+    wrong = []
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        marked = {mark.name for mark in item.iter_markers()}
+        if ("lab" in used) != ("lab" in marked):
+            wrong.append(
+                f"{item.nodeid}: {'uses' if 'lab' in used else 'does not use'} the lab fixture "
+                f"but is {'not ' if 'lab' not in marked else ''}marked lab"
+            )
+        for fixture, marker in ENGINE_FIXTURES.items():
+            if fixture in used and marker not in marked:
+                wrong.append(f"{item.nodeid}: uses {fixture} but is not marked {marker}")
+        if "serial" in marked and "lab" not in marked:
+            wrong.append(f"{item.nodeid}: marked serial (it disturbs the lab) but does not use the lab")
+    return wrong
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """In a parallel run, the files that use the lab go out first: they are the long ones (a
-    minute or more each, mostly waiting on Swarm), and the quick ones fill the gaps around them."""
+    """Markers must match what tests use (a mismatch fails the run before any test starts). In a
+    parallel run, the files that use the lab go out first: they are the long ones (a minute or
+    more each, mostly waiting on Swarm), and the quick ones fill the gaps around them."""
+    wrong = marker_mismatches(items)
+    if wrong:
+        raise pytest.UsageError("markers that do not match the fixtures used:\n  " + "\n  ".join(wrong))
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         return
     lab_files = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("lab")}
@@ -76,6 +106,15 @@ def real_services(request):  # type: ignore[no-untyped-def]
         redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3).ping()
     except redis.RedisError as exc:
         pytest.fail(f"the suite needs Redis at {settings.REDIS_URL}: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    """The host's Docker engine, installed and running (not necessarily in Swarm mode): for tests
+    that start engines of their own. Tests that need the Swarm ask for `lab` instead."""
+    from clusters.lab import engine
+
+    engine.install()
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,6 @@ from tests.sites.conftest import remove_site_objects
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.integration,
-    pytest.mark.lab,
     pytest.mark.django_db(transaction=True),
 ]
 
@@ -46,6 +45,7 @@ def docker_client(lab):  # type: ignore[no-untyped-def]
     client.close()
 
 
+@pytest.mark.lab
 def test_log_in_and_see_the_lab_cluster_and_its_nodes(page, lab, lab_cluster):  # type: ignore[no-untyped-def]
     make_user("alice", "viewer")
     page.goto("/")
@@ -71,6 +71,7 @@ def test_log_in_and_see_the_lab_cluster_and_its_nodes(page, lab, lab_cluster):  
     shoot(page, "cluster")
 
 
+@pytest.mark.lab
 def test_create_a_site_with_two_domains_and_deploy_it_watching_the_log(  # type: ignore[no-untyped-def]
     page, lab, lab_cluster, panel_worker, docker_client
 ):
@@ -131,6 +132,7 @@ def test_create_a_site_with_two_domains_and_deploy_it_watching_the_log(  # type:
         remove_site_objects(docker_client, slug, lab)
 
 
+@pytest.mark.lab
 def test_update_modules_with_plan_and_confirm(  # type: ignore[no-untyped-def]
     page, lab, lab_cluster, panel_worker, docker_client, monkeypatch
 ):

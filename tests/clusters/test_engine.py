@@ -24,7 +24,7 @@ def ca() -> CA:
 
 
 @pytest.fixture(scope="module")
-def tls_engine(ca: CA) -> Iterator[TlsEngine]:
+def tls_engine(ca: CA, docker_engine: None) -> Iterator[TlsEngine]:
     eng = TlsEngine(ca)
     eng.start()
     yield eng
@@ -41,7 +41,9 @@ def kind_of(cluster) -> tuple[str, str]:  # type: ignore[no-untyped-def]
     return info.value.kind, info.value.message
 
 
-def test_unix_socket_to_the_swarm_manager():
+@pytest.mark.lab
+def test_unix_socket_to_the_swarm_manager(lab):  # type: ignore[no-untyped-def]
+    """The host engine is the lab's manager: the `lab` fixture makes it one on a fresh machine."""
     info = check_connection(SimpleNamespace(endpoint="unix:///var/run/docker.sock"))
     assert info.is_manager and info.api_version >= "1.41"
 
@@ -105,6 +107,7 @@ def test_unreachable():
     assert kind == "unreachable" and "cannot reach the engine" in message
 
 
+@pytest.mark.lab
 def test_worker_is_not_a_manager(lab):  # type: ignore[no-untyped-def]
     worker = next(n for n in lab.nodes if n.role == "worker")
     kind, message = kind_of(SimpleNamespace(endpoint=worker.socket))

@@ -13,7 +13,7 @@ from clusters.lab.config import WorkerNames
 from clusters.models import Cluster, Node
 from clusters.sync import sync_cluster
 
-pytestmark = [pytest.mark.integration, pytest.mark.lab, pytest.mark.django_db]
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 
 @pytest.fixture
@@ -32,6 +32,7 @@ def wait_for_state(cluster: Cluster, hostname: str, state: str, deadline_s: floa
     raise AssertionError(f"{hostname} not {state} within {deadline_s}s; nodes: {seen}")
 
 
+@pytest.mark.lab
 def test_sync_shows_every_lab_node(lab, lab_cluster, personas):  # type: ignore[no-untyped-def]
     result = sync_cluster(lab_cluster)
     assert result.ok, result.message
@@ -50,6 +51,7 @@ def test_sync_shows_every_lab_node(lab, lab_cluster, personas):  # type: ignore[
 
 
 @pytest.mark.serial  # a worker node's engine dies under every other test's tasks
+@pytest.mark.lab
 def test_killed_worker_shows_down_then_ready(lab, lab_cluster):  # type: ignore[no-untyped-def]
     victim = WorkerNames(len(lab.workers))
     sync_cluster(lab_cluster)

@@ -23,7 +23,11 @@ from clusters.lab.config import WorkerNames
 from clusters.lab.proc import find_pids, pid_alive
 from clusters.lab.state import locked
 
-pytestmark = [pytest.mark.lab, pytest.mark.serial]  # it takes the lab down and kills engines
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.lab,
+    pytest.mark.serial,
+]  # it takes the lab down and kills engines
 
 WORKER_CONSTRAINT = f"node.labels.{swarm.ROLE_LABEL}==worker"
 
