@@ -65,7 +65,7 @@ def start(
         )
         # What the job will change on its site, from -> to (scale: replicas 2 -> 4).
         sets = {f: job.params[f] for f in runner.sets_site if site is not None and f in job.params}
-        audit.record(
+        event = audit.record(
             "job.start",
             request=request,
             actor=user,
@@ -76,6 +76,11 @@ def start(
             before={f: getattr(site, f, None) for f in sets} or None,
             after={"kind": kind, "params": job.params, **sets},
         )
+        if not job.created_by_name and event.actor_username:
+            # Started from a command or by the system: name the same actor as the audit row
+            # (cli:root, the --as user, system) rather than leave it blank.
+            job.created_by_name = event.actor_username
+            Job.objects.filter(pk=job.pk).update(created_by_name=job.created_by_name)
         transaction.on_commit(lambda: enqueue(job.pk, job.celery_task_id))
     return job
 

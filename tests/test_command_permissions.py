@@ -95,6 +95,21 @@ def test_the_acting_user_is_who_the_audit_log_names(monkeypatch):  # type: ignor
     assert (event.actor_username, event.actor_role, event.site_slug) == ("olga", "operator", site.slug)
 
 
+def test_a_job_started_from_a_command_names_the_audit_logs_actor(monkeypatch, personas):  # type: ignore[no-untyped-def]
+    """Not "system": the job list shows who the audit log says started it (cli:<unix user>)."""
+    from jobs.models import Job
+
+    factories.site(factories.cluster(name="prod"), slug="acme")
+    monkeypatch.setattr("jobs.control.enqueue", lambda *a: None)  # no worker: the job stays queued
+    monkeypatch.setattr("sys.argv", ["manage.py", "site", "scale", "acme", "3"])  # as ops type it
+    call_command("site", "scale", "acme", "3")
+    event = AuditEvent.objects.filter(action="job.start").latest("id")
+    job = Job.objects.get(pk=event.job_id)
+    assert event.actor_username.startswith("cli:") and job.created_by_name == event.actor_username
+    page = personas.client("viewer").get("/jobs/").content.decode()
+    assert event.actor_username in page and ">system<" not in page
+
+
 def test_plain_commands_act_as_the_machine_operator():  # type: ignore[no-untyped-def]
     call_command("cluster", "add", "edge", "--endpoint", "unix:///var/run/docker.sock")
     event = AuditEvent.objects.filter(action="cluster.create").latest("id")
