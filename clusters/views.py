@@ -12,6 +12,7 @@ from clusters import actions, inspection, site_actions
 from clusters.forms import ClusterForm, DomainForm, SiteForm
 from clusters.models import Backup, Cluster, Domain, Node, Site
 from clusters.stack import SpecError
+from clusters.stack.preflight import side_by_side
 from jobs.changes.models import ManifestChange
 from jobs.locks import holder
 from jobs.models import Job
@@ -298,11 +299,10 @@ def site_preflight(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         results, note = inspection.preflight_for(site)
     except SpecError as exc:
         results, note = [], f"The site's settings cannot be rendered: {exc}"
-    hard = [r for r in results if not r.ok and r.severity == "hard"]
+    rows = side_by_side(results)
+    hard = [row for row in rows if not row.ok and row.severity == "hard"]
     return render(
-        request,
-        "clusters/site_preflight.html",
-        {"site": site, "results": results, "note": note, "hard": hard},
+        request, "clusters/site_preflight.html", {"site": site, "rows": rows, "note": note, "hard": hard}
     )
 
 

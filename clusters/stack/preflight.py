@@ -493,6 +493,44 @@ def preflight(
     return results
 
 
+@dataclass(frozen=True)
+class CheckRow:
+    """One checklist item with its result on the rendered stack and on the live services side by
+    side (either may be absent: some items are judged on one of them only)."""
+
+    key: str
+    title: str
+    severity: Severity
+    rendered: CheckResult | None
+    live: CheckResult | None
+
+    @property
+    def results(self) -> list[CheckResult]:
+        return [r for r in (self.rendered, self.live) if r is not None]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        return [r for r in self.results if not r.ok]
+
+
+def side_by_side(results: list[CheckResult]) -> list[CheckRow]:
+    """A row per item, hard failures first, then advice not followed, then what passes; the
+    checklist's own order within each group."""
+    by_key: dict[str, dict[str, CheckResult]] = {}
+    for result in results:
+        by_key.setdefault(result.key, {})[result.source] = result
+    rows = [
+        CheckRow(key, first.title, first.severity, pair.get("rendered"), pair.get("live"))
+        for key, pair in by_key.items()
+        for first in [next(iter(pair.values()))]
+    ]
+    return sorted(rows, key=lambda row: 2 if row.ok else 0 if row.severity == "hard" else 1)
+
+
 def blocking(results: list[CheckResult]) -> list[CheckResult]:
     """The hard failures: a deploy must not start while this is not empty."""
     return [r for r in results if not r.ok and r.severity == "hard"]

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from clusters.stack.preflight import CHECKS, blocking, preflight
+from clusters.stack.preflight import CHECKS, blocking, preflight, side_by_side
 from clusters.stack.render import render
 from clusters.stack.spec import BindFilestore, NfsFilestore, TraefikSpec
 
@@ -171,3 +171,24 @@ def test_results_are_json_able(make_spec):
     import json
 
     assert json.loads(json.dumps([r.as_dict() for r in preflight(make_spec())]))[0]["key"] == "image_digest"
+
+
+def test_one_row_per_check_with_both_results_and_hard_failures_first(make_spec):
+    """The page's table: each item once, rendered and live side by side; hard failures on top, then
+    advice not followed, then what passes, each group in the checklist's order."""
+    spec = make_spec(domains=())
+    rows = side_by_side(preflight(spec, live=_live(spec, lambda s: s.pop("acme_redis"))))
+    keys = [row.key for row in rows]
+    assert len(keys) == len(set(keys)) == len(CHECKS) and len(rows) < len(
+        preflight(spec, live=render(spec).summary())
+    )
+    groups = [0 if not row.ok and row.severity == "hard" else 1 if not row.ok else 2 for row in rows]
+    assert groups == sorted(groups) and groups[0] == 0
+    domains = next(row for row in rows if row.key == "domains_valid")
+    assert domains.rendered and domains.live and not domains.ok and domains.failures
+    series = next(row for row in rows if row.key == "session_redis_series")
+    assert series.rendered and series.live is None  # judged on the rendered stack only
+    order = [key for key, *_ in CHECKS]
+    for group in (0, 1, 2):
+        inside = [row.key for row, g in zip(rows, groups, strict=True) if g == group]
+        assert inside == sorted(inside, key=order.index)
