@@ -30,9 +30,17 @@ if [ $# -gt 0 ]; then  # what was asked for, in one process
 fi
 # The whole suite in two parts (tests/conftest.py says why): in parallel, then the `serial` tests
 # alone. The lab tests mostly wait on Swarm, so more processes than CPUs still shorten the run.
+# PANEL_TEST_ORDER=random shuffles the tests across files (pytest-random-order prints its seed;
+# replay one with PANEL_TEST_ORDER=SEED): proof that no test leans on another having run first.
+order=()
+case "${PANEL_TEST_ORDER:-}" in
+  "") ;;
+  random) order=(--random-order-bucket=global) ;;
+  *) order=(--random-order-bucket=global --random-order-seed="$PANEL_TEST_ORDER") ;;
+esac
 say "pytest, in $PANEL_TEST_PROCESSES processes"
 status=0
-"$VENV/bin/pytest" -n "$PANEL_TEST_PROCESSES" --dist loadfile -m "not serial" || status=$?
+"$VENV/bin/pytest" -n "$PANEL_TEST_PROCESSES" --dist loadfile -m "not serial" "${order[@]}" || status=$?
 say "pytest, the serial tests"
-"$VENV/bin/pytest" -m serial || status=$?
+"$VENV/bin/pytest" -m serial "${order[@]}" || status=$?
 exit "$status"

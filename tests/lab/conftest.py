@@ -7,6 +7,7 @@ import pytest
 LAST = "test_lab_infra.py::test_down_removes_everything_then_up_again"
 
 
+@pytest.hookimpl(trylast=True)  # after any shuffling (a shuffled run still ends with it)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     last = [item for item in items if item.nodeid.endswith(LAST)]
     items[:] = [item for item in items if item not in last] + last
