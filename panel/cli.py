@@ -78,6 +78,11 @@ class PanelCommand(BaseCommand):
         with acting_as(user):
             return super().execute(*args, **options)
 
+    def handle(self, *args: Any, **options: Any) -> None:
+        """Run `do_<subcommand>` (dashes as underscores) with the remaining options."""
+        action = options.pop(self.subcommand_dest)
+        getattr(self, f"do_{action.replace('-', '_')}")(**options)
+
     def label(self, options: dict[str, Any]) -> str:
         name = self.__module__.rsplit(".", 1)[-1]
         sub = options.get(self.subcommand_dest)
@@ -110,6 +115,22 @@ def confirmed(yes: bool, what: str) -> None:
         raise CommandError(
             f"{what} cannot be undone: add --yes to do it (nothing was changed)", returncode=REFUSED
         )
+
+
+def delete_confirmed(obj: Any, yes: bool, what: str) -> None:
+    """Delete a row as a page's delete button does (panel.crud: the same audit row), only with --yes;
+    refused with what still depends on it when the database protects it."""
+    from django.db.models import ProtectedError
+
+    from panel import crud
+
+    confirmed(yes, what)
+    try:
+        crud.delete_object(obj, actor=command_actor())
+    except ProtectedError as exc:
+        raise CommandError(
+            f"{what}: refused while these depend on it: {crud.blockers(exc)}", returncode=REFUSED
+        ) from exc
 
 
 def panel_user(what: str) -> Any:

@@ -18,13 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
-from django.db.models import ProtectedError
 
 from clusters import actions
 from clusters.forms import ClusterForm
 from clusters.models import Cluster
-from panel import crud
-from panel.cli import REFUSED, PanelCommand, command_actor, confirmed, form_data, save_form
+from panel.cli import REFUSED, PanelCommand, command_actor, delete_confirmed, form_data, save_form
 
 PEMS = ("tls_ca", "tls_cert", "tls_key")
 
@@ -59,9 +57,6 @@ class Command(PanelCommand):
             sub.add_parser(name).add_argument("name")
         sub.add_parser("list").add_argument("--json", action="store_true", dest="as_json")
 
-    def handle(self, *args: Any, action: str, **opts: Any) -> None:
-        getattr(self, f"do_{action}")(**opts)
-
     def _get(self, name: str) -> Cluster:
         cluster = Cluster.objects.filter(name=name).first()
         if cluster is None:
@@ -85,14 +80,7 @@ class Command(PanelCommand):
         self.stdout.write(f"saved cluster {data['name']}")
 
     def do_remove(self, name: str, yes: bool, **_: Any) -> None:
-        cluster = self._get(name)
-        confirmed(yes, f"cluster remove {name}")
-        try:
-            crud.delete_object(cluster, actor=command_actor())
-        except ProtectedError as exc:
-            raise CommandError(
-                f"{name} cannot be removed while these depend on it: {crud.blockers(exc)}", returncode=REFUSED
-            ) from exc
+        delete_confirmed(self._get(name), yes, f"cluster remove {name}")
         self.stdout.write(f"removed cluster {name} (nothing on the cluster itself was touched)")
 
     def do_test(self, name: str, **_: Any) -> None:

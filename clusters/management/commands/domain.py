@@ -17,6 +17,7 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from clusters.forms import DomainForm
+from clusters.management.lookups import site_named
 from clusters.models import Domain, Site
 from clusters.site_actions import start_domain_job
 from clusters.validators import normalize_fqdn
@@ -45,15 +46,6 @@ class Command(PanelCommand):
         for p in (add, edit, remove, ls):
             p.add_argument("--json", action="store_true", dest="as_json")
 
-    def handle(self, *args: Any, action: str, **opts: Any) -> None:
-        getattr(self, f"do_{action}")(**opts)
-
-    def _site(self, slug: str) -> Site:
-        site = Site.objects.select_related("cluster").filter(slug=slug).first()
-        if site is None:
-            raise CommandError(f"no site {slug!r}; `site list` shows them", returncode=REFUSED)
-        return site
-
     def _domain(self, host: str, site: Site | None = None) -> Domain:
         domain = Domain.objects.select_related("site").filter(name=normalize_fqdn(host)).first()
         if domain is None or (site is not None and domain.site_id != site.pk):
@@ -71,7 +63,7 @@ class Command(PanelCommand):
             self.stdout.write(note)
 
     def do_add(self, slug: str, host: str, as_json: bool, **_: Any) -> None:
-        site = self._site(slug)
+        site = site_named(slug)
         domain = save_form(DomainForm({"name": host}, instance=Domain(site=site)), f"domain {host}")
         if not as_json:
             self.stdout.write(f"added {domain} to {slug}")
@@ -85,7 +77,7 @@ class Command(PanelCommand):
         self._applied(saved.name, domain.site, as_json)
 
     def do_remove(self, slug: str, host: str, yes: bool, as_json: bool, **_: Any) -> None:
-        site = self._site(slug)
+        site = site_named(slug)
         domain = self._domain(host, site)
         confirmed(yes, f"domain remove {slug} {domain}")
         crud.delete_object(domain, actor=command_actor())
@@ -96,7 +88,7 @@ class Command(PanelCommand):
     def do_list(self, site: str | None, as_json: bool, **_: Any) -> None:
         domains = Domain.objects.select_related("site")
         if site:
-            domains = domains.filter(site=self._site(site))
+            domains = domains.filter(site=site_named(site))
         rows = [{"domain": d.name, "site": d.site.slug, "id": d.pk} for d in domains]
         if as_json:
             self.stdout.write(json.dumps(rows))

@@ -25,17 +25,24 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
-from django.db.models import ProtectedError
 
 from clusters import inspection
 from clusters.forms import DomainForm, SiteForm
+from clusters.management.lookups import site_named
 from clusters.models import Backup, Cluster, Domain, Site
 from clusters.stack.spec import validate_modules
 from jobs import control, logread
 from jobs.locks import JobAlreadyRunning
 from jobs.models import Job, State
-from panel import crud
-from panel.cli import PanelCommand, acting_user, command_actor, confirmed, form_data, form_errors, save_form
+from panel.cli import (
+    PanelCommand,
+    acting_user,
+    confirmed,
+    delete_confirmed,
+    form_data,
+    form_errors,
+    save_form,
+)
 
 REFUSED = 2
 UNKNOWN = 3  # `site drift`: the cluster cannot be reached, so no verdict
@@ -138,15 +145,6 @@ class Command(PanelCommand):
         restore.add_argument("--wait", action="store_true")
         sub.add_parser("list")
 
-    def handle(self, *args: Any, action: str, **opts: Any) -> None:
-        getattr(self, f"do_{action}")(**opts)
-
-    def _site(self, slug: str) -> Site:
-        site = Site.objects.select_related("cluster").filter(slug=slug).first()
-        if site is None:
-            raise CommandError(f"no site {slug!r}; `site list` shows them", returncode=REFUSED)
-        return site
-
     def _start(self, kind: str, site: Site, wait: bool, **params: Any) -> None:
         try:
             job = control.start(kind, site=site, params=params, user=acting_user())
@@ -199,7 +197,7 @@ class Command(PanelCommand):
         self.stdout.write(f"created site {slug} on {cluster}")
 
     def do_edit(self, slug: str, as_json: bool, **o: Any) -> None:
-        site = self._site(slug)
+        site = site_named(slug)
         data = form_data(site, SiteForm, blank=("registry_password",))  # blank keeps the stored one
         for field in EDIT_FLAGS:
             if o.get(field) is not None:
@@ -221,20 +219,13 @@ class Command(PanelCommand):
             self.stdout.write(f"saved site {slug}; a deploy applies what changed")
 
     def do_delete(self, slug: str, yes: bool, **_: Any) -> None:
-        site = self._site(slug)
-        confirmed(yes, f"site delete {slug}")
-        try:
-            crud.delete_object(site, actor=command_actor())
-        except ProtectedError as exc:
-            raise CommandError(
-                f"{slug} cannot be deleted while these depend on it: {crud.blockers(exc)}", returncode=REFUSED
-            ) from exc
+        delete_confirmed(site_named(slug), yes, f"site delete {slug}")
         self.stdout.write(
             f"deleted site {slug}: its services, database and filestore on the cluster are left as they are"
         )
 
     def do_reconcile(self, slug: str, wait: bool, **_: Any) -> None:
-        self._start("reconcile", self._site(slug), wait)
+        self._start("reconcile", site_named(slug), wait)
 
     def do_backups(self, slug: str, as_json: bool, **_: Any) -> None:
         rows: list[dict[str, Any]] = [
@@ -245,7 +236,7 @@ class Command(PanelCommand):
                 "created_at": b.created_at.isoformat(),
                 "job_id": b.job_id,
             }
-            for b in Backup.objects.filter(site=self._site(slug))
+            for b in Backup.objects.filter(site=site_named(slug))
         ]
         if as_json:
             self.stdout.write(json.dumps(rows))
@@ -254,7 +245,7 @@ class Command(PanelCommand):
             self.stdout.write(f"{r['id']:>6}  {r['created_at'][:19]}  {r['size_bytes']:>12}  {r['filename']}")
 
     def do_restore(self, slug: str, backup: int, yes: bool, wait: bool, **_: Any) -> None:
-        site = self._site(slug)
+        site = site_named(slug)
         found = Backup.objects.filter(pk=backup, site=site).first()
         if found is None:
             raise CommandError(
@@ -264,10 +255,10 @@ class Command(PanelCommand):
         self._start("restore", site, wait, backup_id=found.pk)
 
     def do_deploy(self, slug: str, wait: bool, **_: Any) -> None:
-        self._start("deploy", self._site(slug), wait)
+        self._start("deploy", site_named(slug), wait)
 
     def do_modules(self, slug: str, wait: bool, **_: Any) -> None:
-        site = self._site(slug)
+        site = site_named(slug)
         self._start("read_modules", site, wait)
         if wait:
             site.refresh_from_db()
@@ -277,10 +268,10 @@ class Command(PanelCommand):
     def do_scale(self, slug: str, replicas: int, wait: bool, **_: Any) -> None:
         if not 1 <= replicas <= 20:
             raise CommandError("replicas must be between 1 and 20", returncode=REFUSED)
-        self._start("scale", self._site(slug), wait, replicas=replicas)
+        self._start("scale", site_named(slug), wait, replicas=replicas)
 
     def do_update(self, slug: str, modules: str, no_backup: bool, wait: bool, **_: Any) -> None:
-        site = self._site(slug)
+        site = site_named(slug)
         try:
             names = validate_modules(modules.split(","))
         except ValueError as exc:
@@ -296,7 +287,7 @@ class Command(PanelCommand):
         self._start("module_update", site, wait, modules=list(names), backup=not no_backup)
 
     def do_install(self, slug: str, modules: str, no_backup: bool, wait: bool, **_: Any) -> None:
-        site = self._site(slug)
+        site = site_named(slug)
         try:
             names = validate_modules(modules.split(","))
         except ValueError as exc:
@@ -304,7 +295,7 @@ class Command(PanelCommand):
         self._start("module_install", site, wait, modules=list(names), backup=not no_backup)
 
     def do_drift(self, slug: str, as_json: bool, **_: Any) -> None:
-        site = self._site(slug)
+        site = site_named(slug)
         state = inspection.check_drift(site)
         if state is None:
             site.refresh_from_db()

@@ -74,9 +74,6 @@ class Command(PanelCommand):
         for p in (submit, approve, reject, override, ls, show):
             p.add_argument("--json", action="store_true", dest="as_json")
 
-    def handle(self, *args: Any, action: str, **opts: Any) -> None:
-        getattr(self, f"do_{action}")(**opts)
-
     def _print(self, change: Any, as_json: bool, text: str) -> None:
         from jobs.changes.api import body
 

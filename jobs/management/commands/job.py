@@ -37,9 +37,6 @@ class Command(PanelCommand):
         stop.add_argument("job_id", type=int)
         stop.add_argument("--user", help="Panel user to record as the one who cancelled.")
 
-    def handle(self, *args: Any, action: str, **options: Any) -> None:
-        getattr(self, f"do_{action}")(**options)
-
     def _job(self, job_id: int) -> Job:
         job = Job.objects.select_related("site", "cluster").filter(pk=job_id).first()
         if job is None:

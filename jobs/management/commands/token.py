@@ -39,9 +39,6 @@ class Command(PanelCommand):
         for p in (create, ls):
             p.add_argument("--json", action="store_true", dest="as_json")
 
-    def handle(self, *args: Any, action: str, **opts: Any) -> None:
-        getattr(self, f"do_{action}")(**opts)
-
     def _owner(self, username: str | None, required: bool) -> Any:
         """Whose tokens: the --as user (only theirs), else --user for the machine's operator."""
         me = acting_user()

@@ -41,9 +41,6 @@ class Command(PanelCommand):
             out.add_argument(f"--{name}", default="")
         out.add_argument("--search", default="", help="Free text in the target name or detail.")
 
-    def handle(self, *args: Any, subcommand: str, **options: Any) -> None:
-        getattr(self, f"do_{subcommand}")(**options)
-
     def do_verify(self, head: str, **_: Any) -> None:
         result = verify(expect_head=head)
         if not result.ok:

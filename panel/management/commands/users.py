@@ -54,9 +54,9 @@ class Command(PanelCommand):
             "ensure-admin", help="Create the first admin if it does not exist and print its login."
         )
 
-    def handle(self, *args: Any, action: str, **options: Any) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         ensure_role_groups()
-        getattr(self, f"do_{action.replace('-', '_')}")(**options)
+        super().handle(*args, **options)
 
     def do_add(self, username: str, role: str, **_: Any) -> None:
         User = get_user_model()
