@@ -216,7 +216,12 @@ class ModuleUpdateRunner(QuietSiteRunner):
                     timings["stopped_at"] = time.time()
                 with self.step("Update"):
                     verdict, updated = self._update(
-                        client, spec, modules, run_id, ended=lambda: self.scale_back(client, recorded)
+                        client,
+                        spec,
+                        modules,
+                        run_id,
+                        ended=lambda: self.scale_back(client, recorded),
+                        installed_before={n for n, (state, _) in installed.items() if state == "installed"},
                     )
             except BaseException as exc:
                 failure = exc
@@ -274,9 +279,16 @@ class ModuleUpdateRunner(QuietSiteRunner):
             return None
 
     def _update(
-        self, client: Any, spec: Any, modules: tuple[str, ...], run_id: str, ended: Callable[[], None]
+        self,
+        client: Any,
+        spec: Any,
+        modules: tuple[str, ...],
+        run_id: str,
+        ended: Callable[[], None],
+        installed_before: set[str],
     ) -> tuple[Verdict, set[str]]:
-        """The one-off `odoo -u`; its verdict, and the modules Odoo says it updated.
+        """The one-off `odoo -u`; its verdict, and the modules Odoo says it updated. An update
+        that installs modules nobody asked for fails, naming them (`-i` installs by design).
 
         `ended` is called as soon as the task has exited: the database is free, so the replicas
         come back while its last log lines are read and the task removed (the site's downtime
@@ -309,7 +321,10 @@ class ModuleUpdateRunner(QuietSiteRunner):
         self.log(f"the update task ended {state} with exit code {code}" + (f": {message}" if message else ""))
         ops.remove_service(client, task.name)
         self.clear_compensation("remove_service")
-        return judge(code, collected), updated_modules(collected)
+        if self.install:
+            return judge(code, collected), updated_modules(collected)
+        verdict = judge(code, collected, modules=modules, installed_before=installed_before)
+        return verdict, updated_modules(collected)
 
 
 @register
