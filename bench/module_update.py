@@ -466,7 +466,7 @@ def main() -> str:
         attempts = {"shell": 0, "panel": 0}
         steps: list[dict[str, float]] = []
         failures: list[str] = []
-        loads = [load()]
+        loads = [f"at the start {load()}"]
         for n in range(1, args.runs + 1):
             for way in ("shell", "panel") if n % 2 else ("panel", "shell"):  # alternate who goes first
                 for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -496,7 +496,7 @@ def main() -> str:
                     break
                 else:
                     raise CannotMeasure(f"{way} failed {MAX_ATTEMPTS} times in a row: {failures[-1]}")
-        loads.append(load())
+        loads.append(f"at the end {load()}")
         observer.stop()
         result = report(rows, totals, steps, attempts)
         say(f"failed attempts (made again): {len(failures)}" + "".join(f"\n  {f}" for f in failures))
