@@ -47,6 +47,7 @@ def test_every_subcommand_declares_the_role_it_needs():  # type: ignore[no-untyp
         "change",
         "token",
         "gate",
+        "odoo-log",
         "job",
         "audit",
         "users",
