@@ -52,7 +52,8 @@ _COULD_NOT_LOAD = re.compile(r"Couldn't load module (?P<module>[\w.]+)")
 _UPGRADE_MISSING = re.compile(
     r"You try to upgrade the module (?P<module>[\w.]+) that depends on the module: (?P<dep>[\w.]+)\."
 )
-_LOADING = re.compile(r"^Loading module (?P<module>[\w.]+) \(\d+/\d+\)")
+# Searched in the raw line (as clusters.checksums does), so a prefix added by a log driver does not hide it.
+_LOADING = re.compile(r" INFO \S+ odoo\.modules\.loading: Loading module (?P<module>[\w.]+) \(\d+/\d+\)")
 _REQUEST_5XX = re.compile(r'"(?P<request>[A-Z]+ \S+) HTTP/[\d.]+" (?P<status>5\d\d) ')
 # Lines Odoo prints unformatted when it refuses to start (pguser.log; an unknown option, exit 2).
 _REFUSED = re.compile(r"is a security risk, aborting\.|: error: |^Error: ")
@@ -147,7 +148,7 @@ def judge(
             verdict.error_lines.append(raw.rstrip())
         if message.startswith("Modules loaded."):
             verdict.loaded = True
-        if parsed and (m := _LOADING.match(message)):
+        if m := _LOADING.search(raw):
             loads[m["module"]] = None
         if m := _UNMET.search(message):
             deps = [d.strip() for d in m["deps"].split(",") if d.strip()]
