@@ -61,7 +61,10 @@ class Config:
     dbfilter: str = ""
     addons_path: list[str] = field(default_factory=list)
     data_dir: str = os.path.expanduser("~/.local/share/Odoo")
-    server_wide_modules: list[str] = field(default_factory=lambda: ["base", "web"])
+    # 19 adds rpc (XML/JSON-RPC) to the defaults (facts §1 "--load").
+    server_wide_modules: list[str] = field(
+        default_factory=lambda: ["base", "rpc", "web"] if MAJOR >= 19 else ["base", "web"]
+    )
     http_port: int = 8069
     http_interface: str = ""
     http_enable: bool = True
@@ -69,11 +72,11 @@ class Config:
     workers: int = 0
     max_cron_threads: int = 2
     without_demo: str | bool = False
+    with_demo: bool = False  # 19: demo data is off unless --with-demo (facts §1 "Demo data")
     log_level: str = "info"
     stop_after_init: bool = False
     init: dict[str, int] = field(default_factory=dict)
     update: dict[str, int] = field(default_factory=dict)
-    ignored: list[str] = field(default_factory=list)
 
     @property
     def db_names(self) -> list[str]:
@@ -124,15 +127,43 @@ def _check_addons_path(value: str) -> list[str]:
     return paths
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # optparse's exit: status 2 with the usage line
+        raise UsageError(message)
+
+
+# Options of real Odoo the panel or a user may pass and the stand-in has no use for: accepted and
+# ignored, so that only a name real Odoo lacks fails (optparse: `no such option`, exit 2).
+_IGNORED_WITH_VALUE = (
+    *("--pidfile", "--db_sslmode", "--db_maxconn", "--db-template", "--pg_path", "--logfile"),
+    *("--log-handler", "--log-db", "--log-db-level", "--email-from", "--smtp", "--smtp-port"),
+    *("--smtp-user", "--smtp-password", "--load-language", "--limit-memory-soft", "--limit-memory-hard"),
+    *("--limit-time-cpu", "--limit-time-real", "--limit-time-real-cron", "--limit-request"),
+    *("--osv-memory-count-limit", "--transient-age-limit", "--dev", "--shell-interface", "-l"),
+    *("--language", "--i18n-export", "--i18n-import", "--modules", "--test-tags", "--screencasts"),
+    *("--screenshots", "--geoip-city-db", "--geoip-country-db", "--upgrade-path", "--pre-upgrade-scripts"),
+    "--db_replica_host",
+    "--db_replica_port",
+)
+_IGNORED_FLAGS = (
+    *("--no-database-list", "--proxy-mode", "--x-sendfile", "--logrotate", "--syslog", "--smtp-ssl"),
+    *("--test-enable", "--i18n-overwrite", "--unaccent", "-s", "--save", "--log-request"),
+    *("--log-response", "--log-web", "--log-sql"),
+)
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="odoo", allow_abbrev=False, description="Odoo stand-in (lab fixture)")
+    """Odoo's optparse options for the series imitated (facts §1): 19 dropped the xmlrpc and
+    longpolling aliases and added --with-demo."""
+    p = _Parser(prog="odoo", allow_abbrev=True, add_help=True, description="Odoo stand-in (lab fixture)")
     a = p.add_argument
+    old = MAJOR < 19
     a("-c", "--config", dest="config")
     a("-d", "--database", dest="db_name")
     a("-i", "--init", dest="init")
     a("-u", "--update", dest="update")
     a("--stop-after-init", action="store_true", dest="stop_after_init")
-    a("--no-http", "--no-xmlrpc", action="store_false", dest="http_enable", default=None)
+    a("--no-http", *(["--no-xmlrpc"] if old else []), action="store_false", dest="http_enable", default=None)
     a("--addons-path", dest="addons_path")
     a("--db_host", dest="db_host")
     a("--db_port", dest="db_port")
@@ -141,15 +172,20 @@ def _parser() -> argparse.ArgumentParser:
     a("--db-filter", dest="dbfilter")
     a("--load", dest="server_wide_modules")
     a("-D", "--data-dir", dest="data_dir")
-    a("-p", "--http-port", "--xmlrpc-port", dest="http_port", type=int)
-    a("--http-interface", "--xmlrpc-interface", dest="http_interface")
-    a("--gevent-port", "--longpolling-port", dest="gevent_port", type=int)
+    a("-p", "--http-port", *(["--xmlrpc-port"] if old else []), dest="http_port", type=int)
+    a("--http-interface", *(["--xmlrpc-interface"] if old else []), dest="http_interface")
+    a("--gevent-port", *(["--longpolling-port"] if old else []), dest="gevent_port", type=int)
     a("--workers", dest="workers", type=int)
     a("--max-cron-threads", dest="max_cron_threads", type=int)
     # 16/17 take a value (--without-demo=all); 19 makes it an optional bool (facts §1 "Demo data").
     a("--without-demo", dest="without_demo", nargs="?", const="all")
+    if not old:
+        a("--with-demo", dest="with_demo", action="store_true")
     a("--log-level", dest="log_level")
-    a("--proxy-mode", action="store_true", dest="proxy_mode")
+    for name in _IGNORED_WITH_VALUE:
+        a(name, dest=f"ignored_{name.strip('-')}")
+    for name in _IGNORED_FLAGS:
+        a(name, action="store_true", dest=f"ignored_{name.strip('-')}")
     return p
 
 
@@ -201,9 +237,11 @@ def _modules_dict(value: str | None) -> dict[str, int]:
 def parse(argv: list[str]) -> Config:
     if argv and argv[0] == "server":  # `odoo server ...` is the default command
         argv = argv[1:]
-    opts, unknown = _parser().parse_known_args(argv)
+    opts, leftover = _parser().parse_known_args(argv)
+    for arg in leftover:
+        if arg.startswith("-"):  # optparse: "no such option: --name" (exit 2)
+            raise UsageError(f"no such option: {arg.split('=')[0]}")
     cfg = Config()
-    cfg.ignored = unknown
     cfg.rcfile = os.path.abspath(opts.config or os.environ.get("ODOO_RC") or os.path.expanduser("~/.odoorc"))
     parser = configparser.ConfigParser(interpolation=None)
     parser.read([cfg.rcfile])
@@ -222,12 +260,8 @@ def parse(argv: list[str]) -> Config:
         if getattr(cfg, key) in (None, "") and os.environ.get(env):
             setattr(cfg, key, os.environ[env])
     cfg.stop_after_init = opts.stop_after_init
+    cfg.with_demo = bool(getattr(opts, "with_demo", False))
     cfg.init = _modules_dict(opts.init)
     cfg.update = _modules_dict(opts.update)
     cfg.data_dir = os.path.abspath(os.path.expanduser(cfg.data_dir))
     return cfg
-
-
-def warn_ignored(cfg: Config) -> None:
-    if cfg.ignored:
-        _logger.warning("stand-in: unsupported options ignored: %s", " ".join(cfg.ignored))
