@@ -6,9 +6,10 @@ The others are silently left out after an INFO `Unmet dependencies` line (facts 
 
 import logging
 
-from . import manifest
+from . import MAJOR, manifest
 
-_logger = logging.getLogger("odoo.modules.graph")
+# 19 rewrote graph.py as module_graph.py, with its own wording (facts §8): no `Unmet dependencies`.
+_logger = logging.getLogger("odoo.modules.module_graph" if MAJOR >= 19 else "odoo.modules.graph")
 
 FLAGS = ("init", "update", "demo")
 
@@ -82,7 +83,12 @@ class Graph:
         self.update_from_db(cr)
         for name in sorted(later):
             unmet = [d for d in dependencies[name] if d not in self]
-            _logger.info("module %s: Unmet dependencies: %s", name, ", ".join(unmet))
+            if MAJOR < 19:
+                _logger.info("module %s: Unmet dependencies: %s", name, ", ".join(unmet))
+            elif all(d in later for d in unmet):
+                _logger.info("module %s: its direct/indirect dependency is skipped, skipped", name)
+            else:
+                _logger.info("module %s: some depends are not loaded, skipped", name)
         return len(self) - before
 
     def update_from_db(self, cr) -> None:

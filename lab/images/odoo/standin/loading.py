@@ -10,11 +10,13 @@ import os
 import threading
 import time
 
-from . import log, modules, pg, schema
+from . import MAJOR, log, manifest, modules, pg, schema
 from .graph import Graph
 
 _logger = logging.getLogger("odoo.modules.loading")
-_registry_logger = logging.getLogger("odoo.modules.registry")
+# 19 moved the registry to odoo/orm/registry.py, logging as `odoo.registry` (real logs).
+_registry_logger = logging.getLogger("odoo.registry" if MAJOR >= 19 else "odoo.modules.registry")
+_access_logger = logging.getLogger("odoo.addons.base.models.ir_module")
 _server_logger = logging.getLogger("odoo.service.server")
 
 LOADED_STATES = ["installed", "to upgrade", "to remove"]
@@ -38,7 +40,9 @@ def _must_fail(node) -> bool:
 
 
 def _demo_wanted(cfg, name: str) -> bool:
-    # --without-demo=all (16/17), a comma list (18), or a bare flag (19).
+    # --without-demo=all (16/17), a comma list (18), or a bare flag (19); 19 loads demo only when asked.
+    if MAJOR >= 19 and not cfg.with_demo:
+        return False
     if cfg.without_demo in (True, "all", "True"):
         return False
     return name not in str(cfg.without_demo or "").split(",")
@@ -80,18 +84,20 @@ def load_module_graph(cr, cfg, graph: Graph, skip: list[str]) -> tuple[list[str]
         needs_update = bool({"init", "update"} & node.flags) or node.state in ("to install", "to upgrade")
         level = logging.INFO if needs_update else logging.DEBUG
         _logger.log(level, "Loading module %s (%d/%d)", node.name, index, count)
+        manifest.import_module(node.name, cfg.all_addons_paths)  # load_openerp_module
         if needs_update:
             _process(cr, cfg, node)
             processed.append(node.name)
             node.state = "installed"
             node.flags -= {"init", "update", "demo"}
         loaded.append(node.name)
+        queries = cr.sql_log_count - mq0
         _logger.log(
             level,
-            "Module %s loaded in %.2fs, %s queries",
+            "Module %s loaded in %.2fs, %s queries" + (" (+%s other)" if MAJOR >= 19 else ""),
             node.name,
             time.time() - mt0,
-            cr.sql_log_count - mq0,
+            *((queries, queries) if MAJOR >= 19 else (queries,)),
         )
     _logger.log(
         log.RUNBOT,
@@ -151,15 +157,21 @@ def load_modules(cfg, dbname: str, update_module: bool) -> str:
         # -u only installed ones, then cascades to installed dependents).
         if update_module:
             _logger.info("updating modules list")
+            _allow("update_list", [])
             modules.update_list(cr, paths)
             modules.check_module_names(cr, itertools.chain(cfg.init, cfg.update))
             table = modules.Modules(cr, paths)
             to_install = [n for n in cfg.init if table.state.get(n) == "uninstalled"]
             if to_install:
+                _allow("button_install", sorted(to_install))
                 table.button_install(to_install)
             to_upgrade = [n for n in cfg.update if table.state.get(n) in ("installed", "to upgrade")]
             if to_upgrade:
+                names = ["Base" if n == "base" else n for n in to_upgrade]  # 19 logs display names
+                _allow("button_upgrade", names)
+                _allow("update_list", names)
                 table.button_upgrade(to_upgrade)
+                _allow("button_install", [])
             table.flush()
             cr.execute("UPDATE ir_module_module SET state = 'installed' WHERE name = 'base'")
 
@@ -167,6 +179,11 @@ def load_modules(cfg, dbname: str, update_module: bool) -> str:
         previously = -1
         while previously < len(processed):
             previously = len(processed)
+            if MAJOR >= 19 and update_module:
+                # 19's module graph loads installed and new modules in one pass (ordered by phase):
+                # a module whose new dependency is being installed is not skipped first.
+                processed += load_marked_modules(cr, cfg, graph, [*LOADED_STATES, "to install"], loaded)
+                continue
             processed += load_marked_modules(cr, cfg, graph, LOADED_STATES, loaded)
             if update_module:
                 processed += load_marked_modules(cr, cfg, graph, ["to install"], loaded)
@@ -189,7 +206,15 @@ def load_modules(cfg, dbname: str, update_module: bool) -> str:
         cfg.init, cfg.update = {}, {}  # STEP 4: consumed, so a second database is not updated
         cr.commit()
         _logger.info("Modules loaded.")
+        if update_module and MAJOR >= 19:
+            _registry_logger.info("Registry changed, signaling through the database")
     return "ready"
+
+
+def _allow(method: str, names: list[str]) -> None:
+    """19 logs every ir.module.module button the loader calls as the superuser (real logs)."""
+    if MAJOR >= 19:
+        _access_logger.info("ALLOW access to module.%s on %s to user __system__ #1 via n/a", method, names)
 
 
 def new_registry(cfg, dbname: str, update_module: bool) -> str:
@@ -205,6 +230,7 @@ def new_registry(cfg, dbname: str, update_module: bool) -> str:
                 raise
         except Exception:
             _registry_logger.error("Failed to load registry")
+            REGISTRIES[dbname] = "failed"  # retried by the next request that needs it
             raise
         REGISTRIES[dbname] = status
     _registry_logger.info("Registry loaded in %.3fs", time.time() - t0)
@@ -214,20 +240,23 @@ def new_registry(cfg, dbname: str, update_module: bool) -> str:
 def preload_registries(cfg, dbnames: list[str]) -> int:
     """server.preload_registries: -1 (exit status 255) on the first database that fails."""
     for dbname in dbnames:
+        # The thread keeps naming the last database (the shutdown lines carry it in real logs).
         log.set_db(dbname)
         try:
             new_registry(cfg, dbname, update_module=bool(cfg.init or cfg.update))
         except Exception:
             _server_logger.critical("Failed to initialize database `%s`.", dbname, exc_info=True)
             return -1
-        finally:
-            log.set_db(None)
     return 0
 
 
 def registry_status(cfg, dbname: str) -> str:
     """The registry of a database, loaded on first use like odoo.registry(db) (no update)."""
     with REGISTRY_LOCK:
-        if dbname not in REGISTRIES:
+        if REGISTRIES.get(dbname, "failed") == "failed":
             new_registry(cfg, dbname, update_module=False)
         return REGISTRIES[dbname]
+
+
+def failed_registries() -> list[str]:
+    return [db for db, status in REGISTRIES.items() if status == "failed"]

@@ -4,13 +4,19 @@ A manifest is a single dict literal, read with ast.literal_eval and never execut
 """
 
 import ast
+import builtins
 import importlib.metadata
 import importlib.util
+import logging
 import os
 import re
 import shutil
 
-from . import SERIES
+from . import MAJOR, SERIES
+
+_logger = logging.getLogger("odoo.modules.module")
+_warned_incompatible: set[str] = set()
+_imported: set[str] = set()
 
 MANIFEST = "__manifest__.py"
 MAX_MANIFEST_BYTES = 256 * 1024
@@ -46,11 +52,23 @@ def adapt_version(version: str) -> str:
     return version
 
 
+def _exists(path: str, name: str) -> bool:
+    """A module folder; a core addon may say from which series Odoo has it (`standin_since`: rpc is 19+)."""
+    manifest = os.path.join(path, name, MANIFEST)
+    if not os.path.isfile(manifest):
+        return False
+    if os.path.basename(path) == "core_addons":
+        with open(manifest, encoding="utf-8") as f:
+            since = ast.literal_eval(f.read()).get("standin_since", 0)
+        return since <= MAJOR
+    return True
+
+
 def module_path(name: str, paths: list[str]) -> str | None:
     if not name or "/" in name or "\\" in name or name.startswith("."):
         return None
     for path in paths:
-        if os.path.isfile(os.path.join(path, name, MANIFEST)):
+        if _exists(path, name):
             return os.path.join(path, name)
     return None
 
@@ -59,8 +77,14 @@ def get_modules(paths: list[str]) -> list[str]:
     names: set[str] = set()
     for path in paths:
         if os.path.isdir(path):
-            names.update(n for n in os.listdir(path) if os.path.isfile(os.path.join(path, n, MANIFEST)))
+            names.update(n for n in os.listdir(path) if _exists(path, n))
     return sorted(names)
+
+
+def is_incompatible(version: str) -> bool:
+    """A version that names another series (`18.0.1.0.0` on 19): module.py check_version fails."""
+    parts = str(version).split(".")
+    return len(parts) in (4, 5) and not str(version).startswith(SERIES + ".")
 
 
 def load_manifest(name: str, paths: list[str]) -> dict | None:
@@ -83,6 +107,12 @@ def load_manifest(name: str, paths: list[str]) -> dict | None:
         manifest["auto_install"] = set(auto)
     elif auto:
         manifest["auto_install"] = set(manifest["depends"])
+    if manifest["installable"] and is_incompatible(manifest["version"]):
+        # Real Odoo logs it once per process (manifests are cached) and the module is not installable.
+        if name not in _warned_incompatible:
+            _warned_incompatible.add(name)
+            _logger.warning("The module %s has an incompatible version, setting installable=False", name)
+        manifest["installable"] = False
     try:
         manifest["version"] = adapt_version(str(manifest["version"]))
     except ValueError:
@@ -117,3 +147,45 @@ def check_external_dependencies(manifest: dict) -> str | None:
         if shutil.which(binary) is None:
             return f"Unable to find {binary!r} in path"
     return None
+
+
+class ImportFailure(Exception):
+    """Stands for whatever an addon's `__init__.py` raises (the stand-in never runs addon code)."""
+
+
+def _raised(stmt: ast.Raise) -> Exception:
+    exc = stmt.exc
+    name, args = "Exception", []
+    if isinstance(exc, ast.Call) and isinstance(exc.func, ast.Name):
+        name = exc.func.id
+        args = [a.value for a in exc.args if isinstance(a, ast.Constant)]
+    elif isinstance(exc, ast.Name):
+        name = exc.id
+    cls = getattr(builtins, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, Exception)):
+        cls = type(name, (ImportFailure,), {"__module__": "builtins"})
+    return cls(*args)
+
+
+def import_module(name: str, paths: list[str]) -> None:
+    """load_openerp_module: `import odoo.addons.<name>`. The stand-in does not execute addon code; it
+    reads `__init__.py` and raises what a top-level `raise` (or a syntax error) would, which is how
+    a test makes an addon whose Python breaks on import (facts §8). CRITICAL `Couldn't load module`.
+    """
+    if name in _imported:
+        return
+    path = module_path(name, paths)
+    init = os.path.join(path, "__init__.py") if path else None
+    try:
+        if path is None:
+            raise ModuleNotFoundError(f"No module named 'odoo.addons.{name}'")
+        if os.path.isfile(init):
+            with open(init, encoding="utf-8") as f:
+                tree = ast.parse(f.read(), init)
+            for stmt in tree.body:
+                if isinstance(stmt, ast.Raise):
+                    raise _raised(stmt)
+    except Exception:
+        _logger.critical("Couldn't load module %s", name)
+        raise
+    _imported.add(name)

@@ -18,6 +18,9 @@ class UserError(Exception):
     """odoo.exceptions.UserError: raised during -i/-u, it makes the run fail with exit 255."""
 
 
+UserError.__module__ = "odoo.exceptions"  # the traceback's last line names it as Odoo does
+
+
 def update_list(cr, paths: list[str]) -> None:
     """Add a row for every module on disk and refresh manifests and dependencies of known ones."""
     cols = list(schema.terp_values({}))

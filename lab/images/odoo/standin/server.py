@@ -14,11 +14,11 @@ import socket
 import sys
 import threading
 
-from . import SERIES, config, crons, httpd, loading, log, manifest, pg, sessions
+from . import MAJOR, SERIES, config, crons, httpd, loading, log, pg, sessions
 
 _logger = logging.getLogger("odoo")
 _server_logger = logging.getLogger("odoo.service.server")
-_module_logger = logging.getLogger("odoo.modules.module")
+_sql_logger = logging.getLogger("odoo.sql_db")
 
 STOP = threading.Event()
 _serving = False
@@ -40,7 +40,8 @@ def report_configuration(cfg) -> None:
     _logger.info("Odoo version %s", f"{SERIES}-standin")
     if os.path.isfile(cfg.rcfile):
         _logger.info("Using configuration file at %s", cfg.rcfile)
-    _logger.info("addons paths: %s", cfg.all_addons_paths)
+    paths = cfg.all_addons_paths
+    _logger.info("addons paths: %s", f"_NamespacePath({paths})" if MAJOR >= 19 else paths)
     host = cfg.db_host or os.environ.get("PGHOST", "default")
     port = cfg.db_port or os.environ.get("PGPORT", "default")
     user = cfg.db_user or os.environ.get("PGUSER", "default")
@@ -68,35 +69,37 @@ def create_empty_database(cfg, name: str) -> bool:
         conn.close()
 
 
-def load_server_wide_modules(cfg) -> None:
-    for name in cfg.server_wide_modules:
-        if not manifest.module_path(name, cfg.all_addons_paths):
-            _module_logger.error(
-                "Failed to load server-wide module `%s`.\n"
-                "ModuleNotFoundError: No module named 'odoo.addons.%s'",
-                name,
-                name,
-            )
+def _shutdown_lines() -> None:
+    """ThreadedServer.stop() and the connection pool's close, as every real log ends."""
+    _server_logger.info("Initiating shutdown")
+    _server_logger.info("Hit CTRL-C again or send a second signal to force the shutdown.")
+    _sql_logger.info("ConnectionPool(read/write;used=0/count=0/max=64): Closed 1 connections ")
 
 
 def main(argv: list[str]) -> int:
     global _serving
+    if MAJOR >= 19 and os.name == "posix" and os.geteuid() == 0:
+        # cli/server.py check_root_user: the one unformatted line (real logs' first line).
+        sys.stderr.write("Running as user 'root' is a security risk.\n")
     try:
         cfg = config.parse(argv)
     except config.UsageError as exc:
         sys.stderr.write(f"Usage: odoo [options]\n\nodoo: error: {exc}\n")
         return 2
+    if MAJOR >= 19 and (cfg.db_user or os.environ.get("PGUSER")) == "postgres":
+        # cli/server.py check_postgres_user (pguser.log): no newline, exit 1.
+        sys.stderr.write("Using the database user 'postgres' is a security risk, aborting.")
+        return 1
     log.setup(cfg.log_level)
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    config.warn_ignored(cfg)
     report_configuration(cfg)
 
     for dbname in cfg.db_names:
         if create_empty_database(cfg, dbname):
             cfg.init["base"] = 1
 
-    load_server_wide_modules(cfg)
+    server_wide = sessions.load_server_wide_modules(cfg)
 
     if cfg.stop_after_init:
         bound = None
@@ -106,14 +109,15 @@ def main(argv: list[str]) -> int:
         rc = loading.preload_registries(cfg, cfg.db_names)
         if bound:
             bound.close()
+        _shutdown_lines()
         return rc
 
-    store = sessions.make_store(cfg)
+    store = sessions.make_store(cfg, server_wide)
     servers = []
     if cfg.http_enable:
         ports = [cfg.http_port] + ([cfg.gevent_port] if cfg.workers > 0 else [])
         for port in ports:
-            server = httpd.serve(cfg, store, port)
+            server = httpd.serve(cfg, store, port, server_wide)
             threading.Thread(
                 target=server.serve_forever, name=f"odoo.service.http.{port}", daemon=True
             ).start()
