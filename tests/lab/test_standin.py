@@ -20,6 +20,7 @@ from tests.lab.standin_helpers import (
     LOG_LINE,
     PYTHON,
     REDIS_URL,
+    ROOT,
     STANDIN,
     Server,
     base_env,
@@ -40,6 +41,8 @@ from tests.lab.standin_helpers import (
 )
 
 pytestmark = pytest.mark.integration
+
+SESSION_ADDONS = ROOT / "lab" / "images" / "odoo" / "session_addons"
 
 
 @pytest.fixture
@@ -333,8 +336,9 @@ def test_session_redis_shares_sessions_but_not_the_filestore(installed, tmp_path
         "ODOO_SESSION_REDIS_PORT": str(url.port or 6379),
         "ODOO_SESSION_REDIS_PREFIX": prefix,
     }
-    load = "--load=base,web,session_redis"
-    a, b = Server(installed, tmp_path / "a", load, **env), Server(installed, tmp_path / "b", load, **env)
+    # No store is built into the stand-in: the image carries session_redis as an addon folder.
+    load = ("--load=base,web,session_redis", f"--addons-path={SESSION_ADDONS / '17.0'}")
+    a, b = Server(installed, tmp_path / "a", *load, **env), Server(installed, tmp_path / "b", *load, **env)
     client = redis.Redis.from_url(REDIS_URL)
     try:
         assert f"HTTP sessions stored in Redis with prefix '{prefix}'" in a.log

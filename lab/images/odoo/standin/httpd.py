@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from . import MAJOR, loading, log, pg
-from .sessions import SESSION_LIFETIME
+from .sessions import SESSION_LIFETIME, BrokenStore, ServerWide
 
 _logger = logging.getLogger("odoo.http")
 _werkzeug = logging.getLogger("werkzeug")
@@ -100,8 +100,9 @@ class Request:
 
 
 class App:
-    def __init__(self, cfg, store):
+    def __init__(self, cfg, store, server_wide: ServerWide | None = None):
         self.cfg, self.store = cfg, store
+        self.server_wide = server_wide or ServerWide()
         self.routes = [
             (re.compile(r"^/$"), self.index),
             (re.compile(r"^/web/login$"), self.login),
@@ -270,8 +271,19 @@ class App:
         return resp
 
     def dispatch(self, req: Request) -> Response:
+        # A registry that failed to load (broken code) is loaded again by each request, which fails
+        # again: every request answers 500, /web/health included (facts §8).
+        for db in loading.failed_registries():
+            self.registry(db)
+        if isinstance(self.store, BrokenStore):  # the store is used before any route (g log)
+            self.store.new()
         if req.path == "/web/health":  # auth='none', save_session=False
             return self.health(req)
+        if MAJOR >= 19 and self.server_wide.failed:
+            # 19's asset loader treats server-wide modules as installed (facts §8): every page 500s.
+            raise RuntimeError(
+                f"server-wide module(s) {', '.join(self.server_wide.failed)} not found on the addons path"
+            )
         self.open_session(req)
         log.set_db(req.db)  # cleared by Handler once the request is logged
         for pattern, endpoint in self.routes:
@@ -337,6 +349,6 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
-def serve(cfg, store, port: int) -> Server:
-    handler = type("BoundHandler", (Handler,), {"app": App(cfg, store)})
+def serve(cfg, store, port: int, server_wide: ServerWide | None = None) -> Server:
+    handler = type("BoundHandler", (Handler,), {"app": App(cfg, store, server_wide)})
     return Server((cfg.http_interface or "0.0.0.0", port), handler)  # noqa: S104

@@ -1,9 +1,15 @@
-"""HTTP session stores: Odoo's files under data_dir/sessions, or camptocamp's session_redis.
+"""HTTP session stores: Odoo's files under data_dir/sessions (the default), or an addon's store.
 
-session_redis is active only when it is a server-wide module AND ODOO_SESSION_REDIS is 1/true (facts
-§5 "session_redis"; camptocamp/odoo-cloud-platform 16.0 and 17.0 session_redis/http.py, session.py).
+No store is built into the stand-in's core: the stores are addons an image carries in an addons
+folder (lab/images/odoo/session_addons/<series>/), loaded server-wide with --load like real ones:
+- camptocamp's session_redis (16.0-18.0 releases): active when server-wide, on the addons path, AND
+  ODOO_SESSION_REDIS is 1/true (facts §5; session_redis/http.py, session.py). Its 18.0 code on 19
+  makes every request answer 500 (facts §8, real log g_session_redis_enabled1.log).
+- OCA's session_db (19.0 release too): sessions in PostgreSQL at $SESSION_DB_URI, in a table of its
+  own (http_sessions), active when server-wide and on the addons path.
 """
 
+import ast
 import base64
 import contextlib
 import hashlib
@@ -12,9 +18,63 @@ import logging
 import os
 import re
 import time
+from dataclasses import dataclass, field
+
+from . import MAJOR, manifest, pg
 
 _logger = logging.getLogger("odoo.http")
 _redis_logger = logging.getLogger("odoo.addons.session_redis.http")
+_server_logger = logging.getLogger("odoo.service.server")
+_warnings_logger = logging.getLogger("py.warnings")
+STORE_ADDONS = ("session_redis", "session_db")
+
+
+@dataclass
+class ServerWide:
+    """What loading the --load modules left behind (service/server.py load_server_wide_modules)."""
+
+    loaded: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # not on the addons path, or raised on import
+    incompatible: list[str] = field(default_factory=list)  # manifest version for another series
+
+
+def load_server_wide_modules(cfg) -> ServerWide:
+    names = list(cfg.server_wide_modules)
+    if MAJOR >= 19:  # base and web are always forced in (facts §1 "--load")
+        names += [m for m in ("base", "web") if m not in names]
+    paths = cfg.all_addons_paths
+    result = ServerWide()
+    for name in names:
+        if MAJOR >= 19 and name == "session_redis":
+            path = manifest.module_path(name, paths)
+            info = manifest.get_module_info(name, paths) if path else {}
+            if info and not str(info.get("version", "")).startswith("19.0"):
+                _warnings_logger.warning(
+                    "%s/http.py:45: DeprecationWarning: lazy_property is deprecated since Odoo 19, "
+                    "use `functools.cached_property`",
+                    path,
+                )
+        try:
+            manifest.import_module(name, paths)
+        except Exception:
+            _server_logger.exception("Failed to load server-wide module `%s`.", name)
+            result.failed.append(name)
+            continue
+        raw = _raw_version(name, paths)
+        if manifest.is_incompatible(raw):
+            manifest.get_module_info(name, paths)  # logs `has an incompatible version` once
+            result.incompatible.append(name)
+        result.loaded.append(name)
+    return result
+
+
+def _raw_version(name: str, paths: list[str]) -> str:
+    path = manifest.module_path(name, paths)
+    if not path:
+        return ""
+    with open(os.path.join(path, manifest.MANIFEST), encoding="utf-8") as f:
+        return str(ast.literal_eval(f.read()).get("version", ""))
+
 
 SESSION_LIFETIME = 60 * 60 * 24 * 7  # odoo.http: 7 days, also the session_redis default
 ANONYMOUS_LIFETIME = 60 * 60 * 3  # session_redis DEFAULT_SESSION_TIMEOUT_ANONYMOUS
@@ -164,9 +224,106 @@ def _purge_fs_sessions(path: str) -> None:
             _redis_logger.warning("OS Error during purge of redis sessions.")
 
 
-def make_store(cfg):
+class BrokenStore:
+    """A store whose every use raises: each request answers 500, /web/health included."""
+
+    def __init__(self, exc: Exception):
+        self.exc = exc
+
+    def describe(self) -> str:
+        return f"broken session store ({self.exc})"
+
+    def _raise(self, *args, **kwargs):
+        raise self.exc
+
+    new = get = save = delete = rotate = _raise
+
+
+class SessionDBStore:
+    """OCA session_db's PGSessionStore: one row per session in `http_sessions` of $SESSION_DB_URI."""
+
+    _key_re = re.compile(r"^[a-zA-Z0-9_-]{84}$")
+
+    def __init__(self, uri: str):
+        self.uri = uri
+        with self._cursor() as cr:
+            cr.execute(
+                "CREATE TABLE IF NOT EXISTS http_sessions (sid varchar PRIMARY KEY, "
+                "write_date timestamp without time zone NOT NULL, payload text NOT NULL)"
+            )
+
+    @contextlib.contextmanager
+    def _cursor(self):
+        conn = pg.driver.connect(self.uri)
+        try:
+            cr = conn.cursor()
+            yield cr
+            conn.commit()
+        finally:
+            conn.close()
+
+    def describe(self) -> str:
+        return f"HTTP sessions stored in PostgreSQL at {self.uri.split('@')[-1]}"
+
+    def generate_key(self) -> str:
+        return base64.urlsafe_b64encode(os.urandom(63)).decode()
+
+    def is_valid_key(self, sid: str) -> bool:
+        return bool(self._key_re.match(sid or ""))
+
+    def new(self) -> Session:
+        return Session({}, self.generate_key(), True)
+
+    def get(self, sid: str) -> Session:
+        if not self.is_valid_key(sid):
+            return self.new()
+        with self._cursor() as cr:
+            cr.execute("SELECT payload FROM http_sessions WHERE sid = %s", (sid,))
+            row = cr.fetchone()
+        if not row:
+            return self.new()
+        try:
+            return Session(json.loads(row[0]), sid, False)
+        except ValueError:
+            return self.new()
+
+    def save(self, session: Session) -> None:
+        with self._cursor() as cr:
+            cr.execute(
+                "INSERT INTO http_sessions (sid, write_date, payload) VALUES (%s, now() AT TIME ZONE 'UTC', "
+                "%s) ON CONFLICT (sid) DO UPDATE SET write_date = EXCLUDED.write_date, "
+                "payload = EXCLUDED.payload",
+                (session.sid, json.dumps(dict(session))),
+            )
+
+    def delete(self, session: Session) -> None:
+        with self._cursor() as cr:
+            cr.execute("DELETE FROM http_sessions WHERE sid = %s", (session.sid,))
+
+    def rotate(self, session: Session) -> None:
+        self.delete(session)
+        session.sid = self.generate_key()
+        self.save(session)
+
+
+def make_store(cfg, server_wide: ServerWide | None = None):
+    """The store the loaded server-wide modules install; Odoo's file store otherwise."""
     env = os.environ
-    if "session_redis" in cfg.server_wide_modules and _is_true(env.get("ODOO_SESSION_REDIS")):
+    loaded = server_wide.loaded if server_wide else []
+    incompatible = server_wide.incompatible if server_wide else []
+    if "session_db" in loaded:
+        uri = env.get("SESSION_DB_URI")
+        if not uri:
+            return BrokenStore(KeyError("SESSION_DB_URI"))
+        store = SessionDBStore(uri)
+        _logger.info("%s", store.describe())
+        return store
+    if "session_redis" in loaded and _is_true(env.get("ODOO_SESSION_REDIS")):
+        if MAJOR >= 19 and "session_redis" in incompatible:
+            # camptocamp's 18.0 code on 19 (facts §8): the patched store cannot even be created.
+            return BrokenStore(
+                TypeError("Cannot use cached_property instance without calling __set_name__ on it.")
+            )
         import redis
 
         url = env.get("ODOO_SESSION_REDIS_URL")
