@@ -46,9 +46,21 @@ def standin_python() -> str:
 PYTHON = standin_python()
 
 
-def db_args(db: str | None = None) -> list[str]:
-    args = ["--db_host", PG["host"], "--db_port", PG["port"], "--db_user", PG["user"]]
+def db_args(db: str | None = None, user: str | None = None) -> list[str]:
+    args = ["--db_host", PG["host"], "--db_port", PG["port"], "--db_user", user or PG["user"]]
     return args + (["-d", db] if db else [])
+
+
+# Odoo refuses the `postgres` database user (19: exit 1, real log pguser.log): the 19 tests run the
+# stand-in as this role (created on demand, CREATEDB, no superuser), and check as PG["user"].
+ODOO_ROLE = os.environ.get("STANDIN_ODOO_ROLE", "standin_odoo")
+
+
+def ensure_odoo_role() -> str:
+    with pg_connect() as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (ODOO_ROLE,)).fetchone():
+            conn.execute(f'CREATE ROLE "{ODOO_ROLE}" LOGIN CREATEDB')
+    return ODOO_ROLE
 
 
 def base_env(**extra: str) -> dict[str, str]:
@@ -189,16 +201,19 @@ class Server:
         data_dir: Path,
         *args: str,
         ready_marker: str | None = "Registry loaded in",
+        ready_status: int | None = 200,
+        db_user: str | None = None,
         **env: str,
     ):
         self.port = free_port()
         self.ready_marker = ready_marker
+        self.ready_status = ready_status  # None: any HTTP answer will do (a site that 500s)
         self.log_path = data_dir.parent / f"odoo-{self.port}.log"
         data_dir.mkdir(parents=True, exist_ok=True)
         cmd = [
             PYTHON,
             str(STANDIN),
-            *db_args(db),
+            *db_args(db, db_user),
             "--data-dir",
             str(data_dir),
             "--http-port",
@@ -216,7 +231,8 @@ class Server:
                 raise AssertionError(f"odoo exited with {self.proc.returncode}:\n{self.log}")
             if self.ready_marker is None or self.ready_marker in self.log:
                 with contextlib.suppress(OSError):
-                    if request(self.port, "GET", "/web/health").status == 200:
+                    status = request(self.port, "GET", "/web/health").status
+                    if self.ready_status in (None, status):
                         return
             time.sleep(0.1)
         raise AssertionError(f"odoo did not get ready:\n{self.log}")
