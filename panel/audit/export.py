@@ -22,7 +22,7 @@ from typing import Any
 
 import psycopg
 from asgiref.sync import sync_to_async
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import CharField, F, Func, QuerySet, TextField
 from django.db.models.functions import Cast
 
@@ -146,7 +146,10 @@ def _csv_copy(filters: Filters) -> Iterator[bytes]:
     sql, params = rows(filters, quote_formulas=True).query.sql_with_params()
     connection.ensure_connection()
     # A client-side binding cursor whatever the connection's setting: COPY takes no server parameters.
+    # A reader who goes away mid-COPY makes psycopg cancel it; if the server was still sending, the
+    # cancel is an error that would abort the caller's transaction: the savepoint contains it.
     with (
+        transaction.atomic(),
         psycopg.ClientCursor(connection.connection) as cursor,
         cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy,
     ):

@@ -80,6 +80,21 @@ def test_abandoned_download_leaves_the_connection_usable(log, monkeypatch):  # t
     assert AuditEvent.objects.count() == 45
 
 
+def test_a_download_abandoned_while_postgres_still_sends_leaves_the_transaction_usable(log, monkeypatch):  # type: ignore[no-untyped-def]
+    """The close cancels a COPY the server is still sending (a busy machine, a long log): the query's
+    error must not abort the transaction it ran in (a test's, or any caller's atomic block)."""
+    from types import SimpleNamespace
+
+    slow = "SELECT g, pg_sleep(0.002) FROM generate_series(1, 2000) AS g"
+    query = SimpleNamespace(sql_with_params=lambda: (slow, ()))
+    monkeypatch.setattr(export, "rows", lambda *a, **kw: SimpleNamespace(query=query))
+    monkeypatch.setattr(export, "BLOCK", 10)
+    stream = export.stream(export.Filters.parse({}), "csv")
+    next(stream), next(stream)
+    stream.close()
+    assert AuditEvent.objects.count() == 45
+
+
 def test_csv_cells_cannot_become_formulas(personas, log):  # type: ignore[no-untyped-def]
     text = body(personas.client("viewer").get(reverse("audit-export-csv"), {"site": "acme"})).decode()
     assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text
