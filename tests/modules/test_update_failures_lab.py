@@ -4,6 +4,8 @@ no one-off service is left. The new code reaches the site the way it would in pr
 pushed under the site's tag, then deployed (digest pinned), then the update.
 """
 
+import re
+
 import pytest
 
 from tests.modules.helpers import (
@@ -38,10 +40,13 @@ def test_a_module_that_fails_exit_255(make_site, monkeypatch, docker_client, lab
     verdict = result_of(job)["verdict"]
     assert verdict["exit_code"] == 255 and not verdict["ok"]
     assert "odoo exited with status 255" in job.error
-    # Odoo's ERROR/CRITICAL lines come first: right under the one-line summary of the error...
+    # Odoo's ERROR/CRITICAL lines and the traceback's last line (the cause) come first: right under
+    # the one-line summary of the error...
     first, *rest = job.error.splitlines()
     assert first.startswith("the update failed: odoo exited with status 255")
-    assert rest and all(" ERROR " in line or " CRITICAL " in line for line in rest), rest
+    logged = [line for line in rest if re.match(r"\d{4}-\d\d-\d\d ", line)]
+    assert logged and all(" ERROR " in line or " CRITICAL " in line for line in logged), rest
+    assert all(re.match(r"[\w.]+(Error|Exception): ", line) for line in rest if line not in logged), rest
     assert any("Failed to initialize database" in line for line in rest)
     # ...and they are the last words of the log, on stderr.
     stderr = list(job.lines.filter(stream="stderr").order_by("seq").values_list("text", flat=True))
