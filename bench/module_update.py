@@ -250,6 +250,7 @@ def make_site(lab: Any) -> Any:
         cluster=cluster,
         slug=slug,
         image=lab.image("odoo").ref,
+        series=lab.image("odoo").series,
         db_image=lab.image("postgres").ref,
         redis_image=lab.image("redis").ref,
         db_name=slug,

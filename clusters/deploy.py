@@ -14,6 +14,7 @@ from typing import Any
 
 import docker
 
+from clusters import image_check
 from clusters import swarm_ops as ops
 from clusters.stack import SiteSpec, preflight, render
 from clusters.stack.preflight import blocking
@@ -63,6 +64,21 @@ def probe_health(client: docker.DockerClient, spec: SiteSpec, run_id: str, log: 
     return [line.split()[0] for line in lines if line.endswith(" healthy")]
 
 
+def image_problems(client: docker.DockerClient, spec: SiteSpec, run_id: str, log: Log) -> list[str]:
+    """What the pinned image lacks for the site's `--load` (clusters/image_check.py), read by a one-off."""
+    if not image_check.looked_for(spec):
+        return []
+    code, lines = run_one_off(
+        client, image_check.render_manifest_task(spec, run_id), image_check.DEADLINE_S, ops._quiet
+    )
+    if code != 0:
+        return [f"reading the image's addons failed (exit {code}): {' '.join(lines[-3:])}"]
+    manifests = image_check.parse_output(lines)
+    for name, text in manifests.items():
+        log(f"{name}: {'in the image' if text is not None else 'not in the image'}")
+    return image_check.problems(spec, manifests)
+
+
 def deploy(
     client: docker.DockerClient,
     spec: SiteSpec,
@@ -91,6 +107,10 @@ def deploy(
         if problems:
             raise ops.SwarmError(f"preflight failed: {', '.join(p.title for p in problems)}")
         stack = render(spec)
+    with step("Image check"):
+        refused = image_problems(client, spec, run_id, log)
+        if refused:
+            raise ops.SwarmError("the image cannot serve this site: " + " ".join(refused))
     created: list[str] = []
     updated: list[str] = []
     since = dt.datetime.now(dt.UTC)

@@ -58,6 +58,7 @@ class SiteForm(forms.ModelForm):
             "slug",
             "name",
             "series",
+            "session_store",
             "image",
             "replicas",
             "workers",

@@ -107,6 +107,11 @@ class Site(models.Model):
         V2 = "v2", "Traefik v2"
 
     SERIES = [("16.0", "16.0"), ("17.0", "17.0"), ("18.0", "18.0"), ("19.0", "19.0")]
+    SESSION_STORES = [
+        ("", "The series' own (session_redis up to 18.0, session_db on 19.0)"),
+        ("session_redis", "session_redis: sessions in the site's Redis (16.0-18.0)"),
+        ("session_db", "session_db: sessions in the site's database (OCA, 16.0-19.0)"),
+    ]
 
     cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="sites")
     slug = models.CharField(
@@ -116,7 +121,14 @@ class Site(models.Model):
         help_text="Names the Swarm services: <slug>_odoo, <slug>_db, <slug>_redis.",
     )
     name = models.CharField(max_length=100, blank=True)
-    series = models.CharField(max_length=5, choices=SERIES, default="17.0")
+    series = models.CharField(max_length=5, choices=SERIES, default="19.0")
+    session_store = models.CharField(
+        max_length=20,
+        choices=SESSION_STORES,
+        blank=True,
+        default="",
+        help_text="How the replicas share logins: a server-wide addon your image must carry.",
+    )
     image = models.CharField(max_length=255, validators=[v.validate_image], help_text="repo:tag")
     image_digest = models.CharField(
         max_length=71, blank=True, validators=[v.validate_digest], help_text="Pinned at the last deploy."

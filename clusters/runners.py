@@ -102,7 +102,14 @@ class DeployRunner(JobRunner):
     """Resolve the tag, render, apply start-first, wait, probe; roll back on failure."""
 
     kind = "deploy"
-    plan = ["Resolve image", "Preflight", "Database and Redis", "Odoo and cron", "Health probe"]
+    plan = [
+        "Resolve image",
+        "Preflight",
+        "Image check",
+        "Database and Redis",
+        "Odoo and cron",
+        "Health probe",
+    ]
     resolve = True
 
     def run(self) -> dict[str, Any]:
@@ -149,7 +156,7 @@ class ReconcileRunner(DeployRunner):
     (drift repair must not pull in a new image behind the operator's back)."""
 
     kind = "reconcile"
-    plan = ["Preflight", "Database and Redis", "Odoo and cron", "Health probe"]
+    plan = ["Preflight", "Image check", "Database and Redis", "Odoo and cron", "Health probe"]
     resolve = False
 
 

@@ -46,6 +46,7 @@ def spec_for(site: Site, *, image_digest: str | None = None) -> SiteSpec:
         replicas=site.replicas,
         workers=site.workers,
         series=site.series,
+        session_store=site.session_store or None,  # type: ignore[arg-type]
         addons_path=split_addons_path(site.addons_path),
         traefik=TraefikSpec(
             version="v2" if site.traefik_version == "v2" else "v3",

@@ -129,6 +129,12 @@ class ImageRef:
     def pinned(self) -> str:
         return f"{self.repo}@{self.digest}"
 
+    @property
+    def series(self) -> str:
+        """The Odoo series an Odoo stand-in image runs as (its ODOO_STANDIN_SERIES), for the sites on it."""
+        env = _spec(config.IMAGES_DIR, self.name).get("env", {})
+        return str(env.get("ODOO_STANDIN_SERIES", "17.0"))
+
 
 def repo_for(name: str) -> str:
     return f"{config.REGISTRY}/{config.PREFIX}/{name}"

@@ -13,8 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from clusters.stack.render import PG_DATA, render
+from clusters.stack.render import PG_DATA, render, session_env
 from clusters.stack.spec import ODOO_GEVENT_PORT, ODOO_HTTP_PORT, SiteSpec, domain_problem
+from clusters.stack.summary import REDACTED, is_secret_key
 from clusters.stack.traefik import NETWORK_LABEL, WS_PATH, router_names
 
 Severity = Literal["hard", "soft"]
@@ -73,31 +74,31 @@ def _image(spec: SiteSpec, s: Services, err: str | None) -> Outcome:
 
 
 def _sessions(spec: SiteSpec, s: Services, _: str | None) -> Outcome:
-    redis = spec.service_name("redis")
-    _svc(spec, s, "redis")
+    store = spec.sessions
+    if store == "session_redis":
+        _svc(spec, s, "redis")
     for role in ("odoo", "cron"):
         svc = _svc(spec, s, role)
         load = (_arg(svc["args"], "--load") or "").split(",")
-        env = svc["env"]
-        if "session_redis" not in load:
-            return False, f"{svc['name']} does not load session_redis server-wide (--load={','.join(load)})"
-        if env.get("ODOO_SESSION_REDIS", "").lower() not in ("1", "true"):
-            return False, f"ODOO_SESSION_REDIS is not enabled on {svc['name']}"
-        if env.get("ODOO_SESSION_REDIS_HOST") != redis:
-            return (
-                False,
-                f"{svc['name']} points session_redis at {env.get('ODOO_SESSION_REDIS_HOST')!r}, not {redis}",
-            )
-    return True, f"odoo and cron load session_redis and share sessions in {redis}"
+        if store not in load:
+            return False, f"{svc['name']} does not load {store} server-wide (--load={','.join(load)})"
+        for key, value in session_env(spec).items():
+            # A summary redacts what may hold a password (the URI): there, being set is what shows.
+            if svc["env"].get(key) not in (value, REDACTED if is_secret_key(key) else value):
+                return False, f"{svc['name']} does not set {key} to the site's {store} settings"
+    where = spec.service_name("redis") if store == "session_redis" else spec.service_name("db")
+    return True, f"odoo and cron load {store} and share sessions in {where}"
 
 
 def _session_series(spec: SiteSpec, s: Services, _: str | None) -> Outcome:
-    if int(spec.series.split(".")[0]) >= 19:
+    major = int(spec.series.split(".")[0])
+    if spec.sessions == "session_redis" and major >= 19:
         return (
             False,
-            f"no {spec.series} release of session_redis was found upstream (camptocamp stops at 18.0)",
+            f"no {spec.series} release of session_redis was found upstream (camptocamp stops at 18.0; its "
+            "18.0 module answers 500 to every request on 19): only an image with a 19 port of its own works",
         )
-    return True, f"session_redis has a {spec.series} release"
+    return True, f"{spec.sessions} has a {spec.series} release"
 
 
 def _sticky(spec: SiteSpec, s: Services, _: str | None) -> Outcome:
@@ -337,18 +338,19 @@ CHECKS: list[tuple[str, str, Severity, str, Check, bool]] = [
     ),
     (
         "sessions_shared",
-        "Sessions shared through session_redis",
+        "Sessions shared between replicas",
         "hard",
-        "Load session_redis server-wide, set ODOO_SESSION_REDIS=1 and its host to the site's Redis "
-        "(redeploy).",
+        "Redeploy: the panel loads the site's session store server-wide with its settings (session_redis "
+        "with the site's Redis, session_db with the site's database).",
         _sessions,
         False,
     ),
     (
-        "session_redis_series",
-        "session_redis available for this series",
+        "session_store_series",
+        "The session store exists for this series",
         "soft",
-        "Check that your image ships a session_redis port for this series before going multi-replica.",
+        "On Odoo 19 use session_db (the default for 19); keep session_redis only if your image carries a "
+        "19 port of it (the deploy checks the image).",
         _session_series,
         True,
     ),

@@ -26,6 +26,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from docker.types import (
     ContainerSpec,
@@ -210,20 +211,33 @@ def filestore_mount(spec: SiteSpec) -> Mount:
 
 
 def odoo_env(spec: SiteSpec) -> dict[str, str]:
-    """HOST/PORT/USER/PASSWORD are read by the official image's entrypoint (facts §5); session_redis reads
-    ODOO_SESSION_REDIS* (facts §5); the prefix keeps sites apart should they ever share a Redis."""
+    """HOST/PORT/USER/PASSWORD are read by the official image's entrypoint. session_redis reads
+    ODOO_SESSION_REDIS* (the prefix keeps sites apart should they ever share a Redis); session_db
+    reads SESSION_DB_URI: the site's own database, where it keeps a table of sessions."""
     env = {
         "HOST": spec.service_name("db"),
         "PORT": str(PG_PORT),
         "USER": spec.db_user,
         "PASSWORD": spec.db_password,
-        "ODOO_SESSION_REDIS": "1",
-        "ODOO_SESSION_REDIS_HOST": spec.service_name("redis"),
-        "ODOO_SESSION_REDIS_PORT": str(REDIS_PORT),
-        "ODOO_SESSION_REDIS_PREFIX": spec.slug,
+        **session_env(spec),
     }
     env.update(spec.extra_env)
     return env
+
+
+def session_env(spec: SiteSpec) -> dict[str, str]:
+    """What the site's session store reads from the environment."""
+    if spec.sessions == "session_redis":
+        return {
+            "ODOO_SESSION_REDIS": "1",
+            "ODOO_SESSION_REDIS_HOST": spec.service_name("redis"),
+            "ODOO_SESSION_REDIS_PORT": str(REDIS_PORT),
+            "ODOO_SESSION_REDIS_PREFIX": spec.slug,
+        }
+    user, password = (quote(part, safe="") for part in (spec.db_user, spec.db_password))
+    return {
+        "SESSION_DB_URI": f"postgresql://{user}:{password}@{spec.service_name('db')}:{PG_PORT}/{spec.db_name}"
+    }
 
 
 def _odoo_common_args(spec: SiteSpec) -> list[str]:

@@ -37,12 +37,22 @@ ODOO_GEVENT_PORT = 8072
 PG_PORT = 5432
 REDIS_PORT = 6379
 
-# Environment keys the renderer owns (database connection read by the official entrypoint, facts §5;
-# session_redis, facts §5); `extra_env` may not override them.
+# Environment keys the renderer owns (the database connection the official image's entrypoint reads;
+# what the session store reads); `extra_env` may not override them.
 MANAGED_ENV_KEYS = frozenset(
-    {"HOST", "PORT", "USER", "PASSWORD"}
+    {"HOST", "PORT", "USER", "PASSWORD", "SESSION_DB_URI"}
     | {f"ODOO_SESSION_REDIS{s}" for s in ("", "_HOST", "_PORT", "_PREFIX")}
 )
+
+# How the replicas of a site share HTTP sessions: a server-wide addon the image must carry.
+# camptocamp's session_redis has releases up to 18.0 (its 18.0 module on 19 answers 500 to every
+# request); OCA's session_db has a 19.0 release and keeps sessions in the site's own PostgreSQL.
+SESSION_STORES = ("session_redis", "session_db")
+SessionStore = Literal["session_redis", "session_db"]
+
+
+def default_session_store(series: str) -> SessionStore:
+    return "session_db" if int(series.split(".")[0]) >= 19 else "session_redis"
 
 
 class SpecError(ValueError):
@@ -224,7 +234,8 @@ class SiteSpec:
     replicas: int = 2
     workers: int = 0
     max_cron_threads: int = 2
-    series: str = "17.0"
+    series: str = "19.0"
+    session_store: SessionStore | None = None  # None: the default for the series
     db_user: str = "odoo"
     db_image: str = "postgres:16"
     db_image_digest: str | None = None
@@ -291,6 +302,8 @@ class SiteSpec:
         m = SERIES_RE.match(self.series)
         if not m or int(m.group(1)) < 16:
             raise SpecError(f"series {self.series!r}: 16.0 or later (the /websocket route is 16+, facts §6).")
+        if self.session_store is not None and self.session_store not in SESSION_STORES:
+            raise SpecError(f"session store {self.session_store!r}: one of {', '.join(SESSION_STORES)}.")
         if self.replicas < 0 or self.workers < 0:
             raise SpecError("replicas and workers cannot be negative.")
         if self.max_cron_threads < 1:
@@ -337,11 +350,16 @@ class SiteSpec:
         return pinned_ref(self.image, self.image_digest)
 
     @property
+    def sessions(self) -> SessionStore:
+        """The session store's addon: the one chosen, else the one that exists for the series."""
+        return self.session_store or default_session_store(self.series)
+
+    @property
     def server_wide(self) -> tuple[str, ...]:
-        """--load value: Odoo's own defaults plus session_redis, always (facts §5). 19 adds `rpc` to the
-        defaults and `--load=base,web,session_redis` would drop it (facts §1), so keep it there."""
+        """--load value: Odoo's own defaults plus the session store, always. 19 adds `rpc` to the
+        defaults and `--load=base,web,...` would drop it, so it stays in the list."""
         defaults = ("base", "rpc", "web") if int(self.series.split(".")[0]) >= 19 else ("base", "web")
-        return tuple(dict.fromkeys((*defaults, *self.server_wide_modules, "session_redis")))
+        return tuple(dict.fromkeys((*defaults, *self.server_wide_modules, self.sessions)))
 
 
 _MANAGED_ARGS = frozenset(

@@ -15,7 +15,7 @@ from typing import Any
 from clusters.stack import traefik
 
 REDACTED = "<redacted>"
-_SECRET_MARKERS = ("PASSWORD", "SECRET", "TOKEN")
+_SECRET_MARKERS = ("PASSWORD", "SECRET", "TOKEN", "_URI")  # a URI may carry a password
 _MODES = {
     "replicated": "replicated",
     "replicatedjob": "replicated-job",

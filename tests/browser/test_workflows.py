@@ -82,7 +82,7 @@ def test_create_a_site_with_two_domains_and_deploy_it_watching_the_log(  # type:
         page.get_by_role("link", name="New site").click()
         page.locator("#id_cluster").select_option(label=str(lab_cluster))
         page.locator("#id_slug").fill(slug)
-        page.locator("#id_image").fill(lab.image("odoo").ref)
+        page.locator("#id_image").fill(lab.image("odoo19").ref)  # the form's default series: 19.0
         page.locator("#id_replicas").fill("2")
         page.locator("#id_db_name").fill(slug)
         page.locator("#id_db_node").fill(lab.workers[0].hostname)

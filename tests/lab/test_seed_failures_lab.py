@@ -71,6 +71,15 @@ login "$a" login_a
 sid=$(cat /tmp/sid_login_a)
 get web_a "$a" "$sid" /web
 get web_b "$b" "$sid" /web
+# The same session on a, b, a, b...: 20 requests, how many were served (200) rather than bounced.
+served=0
+for i in 1 2 3 4 5 6 7 8 9 10; do
+  for ip in $a $b; do
+    code=$(curl -s -o /dev/null -m 10 -w '%{http_code}' -H "Cookie: session_id=$sid" "http://$ip:8069/web")
+    [ "$code" = 200 ] && served=$((served + 1))
+  done
+done
+echo "alternating $served"
 # Filestore: upload through a, download through a and through b, each with a session of its own
 # replica (so that this part does not depend on sessions being shared).
 login "$b" login_b
@@ -215,10 +224,35 @@ def test_login_loop_and_missing_file_without_the_fixes_and_not_with_them(lab, tr
 
         # The panel's site: the session made on a is good on b (session_redis)...
         assert fixed["login_a"][:1] == ["303"] and fixed["web_a"][:1] == ["200"], report()
-        assert fixed["web_b"][0] == "200", report()
+        assert fixed["web_b"][0] == "200" and fixed["alternating"] == ["20"], report()
         # ...and b serves the same bytes as a (the filestore is mounted on every replica).
         assert fixed["upload_a"][0] == "200" and fixed["download_a"] == ["200", "same"], report()
         assert fixed["download_b"] == ["200", "same"], report()
+    finally:
+        remove_site_objects(client, site.slug, lab)
+        client.close()
+
+
+def test_a_19_site_shares_logins_through_session_db_on_two_nodes(lab, transactional_db, monkeypatch):  # type: ignore[no-untyped-def]
+    """Odoo 19 has no session_redis: a 19 site keeps its sessions in its own database (OCA session_db,
+    carried by the image as an addon folder); a login made on one replica holds on the other."""
+    client = docker.DockerClient(base_url=lab.manager_socket)
+    cluster = Cluster.objects.create(name="lab-seed19", endpoint=lab.manager_socket, is_lab=True)
+    site = new_lab_site(lab, client, cluster, replicas=2, image="odoo19")
+    try:
+        job = run_inline(monkeypatch, "deploy", site)
+        assert job.state == "succeeded", job.error + log_text(job)[-3000:]
+        site.refresh_from_db()
+        spec = spec_for(site)
+        assert (spec.series, spec.sessions) == ("19.0", "session_db")
+        odoo = render(spec).service("odoo")
+        spread(client, odoo.name)
+        out = exchange(client, spec, odoo.name, "seed19")
+        two_nodes(client, odoo.name, spec.network_name, out)
+        report = f"\n{out}" + tail(client, odoo.name)
+        assert out["login_a"][:1] == ["303"] and out["web_a"][:1] == ["200"], report
+        assert out["web_b"][0] == "200" and out["alternating"] == ["20"], report
+        assert out["download_b"] == ["200", "same"], report
     finally:
         remove_site_objects(client, site.slug, lab)
         client.close()

@@ -44,14 +44,17 @@ def make_site(lab, lab_cluster, docker_client):  # type: ignore[no-untyped-def]
 def new_lab_site(  # type: ignore[no-untyped-def]
     lab, client: docker.DockerClient, cluster: Cluster, domains=("a.lab.test", "b.lab.test"), replicas=2, **kw
 ) -> Site:
-    """A site on the lab with its own image tag, so a test can push a new image under it."""
+    """A site on the lab with its own image tag, so a test can push a new image under it. On the
+    lab's 17.0 stand-in unless `image` names another of the lab's Odoo images (e.g. "odoo19")."""
     slug = f"t{uuid.uuid4().hex[:8]}"
-    tag = f"{lab.registry}/oplab/site-{slug}:17.0"
-    retag(client, lab.image("odoo").ref, tag)
+    odoo = lab.image(kw.pop("image", "odoo"))
+    tag = f"{lab.registry}/oplab/site-{slug}:{odoo.series}"
+    retag(client, odoo.ref, tag)
     site = Site.objects.create(
         cluster=cluster,
         slug=slug,
         image=tag,
+        series=kw.pop("series", odoo.series),
         db_image=lab.image("postgres").ref,
         redis_image=lab.image("redis").ref,
         db_name=slug,

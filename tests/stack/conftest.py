@@ -19,10 +19,12 @@ NETWORK_IDS = {"q8h2c6mbr4xwz3k0v5n1d7e9a": "acme_net", "t1ra3f1kpub1icn3tw0rk00
 
 
 def acme(**overrides: Any) -> SiteSpec:
-    """The site the fixtures describe: production, NFS, Traefik v3, 2 replicas with 2 workers, 2 domains."""
+    """The site the fixtures describe: production, NFS, Traefik v3, 2 replicas with 2 workers, 2 domains,
+    an Odoo 17.0 image (sessions in session_redis)."""
     base: dict[str, Any] = {
         "slug": "acme",
         "image": "registry.example.com/odoo:17.0",
+        "series": "17.0",
         "image_digest": DIGEST_A,
         "db_name": "acme",
         "db_node": "db1",

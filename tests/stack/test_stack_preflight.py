@@ -65,7 +65,7 @@ def test_live_equal_to_rendered_is_all_green(make_spec, overrides):
     results = preflight(spec, live=render(spec).summary())
     live = [r for r in results if r.source == "live"]
     assert live and all(r.ok for r in live)
-    assert "session_redis_series" not in _by_key(results, "live")  # spec-only items are reported once
+    assert "session_store_series" not in _by_key(results, "live")  # spec-only items are reported once
 
 
 def test_unresolvable_image_blocks(make_spec):
@@ -89,10 +89,27 @@ def test_bind_filestore_in_production_blocks(make_spec):
     assert not r.ok and r.severity == "hard" and "lab only" in r.reason
 
 
-def test_series_19_warns_about_session_redis(make_spec):
+def test_series_19_shares_sessions_in_session_db_and_warns_about_session_redis(make_spec):
     results = _by_key(preflight(make_spec(series="19.0")))
-    assert not results["session_redis_series"].ok and results["session_redis_series"].severity == "soft"
+    assert results["session_store_series"].ok and results["sessions_shared"].ok
+    assert "session_db" in results["sessions_shared"].reason
+    results = _by_key(preflight(make_spec(series="19.0", session_store="session_redis")))
+    assert not results["session_store_series"].ok and results["session_store_series"].severity == "soft"
     assert results["sessions_shared"].ok
+
+
+def test_a_live_session_db_site_that_loads_another_store_fails(make_spec):
+    spec = make_spec(series="19.0")
+
+    def load_redis(services):  # type: ignore[no-untyped-def]
+        svc = services["acme_odoo"]
+        svc["args"] = [a.replace("session_db", "session_redis") for a in svc["args"]]
+
+    failed = {r.key: r.reason for r in preflight(spec, live=_live(spec, load_redis)) if not r.ok}
+    assert failed == {
+        "sessions_shared": "acme_odoo does not load session_db server-wide "
+        "(--load=base,rpc,web,session_redis)"
+    }
 
 
 def test_missing_traefik_network_is_soft(make_spec):
@@ -186,7 +203,7 @@ def test_one_row_per_check_with_both_results_and_hard_failures_first(make_spec):
     assert groups == sorted(groups) and groups[0] == 0
     domains = next(row for row in rows if row.key == "domains_valid")
     assert domains.rendered and domains.live and not domains.ok and domains.failures
-    series = next(row for row in rows if row.key == "session_redis_series")
+    series = next(row for row in rows if row.key == "session_store_series")
     assert series.rendered and series.live is None  # judged on the rendered stack only
     order = [key for key, *_ in CHECKS]
     for group in (0, 1, 2):

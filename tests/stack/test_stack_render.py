@@ -333,3 +333,14 @@ def test_backup_and_restore_tasks(make_spec):
     for bad in ("../x.dump", "a b.dump", "x;rm -rf /", ""):
         with pytest.raises(SpecError):
             render_backup_task(spec, bad)
+
+
+def test_a_19_site_keeps_sessions_in_its_own_database_and_no_summary_shows_the_password(make_spec):
+    spec = make_spec(series="19.0", db_password="p@ss/word")
+    stack = render(spec)
+    for svc in (stack.service("odoo"), stack.service("cron")):
+        assert "--load=base,rpc,web,session_db" in svc.args
+        assert svc.env["SESSION_DB_URI"] == "postgresql://odoo:p%40ss%2Fword@acme_db:5432/acme"
+        assert not any(key.startswith("ODOO_SESSION_REDIS") for key in svc.env)
+    summary = json.dumps(stack.summary())
+    assert "p@ss" not in summary and "p%40ss" not in summary

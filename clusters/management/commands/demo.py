@@ -15,6 +15,9 @@ from panel.cli import WHOLE, PanelCommand
 
 SLUG = "demo"
 DEMO_MODULES = "shop_sale,shop_stock"
+# The lab's Odoo 19.0 stand-in: the series a new site gets by default, with its session store
+# (session_db) carried in the image as an addon folder.
+DEMO_IMAGE = "odoo19"
 # The overlay a Traefik on the manager would share with the sites (the lab runs no Traefik itself:
 # its labels and rule are rendered and checked, and the network is where Traefik would attach).
 TRAEFIK_NETWORK = "traefik-public"
@@ -47,7 +50,8 @@ class Command(PanelCommand):
                 cluster=cluster,
                 slug=slug,
                 name="Demo shop",
-                image=lab.image("odoo").ref,
+                image=lab.image(DEMO_IMAGE).ref,
+                series=lab.image(DEMO_IMAGE).series,
                 db_image=lab.image("postgres").ref,
                 redis_image=lab.image("redis").ref,
                 db_name="demo",
@@ -64,13 +68,15 @@ class Command(PanelCommand):
         if site.traefik_network != TRAEFIK_NETWORK:
             Site.objects.filter(pk=site.pk).update(traefik_network=TRAEFIK_NETWORK, status=Site.Status.NEW)
             site.refresh_from_db()
-        if site.image != lab.image("odoo").ref:
+        if site.image != lab.image(DEMO_IMAGE).ref:
             Site.objects.filter(pk=site.pk).update(
-                image=lab.image("odoo").ref,
+                image=lab.image(DEMO_IMAGE).ref,
+                series=lab.image(DEMO_IMAGE).series,
+                session_store="",
                 db_image=lab.image("postgres").ref,
                 redis_image=lab.image("redis").ref,
             )
-        if site.status == Site.Status.HEALTHY and site.image == lab.image("odoo").ref:
+        if site.status == Site.Status.HEALTHY and site.image == lab.image(DEMO_IMAGE).ref:
             self.stdout.write("the demo site is deployed and healthy")
             return
         call_command("site", "deploy", slug, "--wait", stdout=self.stdout)

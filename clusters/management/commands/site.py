@@ -50,6 +50,7 @@ SITE_FIELDS: list[str] = list(SiteForm.Meta.fields)  # what `site edit --set` ma
 EDIT_FLAGS = (
     "name",
     "series",
+    "session_store",
     "image",
     "replicas",
     "workers",
@@ -84,6 +85,12 @@ class Command(PanelCommand):
         create.add_argument("slug")
         create.add_argument("--cluster", required=True)
         create.add_argument("--image", required=True)
+        create.add_argument("--series", default="19.0", help="the image's Odoo series (default 19.0)")
+        create.add_argument(
+            "--session-store",
+            choices=["session_redis", "session_db"],
+            help="how replicas share logins (default: the series' own: session_db on 19.0)",
+        )
         create.add_argument("--db-node", required=True)
         create.add_argument("--db-name")
         create.add_argument("--replicas", type=int, default=2)
@@ -100,6 +107,9 @@ class Command(PanelCommand):
         edit.add_argument("slug")
         edit.add_argument("--name")
         edit.add_argument("--series", help="Odoo series, e.g. 17.0")
+        edit.add_argument(
+            "--session-store", choices=["session_redis", "session_db"], help="how replicas share logins"
+        )
         edit.add_argument("--image")
         edit.add_argument("--replicas", type=int)
         edit.add_argument("--workers", type=int)
@@ -178,6 +188,8 @@ class Command(PanelCommand):
             redis_image=o["redis_image"],
             addons_path=o["addons_path"],
             traefik_network=o["traefik_network"],
+            series=o["series"],
+            session_store=o["session_store"] or "",
         )
         if o["bind_path"]:
             data.update(filestore_kind=Site.Filestore.BIND, bind_path=o["bind_path"])

@@ -1,6 +1,6 @@
 {
     "name": "Shop Stock (demo)",
-    "version": "17.0.1.0.0",
+    "version": "1.0.0",  # no series prefix: Odoo prefixes the one it runs (17.0.1.0.0, 19.0.1.0.0)
     "depends": ["stock", "shop_base"],
     "license": "LGPL-3",
     "installable": True,
