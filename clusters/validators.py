@@ -71,7 +71,7 @@ def validate_image(value: str) -> None:
             "Enter the image by tag (repo:tag); the panel resolves and pins the digest itself."
         )
     if not IMAGE_RE.match(value):
-        raise ValidationError("Enter an image reference such as registry.example.com/odoo:17.0.")
+        raise ValidationError("Enter an image reference such as registry.example.com/odoo:19.0.")
 
 
 def validate_digest(value: str) -> None:

@@ -1,8 +1,8 @@
 """`site create|edit|delete|deploy|reconcile|scale|drift|modules|update|install|backups|restore|list`:
 the site page's buttons, for automation.
 
-    manage.py site create acme --cluster lab --image REG/odoo:17.0 --db-node lab-w1 --domain a.example.com
-    manage.py site edit acme --replicas 3 --image REG/odoo:17.0 [--set FIELD=VALUE ...]   # the page's form
+    manage.py site create acme --cluster lab --image REG/odoo:19.0 --db-node lab-w1 --domain a.example.com
+    manage.py site edit acme --replicas 3 --image REG/odoo:19.0 [--set FIELD=VALUE ...]   # the page's form
     manage.py site delete acme --yes           # admin; the panel forgets it, the cluster keeps its services
     manage.py site reconcile acme [--wait]
     manage.py site backups acme --json         # [{"id", "filename", "size_bytes", "created_at", "job_id"}]
@@ -106,7 +106,7 @@ class Command(PanelCommand):
         )
         edit.add_argument("slug")
         edit.add_argument("--name")
-        edit.add_argument("--series", help="Odoo series, e.g. 17.0")
+        edit.add_argument("--series", help="Odoo series, e.g. 19.0")
         edit.add_argument(
             "--session-store", choices=["session_redis", "session_db"], help="how replicas share logins"
         )
