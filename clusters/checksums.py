@@ -30,7 +30,7 @@ import docker
 from clusters.models import Site
 from clusters.site_spec import spec_for
 from clusters.stack import SiteSpec
-from clusters.stack.render import ServiceSpec, _one_off, _task_name
+from clusters.stack.render import ServiceSpec, render_image_task
 
 # The official image's addons path (facts §5) when the site names none.
 DEFAULT_ADDONS_PATH = ("/mnt/extra-addons",)
@@ -81,16 +81,8 @@ class Changed:
 def render_checksum_task(spec: SiteSpec, run_id: str | None = None) -> ServiceSpec:
     """A one-off task with the site's pinned image that prints the checksums of its addons."""
     paths = list(spec.addons_path or DEFAULT_ADDONS_PATH)
-    return _one_off(
-        spec,
-        "checksum-task",
-        _task_name(spec, "checksum", run_id),
-        image=spec.odoo_image_ref,
-        command=["python3", "-c", SCRIPT],
-        args=[json.dumps(EXCLUDE), *paths],
-        env={},
-        mounts=[],
-        extra_labels={"traefik.enable": "false"},
+    return render_image_task(
+        spec, "checksum", ["python3", "-c", SCRIPT], [json.dumps(EXCLUDE), *paths], run_id=run_id
     )
 
 

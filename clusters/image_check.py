@@ -16,13 +16,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from clusters.checksums import DEFAULT_ADDONS_PATH
 from clusters.stack import SiteSpec
-from clusters.stack.render import ServiceSpec, _one_off, _task_name
+from clusters.stack.render import ServiceSpec, render_image_task
 from jobs.gate.errors import ManifestError
 from jobs.gate.manifest import parse_manifest
 
 CORE_SERVER_WIDE = frozenset({"base", "web", "rpc"})
-DEFAULT_ADDONS_PATH = ("/mnt/extra-addons",)  # the official image's, when the site names none
 DEADLINE_S = 120
 MAX_BYTES = 256 * 1024
 
@@ -50,17 +50,11 @@ def looked_for(spec: SiteSpec) -> list[str]:
 
 def render_manifest_task(spec: SiteSpec, run_id: str | None = None) -> ServiceSpec:
     """A one-off task with the site's pinned image that prints the server-wide modules' manifests."""
-    return _one_off(
-        spec,
-        "manifest-task",
-        _task_name(spec, "manifests", run_id),
-        image=spec.odoo_image_ref,
-        command=["python3", "-c", SCRIPT],
-        args=[json.dumps(looked_for(spec)), *(spec.addons_path or DEFAULT_ADDONS_PATH)],
-        env={},
-        mounts=[],
-        networks=[],  # it reads files of the image only; the site's network may not exist yet
-        extra_labels={"traefik.enable": "false"},
+    paths = spec.addons_path or DEFAULT_ADDONS_PATH
+    args = [json.dumps(looked_for(spec)), *paths]
+    # It reads the image's own files: a first deploy runs it before the site's network exists.
+    return render_image_task(
+        spec, "manifests", ["python3", "-c", SCRIPT], args, run_id=run_id, on_network=False
     )
 
 

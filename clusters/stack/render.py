@@ -538,16 +538,32 @@ def render_probe_task(spec: SiteSpec, run_id: str | None = None) -> ServiceSpec:
         'for ip in $ips; do if curl -fsS -m 5 "http://$ip:8069/web/health" >/dev/null; '
         'then echo "$ip healthy"; else echo "$ip UNHEALTHY"; rc=1; fi; done; exit $rc'
     )
+    return render_image_task(spec, "probe", ["sh", "-c", script], run_id=run_id)
+
+
+def render_image_task(
+    spec: SiteSpec,
+    kind: str,
+    command: list[str],
+    args: list[str] | None = None,
+    *,
+    run_id: str | None = None,
+    on_network: bool = True,
+) -> ServiceSpec:
+    """A one-off task with the site's pinned Odoo image running one of the panel's own commands: no
+    environment, no mounts, never routed by Traefik; on the site's network unless it only reads
+    the image's own files (then it can run before the network exists)."""
     return _one_off(
         spec,
-        "probe-task",
-        _task_name(spec, "probe", run_id),
+        f"{kind}-task",
+        _task_name(spec, kind, run_id),
         image=spec.odoo_image_ref,
-        command=["sh", "-c", script],
-        args=[],
+        command=command,
+        args=args or [],
         env={},
         mounts=[],
         extra_labels={"traefik.enable": "false"},
+        **({} if on_network else {"networks": []}),
     )
 
 
