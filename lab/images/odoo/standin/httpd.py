@@ -311,6 +311,16 @@ class Handler(BaseHTTPRequestHandler):
         except Exception:
             _logger.exception("Exception during request handling.")
             resp = _page("500: Internal Server Error", "<h1>Internal Server Error</h1>", 500)
+        # Logged before the response leaves: a client's next request can then never log its lines
+        # ahead of this one's (real Odoo's log reads error, access line, error, access line).
+        _werkzeug.info(
+            '%s - - [%s] "%s" %s -',
+            self.address_string(),
+            self.log_date_time_string(),
+            self.requestline,
+            resp.status,
+            extra={"perf_info": f"0 0.000 {time.time() - t0:.3f}"},
+        )
         self.send_response_only(resp.status)
         for key, value in [
             *resp.headers,
@@ -321,14 +331,6 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if method != "HEAD":
             self.wfile.write(resp.body)
-        _werkzeug.info(
-            '%s - - [%s] "%s" %s -',
-            self.address_string(),
-            self.log_date_time_string(),
-            self.requestline,
-            resp.status,
-            extra={"perf_info": f"0 0.000 {time.time() - t0:.3f}"},
-        )
         log.set_db(None)
 
     def do_GET(self):  # noqa: N802
