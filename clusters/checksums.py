@@ -20,7 +20,6 @@ reported as `unknown`, not as changed (offering every module on first use would 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -64,7 +63,6 @@ for root in sys.argv[2:]:
         out[name] = digest.hexdigest()
 print("CHECKSUMS " + json.dumps(out, sort_keys=True))
 """
-_LOADING = re.compile(r" INFO \S+ odoo\.modules\.loading: Loading module (?P<name>[\w.]+) \(\d+/\d+\)")
 
 
 @dataclass(frozen=True)
@@ -108,11 +106,6 @@ def read_checksums(
     checksums = parse_checksums(lines)
     log(f"checksums of {len(checksums)} addons under {', '.join(task.args[1:])}")
     return checksums
-
-
-def updated_modules(odoo_log: Iterable[str]) -> set[str]:
-    """The modules an `odoo -u/-i` run installed or updated, from its INFO "Loading module" lines."""
-    return {m["name"] for line in odoo_log if (m := _LOADING.search(line))}
 
 
 def changed_modules(site: Site, current: dict[str, str]) -> Changed:

@@ -24,7 +24,7 @@ from typing import Any
 from django.utils import timezone
 
 from clusters import swarm_ops as ops
-from clusters.checksums import read_checksums, record_checksums, updated_modules
+from clusters.checksums import read_checksums, record_checksums
 from clusters.models import Backup, Site
 from clusters.runners import read_modules, run_db_reader, site_client
 from clusters.site_spec import spec_for
@@ -321,10 +321,11 @@ class ModuleUpdateRunner(QuietSiteRunner):
         self.log(f"the update task ended {state} with exit code {code}" + (f": {message}" if message else ""))
         ops.remove_service(client, task.name)
         self.clear_compensation("remove_service")
-        if self.install:
-            return judge(code, collected), updated_modules(collected)
-        verdict = judge(code, collected, modules=modules, installed_before=installed_before)
-        return verdict, updated_modules(collected)
+        if self.install:  # `-i` installs by design: nothing is "installed unasked"
+            verdict = judge(code, collected)
+        else:
+            verdict = judge(code, collected, modules=modules, installed_before=installed_before)
+        return verdict, set(verdict.updated)
 
 
 @register

@@ -109,6 +109,12 @@ def _names(text: str) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list | tuple | set) else [str(value)]
 
 
+def updated_modules(lines: Iterable[str]) -> set[str]:
+    """The modules an `odoo -u/-i` run installed or updated: its INFO "Loading module X (i/N)" lines
+    (only modules being installed or updated log it at INFO)."""
+    return {m["module"] for line in lines if (m := _LOADING.search(line))}
+
+
 def judge(
     exit_code: int | None,
     lines: list[str],

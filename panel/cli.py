@@ -129,7 +129,8 @@ def delete_confirmed(obj: Any, yes: bool, what: str) -> None:
         crud.delete_object(obj, actor=command_actor())
     except ProtectedError as exc:
         raise CommandError(
-            f"{what}: refused while these depend on it: {crud.blockers(exc)}", returncode=REFUSED
+            f"{obj} cannot be deleted while these depend on it: {crud.blockers(exc)} (nothing was changed)",
+            returncode=REFUSED,
         ) from exc
 
 

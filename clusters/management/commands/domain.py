@@ -21,8 +21,7 @@ from clusters.management.lookups import site_named
 from clusters.models import Domain, Site
 from clusters.site_actions import start_domain_job
 from clusters.validators import normalize_fqdn
-from panel import crud
-from panel.cli import REFUSED, PanelCommand, acting_user, command_actor, confirmed, save_form
+from panel.cli import REFUSED, PanelCommand, acting_user, delete_confirmed, save_form
 
 
 class Command(PanelCommand):
@@ -79,8 +78,7 @@ class Command(PanelCommand):
     def do_remove(self, slug: str, host: str, yes: bool, as_json: bool, **_: Any) -> None:
         site = site_named(slug)
         domain = self._domain(host, site)
-        confirmed(yes, f"domain remove {slug} {domain}")
-        crud.delete_object(domain, actor=command_actor())
+        delete_confirmed(domain, yes, f"domain remove {slug} {domain}")
         if not as_json:
             self.stdout.write(f"removed {domain} from {slug}")
         self._applied(domain.name, site, as_json)

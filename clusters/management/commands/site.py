@@ -30,7 +30,7 @@ from clusters import inspection
 from clusters.forms import DomainForm, SiteForm
 from clusters.management.lookups import site_named
 from clusters.models import Backup, Cluster, Domain, Site
-from clusters.stack.spec import validate_modules
+from clusters.stack.spec import SESSION_STORES, validate_modules
 from jobs import control, logread
 from jobs.locks import JobAlreadyRunning
 from jobs.models import Job, State
@@ -88,7 +88,7 @@ class Command(PanelCommand):
         create.add_argument("--series", default="19.0", help="the image's Odoo series (default 19.0)")
         create.add_argument(
             "--session-store",
-            choices=["session_redis", "session_db"],
+            choices=SESSION_STORES,
             help="how replicas share logins (default: the series' own: session_db on 19.0)",
         )
         create.add_argument("--db-node", required=True)
@@ -107,9 +107,7 @@ class Command(PanelCommand):
         edit.add_argument("slug")
         edit.add_argument("--name")
         edit.add_argument("--series", help="Odoo series, e.g. 19.0")
-        edit.add_argument(
-            "--session-store", choices=["session_redis", "session_db"], help="how replicas share logins"
-        )
+        edit.add_argument("--session-store", choices=SESSION_STORES, help="how replicas share logins")
         edit.add_argument("--image")
         edit.add_argument("--replicas", type=int)
         edit.add_argument("--workers", type=int)
