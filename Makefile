@@ -8,4 +8,4 @@ test:
 	bash scripts/test.sh
 
 lint:
-	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy panel clusters jobs
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy panel clusters jobs lab && .venv/bin/lint-imports

@@ -70,8 +70,8 @@ def grow(sites: int, clusters: int) -> None:
     """Add clusters, nodes, sites, domains, jobs and changes up to the given size."""
     from django.utils import timezone
 
+    from clusters.approvals.models import ManifestChange
     from clusters.models import Cluster, Domain, Node, Site
-    from jobs.changes.models import ManifestChange
     from jobs.models import Job
 
     have_clusters = Cluster.objects.count()

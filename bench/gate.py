@@ -363,7 +363,7 @@ def main() -> str:
     if not (OCA / "addons").is_dir() or not (OCA / "ground_truth.json").is_file():
         raise CannotMeasure(f"the oca-17.0 tree is not at {OCA} (set GATE_OCA_TREE)")
     python_module("manifestoo")  # the peer, for this interpreter
-    from jobs.gate.addons import core_addons
+    from clusters.approvals.gate.addons import core_addons
 
     core = core_addons(SERIES)
     # Per-addon CLI runs re-read the whole tree each time: ~15 s each on the big tree, hence its small sample.

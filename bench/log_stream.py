@@ -5,15 +5,15 @@
 A lab service prints numbered lines, each with the time it was printed ("seq=N t=<unix time>"). In the
 same run, the lines are read two ways:
   (a) `docker service logs --follow --raw` read directly (the peer: what an admin would tail), and
-  (b) the panel: a job on a real Celery worker follows the service with jobs.dockerlogs (docker API),
+  (b) the panel: a job on a real Celery worker follows the service with jobs.logs.follow (docker API),
       writes every line with runner.log (Redis Stream + batched database), and uvicorn serves it as
-      server-sent events (jobs/sse.py) to `--viewers` concurrent browsers (httpx, several processes).
+      server-sent events (jobs/logs/sse.py) to `--viewers` concurrent browsers (httpx, several processes).
 Phase 1, paced (`--rate` lines/s): delay print -> arrival, p50/p95/p99, for (a) and for every line at
 every viewer of (b). Phase 2, burst (`--burst` lines as fast as the service prints): lines per second
 through the panel to the slowest viewer. Lost = lines some viewer never got (plus lines missing from
 the stored log). Targets (issue 4): p95 <= 1.2 x direct + 50 ms, >= 5,000 lines/s, 50 viewers, 0 lost.
 
-It brings up what it needs: the lab (clusters.lab.up), a database `panel_bench_log_stream`
+It brings up what it needs: the lab (lab.up), a database `panel_bench_log_stream`
 (PostgreSQL, migrated; override with PANEL_BENCH_DATABASE_URL), a private redis-server, uvicorn and
 a worker on loopback ports, both started with the interpreter that runs the bench (`sys.executable
 -m uvicorn`, `-m celery`). The last line is the RESULT line; exit 0 whether or not a target is met.
@@ -96,7 +96,7 @@ def pct(values: list[float], q: float) -> float:
 def register_runners() -> None:
     import docker
 
-    from jobs.dockerlogs import follow_service
+    from jobs.logs.follow import follow_service
     from jobs.runner import JobRunner, register
 
     class BenchFollowService(JobRunner):
@@ -547,7 +547,7 @@ def get_lab() -> Any:
     """The lab: the service prints on one of its workers, and the direct peer reads it."""
     require_program("docker")  # the direct peer is `docker service logs --follow`
     try:
-        from clusters.lab import up
+        from lab import up
 
         return up()
     except Exception as exc:  # no docker engine, not root, lab broken: nothing to compare against

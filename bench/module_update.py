@@ -38,7 +38,7 @@ Figures: medians over the runs; the last line is
 shell_total_s= attempts=panel:N,shell:M` (N, M: attempts made for the `--runs` measured runs);
 exit 0 whether or not a target is met. Exit 1 and no RESULT line when it cannot measure (no lab,
 no docker CLI, no redis-server, a way that failed 3 times in a row). Brings up what it needs: the
-lab (clusters.lab.api.up), a fresh database `panel_bench_module_update`, a private redis-server
+lab (lab.api.up), a fresh database `panel_bench_module_update`, a private redis-server
 for the job's live log; the site and its services are removed at the end. bench/RESULTS.md is
 only written with --write.
 """
@@ -239,10 +239,10 @@ def start_redis() -> tuple[subprocess.Popen, str]:
 
 def make_site(lab: Any) -> Any:
     """A lab site on the lab's Odoo image, deployed, with the demo modules installed."""
-    from clusters.lab.api import FILESTORE_ROOT
     from clusters.models import Cluster, Domain, Site
     from jobs import control, runner
     from jobs.models import Job
+    from lab.api import FILESTORE_ROOT
 
     cluster = Cluster.objects.create(name="lab-bench", endpoint=lab.manager_socket, is_lab=True)
     slug = f"b{uuid.uuid4().hex[:8]}"
@@ -442,7 +442,8 @@ def main() -> str:
     require_program("docker")  # the shell way is the docker CLI
     redis_proc, client, slug = None, None, ""
     try:
-        from clusters.lab import api, engine
+        from lab import api
+        from lab import daemon as engine
 
         try:
             engine.install()
@@ -454,7 +455,7 @@ def main() -> str:
         fresh_database("panel_bench_module_update")
         import docker
 
-        from clusters.site_spec import spec_for
+        from clusters.sites.site_spec import spec_for
 
         client = docker.DockerClient(base_url=lab.manager_socket)
         say("deploying a lab site and installing the demo modules ...")

@@ -250,3 +250,21 @@ def service_logs(client: docker.DockerClient, name: str) -> list[str]:
     data = b"".join(raw) if not isinstance(raw, bytes | str) else raw
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
     return text.splitlines()
+
+
+def run_one_off(
+    client: docker.DockerClient, task: ServiceSpec, deadline_s: float, log: Callable[[str], object]
+) -> tuple[int, list[str]]:
+    """Run a one-off service to its end, log its output, remove it whatever happened."""
+    remove_service(client, task.name)
+    apply_service(client, task)
+    try:
+        state, code, message = wait_one_off(client, task.name, deadline_s)
+        lines = service_logs(client, task.name)
+        for line in lines:
+            log(line)
+        if code is None:
+            raise SwarmError(f"{task.name} ended {state} without an exit code: {message}")
+        return int(code), lines
+    finally:
+        remove_service(client, task.name)

@@ -5,8 +5,8 @@ from collections.abc import Callable
 
 from celery import shared_task
 
-from clusters.inspection import check_cluster_drift
 from clusters.models import Cluster
+from clusters.sites.inspection import check_cluster_drift
 from clusters.sync import sync_cluster
 
 

@@ -1,8 +1,10 @@
 from django.urls import path
 
-from clusters import site_actions, views
+from clusters import dashboard, views
+from clusters.sites import actions as site_actions
 
 urlpatterns = [
+    path("", dashboard.dashboard, name="dashboard"),
     path("clusters/", views.cluster_list, name="cluster-list"),
     path("clusters/new/", views.cluster_create, name="cluster-create"),
     path("clusters/<int:pk>/", views.cluster_detail, name="cluster-detail"),

@@ -8,12 +8,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from clusters import actions, inspection, site_actions
+from clusters import actions
+from clusters.approvals.models import ManifestChange
 from clusters.forms import ClusterForm, DomainForm, SiteForm
 from clusters.models import Backup, Cluster, Domain, Node, Site
+from clusters.sites import actions as site_actions
+from clusters.sites import inspection
 from clusters.stack import SpecError
 from clusters.stack.preflight import side_by_side
-from jobs.changes.models import ManifestChange
 from jobs.locks import holder
 from jobs.models import Job
 from panel import crud

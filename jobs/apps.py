@@ -1,13 +1,9 @@
 from django.apps import AppConfig
-from django.utils.module_loading import autodiscover_modules
 
 
 class JobsConfig(AppConfig):
+    """The job framework. It runs kinds of work it does not know: each app registers its runners
+    (jobs.runner.register) and undo actions (jobs.compensation.compensation) in its own ready()."""
+
     name = "jobs"
     verbose_name = "Jobs"
-
-    def ready(self) -> None:
-        # Runners and compensation actions register themselves when imported: every app's
-        # `runners` module (e.g. clusters/runners.py, jobs/runners.py) is imported at startup, in the
-        # web process (to know which kinds lock their site) and in workers (to run them).
-        autodiscover_modules("runners")

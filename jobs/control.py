@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from jobs.compensation import run_compensation
 from jobs.locks import create_exclusive
-from jobs.logs import LogWriter, last_seq
+from jobs.logs.store import LogWriter, last_seq
 from jobs.models import Job, State, Stream
 from jobs.runner import runner_for
 from panel import audit

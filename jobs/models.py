@@ -23,15 +23,17 @@ from django.utils import timezone
 
 
 class Kind(models.TextChoices):
+    """Every kind of job a runner is registered for (a test holds the two to the same list)."""
+
     DEPLOY = "deploy", "Deploy"
+    RECONCILE = "reconcile", "Reconcile"
+    DOMAIN = "domain", "Domain change"
+    SCALE = "scale", "Scale"
+    READ_MODULES = "read_modules", "Read modules"
     MODULE_UPDATE = "module_update", "Module update"
-    SYNC = "sync", "Sync"
+    MODULE_INSTALL = "module_install", "Module install"
     BACKUP = "backup", "Backup"
     RESTORE = "restore", "Restore"
-    RECONCILE = "reconcile", "Reconcile"
-    SCALE = "scale", "Scale"
-    DOMAIN = "domain", "Domain change"
-    REHEARSAL = "rehearsal", "Rehearsal"
 
 
 class State(models.TextChoices):
@@ -167,6 +169,3 @@ class JobLogLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id}:{self.seq} {self.text[:60]}"
-
-
-from jobs.changes.models import ApiToken, ChangeAddon, Decision, ManifestChange  # noqa: E402,F401

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from jobs.broker import held_task_ids
 from jobs.compensation import holder, pending_retry, run_compensation
-from jobs.logs import LogWriter, last_seq, lines_from_entry, store, stream_client, stream_key
+from jobs.logs.store import LogWriter, last_seq, lines_from_entry, store, stream_client, stream_key
 from jobs.models import ENDED_STATES, Job, State, Stream
 from panel import audit
 

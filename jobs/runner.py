@@ -45,9 +45,9 @@ from typing import Any, ClassVar, NoReturn
 from django.conf import settings
 from django.utils import timezone
 
-from jobs.beat import Background
 from jobs.compensation import run_compensation
-from jobs.logs import LogWriter, last_seq
+from jobs.heartbeat import Background
+from jobs.logs.store import LogWriter, last_seq
 from jobs.models import Job, State, Stream
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from jobs import sse, views
+from jobs import views
+from jobs.logs import sse
 
 urlpatterns = [
     path("jobs/", views.job_list, name="job-list"),

@@ -1,7 +1,7 @@
 """Pages for jobs: the list with filters, a job with its timeline and log, and the log's partials.
 
 The job page shows only the tail of the log (a million lines would freeze a browser); earlier
-chunks load on demand by seq. Live lines arrive by server-sent events (jobs/sse.py), or by polling
+chunks load on demand by seq. Live lines arrive by server-sent events (jobs/logs/sse.py), or by polling
 `job_log?after=<seq>` where SSE cannot pass (it answers 286, htmx's "stop polling", at the end).
 """
 
@@ -20,14 +20,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_POST
 
-from clusters.models import Site
-from jobs import logread
 from jobs.control import cancel
+from jobs.logs import read as logread
 from jobs.models import Job, Kind, State
 from jobs.timeline import timeline
 from panel import audit
 from panel.htmx import HtmxHttpRequest
 from panel.listing import list_page
+from panel.names import suggested
 from panel.roles import requires
 
 STOP_POLLING = 286  # htmx stops an `every` poll on this status
@@ -75,7 +75,7 @@ def job_list(request: HtmxHttpRequest) -> HttpResponse:
             "extra_query": "&" + urlencode(chosen) if chosen else "",
             "kinds": Kind.choices,
             "states": State.choices,
-            "sites": Site.objects.order_by("slug").values_list("slug", flat=True)[:500],
+            "sites": suggested("sites"),
         },
     )
 
@@ -142,7 +142,7 @@ def _text(job_id: int) -> Iterator[bytes]:
 
 
 async def _text_async(job_id: int) -> AsyncIterator[bytes]:
-    from jobs.sse import db
+    from jobs.logs.sse import db
 
     after = 0
     while lines := await db(logread.stored_after, job_id, after):

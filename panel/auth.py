@@ -12,14 +12,10 @@ from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest
 from django.utils.decorators import method_decorator
 
 from panel import audit
-
-
-def client_address(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+from panel.audit.context import client_address
 
 
 def _key(username: str, address: str) -> str:

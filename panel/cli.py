@@ -11,40 +11,15 @@ checks that every subcommand of every panel command is declared.
 """
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from panel.audit.context import acting_as, acting_user, command_actor
 from panel.roles import ACTIONS, ROLES, can, role_of
 
 REFUSED = 2
 WHOLE = ""  # the key of `permissions` for a command without subcommands
-
-_acting: ContextVar[Any] = ContextVar("panel_cli_user", default=None)
-
-
-def acting_user() -> Any:
-    """The panel user a command acts as (`--as`), or None when it acts as the machine's operator."""
-    return _acting.get()
-
-
-def command_actor() -> Any:
-    """Who a command's audit events name: the `--as` user, else the machine's operator."""
-    from panel.audit.context import cli_actor
-
-    return acting_user() or cli_actor()
-
-
-@contextmanager
-def acting_as(user: Any) -> Iterator[None]:
-    token = _acting.set(user)
-    try:
-        yield
-    finally:
-        _acting.reset(token)
 
 
 class PanelCommand(BaseCommand):

@@ -60,7 +60,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "panel",
     "clusters",
+    "clusters.approvals",
     "jobs",
+    "lab",
 ]
 
 MIDDLEWARE = [
@@ -178,7 +180,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # update blindly is unsafe. The reaper (heartbeat) finishes and compensates dead jobs instead.
 CELERY_TASK_ACKS_LATE = False
 # A module update of a large database can take hours; its `odoo -u` gets what the soft limit
-# leaves after stop, restart and backup (jobs/module_update.py one_off_deadline).
+# leaves after stop, restart and backup (clusters/sites/module_update/update.py one_off_deadline).
 CELERY_TASK_SOFT_TIME_LIMIT = envint("PANEL_JOB_SOFT_TIME_LIMIT", 4 * 3600)
 CELERY_TASK_TIME_LIMIT = envint("PANEL_JOB_TIME_LIMIT", 4 * 3600 + 300)
 CELERY_RESULT_EXPIRES = 24 * 3600

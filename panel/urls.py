@@ -5,13 +5,12 @@ from panel import views
 from panel.auth import LoginView
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
     path("login/", LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("clusters.urls")),
     path("", include("jobs.urls")),
-    path("", include("jobs.changes.urls")),
+    path("", include("clusters.approvals.urls")),
     path("", include("panel.audit.urls")),
     path("", include("panel.users.urls")),
 ]

@@ -18,7 +18,9 @@ say "ruff"
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
 say "mypy"
-"$VENV/bin/mypy" panel clusters jobs
+"$VENV/bin/mypy" panel clusters jobs lab
+say "import contracts (pyproject.toml: the layers, and no circles)"
+"$VENV/bin/lint-imports"
 say "django checks"
 "$PY" manage.py check
 "$PY" manage.py makemigrations --check --dry-run

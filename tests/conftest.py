@@ -23,7 +23,7 @@ import redis
 from django.conf import settings
 
 # The session-wide Swarm lab fixture `lab`, for every suite that needs real engines.
-pytest_plugins = ["clusters.lab.pytest_fixture"]
+pytest_plugins = ["lab.pytest_fixture"]
 
 
 def pytest_configure(config):  # type: ignore[no-untyped-def]
@@ -112,7 +112,7 @@ def real_services(request):  # type: ignore[no-untyped-def]
 def docker_engine() -> None:
     """The host's Docker engine, installed and running (not necessarily in Swarm mode): for tests
     that start engines of their own. Tests that need the Swarm ask for `lab` instead."""
-    from clusters.lab import engine
+    from lab import daemon as engine
 
     engine.install()
 

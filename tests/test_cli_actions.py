@@ -16,9 +16,9 @@ from django.core.management import call_command, get_commands, load_command_clas
 from django.core.management.base import CommandError
 from django.urls import reverse
 
+from clusters.approvals.models import ApiToken, ChangeState, ManifestChange
 from clusters.models import Backup, Cluster, Domain, Site
 from jobs import control
-from jobs.changes.models import ApiToken, ChangeState, ManifestChange
 from jobs.models import Job
 from panel.models import AuditEvent
 from tests import factories
@@ -506,7 +506,7 @@ def test_change_reject_and_bad_input(gated, tmp_path):  # type: ignore[no-untype
 
 
 def test_token_create_prints_the_secret_once_and_revoke_needs_yes(personas):  # type: ignore[no-untyped-def]
-    from jobs.changes import tokens
+    from clusters.approvals import tokens
 
     code, out, _ = run("token", "--as", "alice", "create", "CI of acme", "--json")
     assert code == 0

@@ -14,7 +14,7 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 
-OURS = ("panel", "clusters", "jobs")
+OURS = ("panel", "clusters", "clusters.approvals", "jobs", "lab")
 
 
 def panel_commands() -> list[tuple[str, PanelCommand]]:

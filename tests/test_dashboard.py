@@ -79,7 +79,7 @@ def test_empty_states_say_what_to_do(personas):  # type: ignore[no-untyped-def]
 def test_the_top_half_refreshes_on_its_own_with_every_count(personas):  # type: ignore[no-untyped-def]
     """The timed refresh of cards and clusters: a node that goes down shows without a reload, and
     the cluster count is the real one even past the clusters the dashboard lists."""
-    from panel.views import CLUSTERS_SHOWN
+    from clusters.dashboard import CLUSTERS_SHOWN
 
     for _ in range(CLUSTERS_SHOWN + 2):
         factories.cluster()

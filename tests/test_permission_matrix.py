@@ -3,9 +3,9 @@
 import pytest
 from django.urls import reverse
 
+from clusters.approvals import tokens
+from clusters.approvals.models import ManifestChange
 from clusters.models import Backup, Cluster, Domain, Site
-from jobs.changes import tokens
-from jobs.changes.models import ManifestChange
 from tests import factories
 from tests.permissions import PUBLIC, all_patterns, allowed, required_action
 

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 
 from clusters.forms import SiteForm
 from clusters.models import Cluster, Domain, Site
-from clusters.site_spec import spec_for
+from clusters.sites.site_spec import spec_for
 from clusters.stack import SpecError
 from tests import factories
 

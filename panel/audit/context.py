@@ -48,9 +48,12 @@ def request_id_of(request: Any) -> str:
 def client_address_of(request: Any) -> str:
     if request is None:
         return ""
-    from panel.auth import client_address  # the login throttle and the audit log agree on "who"
-
     return client_address(request)
+
+
+def client_address(request: HttpRequest) -> str:
+    """Who a request came from, as the login throttle and the audit log both name it."""
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
 def cli_actor() -> str:
@@ -63,3 +66,25 @@ def cli_actor() -> str:
     except Exception:  # no passwd entry in a bare container
         name = "unknown"
     return f"cli:{name}"
+
+
+_acting: ContextVar[Any] = ContextVar("panel_cli_user", default=None)
+
+
+def acting_user() -> Any:
+    """The panel user a command acts as (`--as`), or None when it acts as the machine's operator."""
+    return _acting.get()
+
+
+def command_actor() -> Any:
+    """Who a command's audit events name: the `--as` user, else the machine's operator."""
+    return acting_user() or cli_actor()
+
+
+@contextmanager
+def acting_as(user: Any) -> Iterator[None]:
+    token = _acting.set(user)
+    try:
+        yield
+    finally:
+        _acting.reset(token)

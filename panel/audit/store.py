@@ -35,9 +35,7 @@ def _actor(actor: Any, request: Any) -> tuple[int | None, str, str]:
         elif request is not None:
             return None, "anonymous", ""
         else:
-            from panel.cli import acting_user
-
-            actor = acting_user() or (
+            actor = context.acting_user() or (
                 context.cli_actor() if Path(sys.argv[0]).name == "manage.py" else SYSTEM
             )
     if isinstance(actor, str):

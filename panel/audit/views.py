@@ -14,13 +14,13 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_safe
 
-from clusters.models import Cluster
 from panel.audit import actions
 from panel.audit.export import FORMATS, astream, stream
 from panel.audit.query import Filters, page
 from panel.audit.store import record
 from panel.htmx import HtmxHttpRequest
 from panel.models import AuditEvent
+from panel.names import suggested
 from panel.roles import requires
 
 
@@ -80,7 +80,7 @@ def _suggestions() -> dict[str, Any]:
     return {
         "action_names": actions.GROUPS + actions.KNOWN,
         "usernames": get_user_model().objects.order_by("username").values_list("username", flat=True)[:500],
-        "cluster_names": Cluster.objects.values_list("name", flat=True)[:200],
+        "cluster_names": suggested("clusters"),
     }
 
 

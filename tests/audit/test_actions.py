@@ -16,11 +16,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from clusters.approvals import services, tokens
+from clusters.approvals.intake import evaluate_archive
+from clusters.approvals.models import ApiToken, ChangeSource, ManifestChange
 from clusters.models import Backup, Cluster, Domain, Site
 from jobs import control, reaper
-from jobs.changes import services, tokens
-from jobs.changes.intake import evaluate_archive
-from jobs.changes.models import ApiToken, ChangeSource, ManifestChange
 from jobs.compensation import compensation
 from jobs.models import Job, State
 from panel.crypto import MASK
@@ -485,7 +485,7 @@ CASES = [
     job_start(
         "read modules",
         post("operator", "/sites/acme/modules/read/"),
-        "read_modules",
+        "Read modules",
         "read_modules",
         {},
         before=None,

@@ -54,7 +54,7 @@ def named_patterns(resolver: URLResolver | None = None) -> Iterator[URLPattern]:
 
 def seed() -> dict[str, object]:
     """A small fleet with one of everything a page can show."""
-    from jobs.changes import tokens
+    from clusters.approvals import tokens
     from panel.audit.store import record
 
     admin = make_user("ada", "admin")
@@ -100,9 +100,9 @@ def seed() -> dict[str, object]:
 def _change(site, user, depends):  # type: ignore[no-untyped-def]
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from jobs.changes import services
-    from jobs.changes.intake import evaluate_archive
-    from jobs.changes.models import ChangeSource
+    from clusters.approvals import services
+    from clusters.approvals.intake import evaluate_archive
+    from clusters.approvals.models import ChangeSource
     from tests.changes.conftest import small_zip
 
     archive = SimpleUploadedFile("change.zip", small_zip(depends, name="sale"))

@@ -15,10 +15,10 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from clusters.lab.api import FILESTORE_ROOT
 from clusters.models import Cluster, Site
 from clusters.sync import sync_cluster
 from jobs.models import Job
+from lab.api import FILESTORE_ROOT
 from tests import factories
 from tests.browser.conftest import log_in, make_user, serious_violations, shoot
 from tests.modules.helpers import deploy_and_install, new_site

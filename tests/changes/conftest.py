@@ -139,9 +139,9 @@ def make_change(site: Site):  # type: ignore[no-untyped-def]
     """make_change(user, depends=["base", "web"]) -> a stored change of report_xlsx through the services."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from jobs.changes import services
-    from jobs.changes.intake import evaluate_archive
-    from jobs.changes.models import ChangeSource
+    from clusters.approvals import services
+    from clusters.approvals.intake import evaluate_archive
+    from clusters.approvals.models import ChangeSource
 
     def make(user, depends=("base", "web"), target: Site | None = None, name: str = TRAP_ADDON):  # type: ignore[no-untyped-def]
         where = target or site
@@ -154,6 +154,6 @@ def make_change(site: Site):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def operator_token(personas) -> str:  # type: ignore[no-untyped-def]
-    from jobs.changes import tokens
+    from clusters.approvals import tokens
 
     return tokens.create(personas.users["operator"], "ci")[1]

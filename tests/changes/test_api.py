@@ -15,8 +15,8 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from jobs.changes import tokens
-from jobs.changes.models import ApiToken, ManifestChange
+from clusters.approvals import tokens
+from clusters.approvals.models import ApiToken, ManifestChange
 from panel.models import AuditEvent
 from tests.changes.conftest import ABOVE_TRAP, ROOT, TRAP_ADDON, small_zip, upload
 

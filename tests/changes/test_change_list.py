@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from jobs.changes.models import ChangeSource, ManifestChange
+from clusters.approvals.models import ChangeSource, ManifestChange
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -9,9 +9,9 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
-from jobs.changes import services
-from jobs.changes.models import Decision, ManifestChange
-from jobs.gate.workflow import WorkflowError
+from clusters.approvals import services
+from clusters.approvals.gate.workflow import WorkflowError
+from clusters.approvals.models import Decision, ManifestChange
 from panel.models import AuditEvent
 from panel.roles import assign_role
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.changes import services
-from jobs.gate_hooks import unapproved_changes
-from jobs.module_update import check_request
+from clusters.approvals import services
+from clusters.approvals.update_check import unapproved_changes
+from clusters.sites.module_update.update import check_request
 from jobs.runner import JobFailed
 from tests import factories
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from jobs.changes import intake
-from jobs.changes.models import ManifestChange
-from jobs.gate.archive import ArchiveLimits
+from clusters.approvals import intake
+from clusters.approvals.gate.archive import ArchiveLimits
+from clusters.approvals.models import ManifestChange
 from panel.models import AuditEvent
 from tests.changes.conftest import MANIFEST, tgz_bytes, upload, zip_bytes
 

@@ -12,10 +12,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from clusters.approvals import api, intake, services
+from clusters.approvals.gate.errors import GateError
+from clusters.approvals.models import ManifestChange
 from clusters.models import Site
-from jobs.changes import api, intake, services
-from jobs.changes.models import ManifestChange
-from jobs.gate.errors import GateError
 from tests.changes.conftest import TRAP_ADDON, small_zip, upload, zip_bytes
 
 pytestmark = pytest.mark.django_db

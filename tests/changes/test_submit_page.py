@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from jobs.changes.models import ChangeAddon, ManifestChange
+from clusters.approvals.models import ChangeAddon, ManifestChange
 from panel.models import AuditEvent
 from tests.changes.conftest import ABOVE_TRAP, OCA, TRAP_ADDON, small_zip, upload
 

@@ -5,7 +5,7 @@ tested is the decision to try again."""
 
 import pytest
 
-from clusters import runners
+from clusters.sites import modules as runners
 from jobs.runner import JobFailed
 from tests import factories
 
@@ -42,7 +42,7 @@ def answers(monkeypatch: pytest.MonkeyPatch, clock: Clock, replies: list[tuple[i
         clock.now += 5  # a one-off task takes a few seconds to start and end
         return replies[min(len(calls), len(replies)) - 1]
 
-    monkeypatch.setattr(runners, "run_one_off", one_off)
+    monkeypatch.setattr(runners.ops, "run_one_off", one_off)
     return calls
 
 
@@ -94,7 +94,7 @@ class Runner:
 
 def test_the_backup_is_tried_again_the_same_way(monkeypatch, clock) -> None:  # type: ignore[no-untyped-def]
     from clusters.models import Backup
-    from jobs.module_update import take_backup
+    from clusters.sites.backups.backup import take_backup
 
     calls = answers(monkeypatch, clock, [(2, [NO_NAME]), (0, ["size=42"])])
     site = factories.site(factories.cluster(), slug="acme", db_name="acme")

@@ -1,6 +1,12 @@
 """What an image must carry for the site's `--load`, judged from the manifests the image holds."""
 
-from clusters.image_check import looked_for, parse_output, problems, render_manifest_task, version_series
+from clusters.sites.image_check import (
+    looked_for,
+    parse_output,
+    problems,
+    render_manifest_task,
+    version_series,
+)
 from clusters.stack.spec import BindFilestore, SiteSpec
 
 

@@ -4,8 +4,8 @@ check_drift stores no verdict at all (tests/sites/test_deploy_lab.py)."""
 
 import pytest
 
-from clusters.inspection import SiteState, _status
 from clusters.models import Site
+from clusters.sites.inspection import SiteState, _status
 from clusters.stack import Drift
 from tests import factories
 

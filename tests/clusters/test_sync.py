@@ -8,10 +8,10 @@ import time
 import pytest
 from django.urls import reverse
 
-from clusters.lab import api, workers
-from clusters.lab.config import WorkerNames
 from clusters.models import Cluster, Node
 from clusters.sync import sync_cluster
+from lab import api, workers
+from lab.config import WorkerNames
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

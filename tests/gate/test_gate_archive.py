@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs.gate.addons import addon_dirs_under, discover_addons
-from jobs.gate.archive import ArchiveLimits, unpack_archive
-from jobs.gate.errors import ArchiveError
+from clusters.approvals.gate.addons import addon_dirs_under, discover_addons
+from clusters.approvals.gate.archive import ArchiveLimits, unpack_archive
+from clusters.approvals.gate.errors import ArchiveError
 
 MANIFEST = b'{"name": "A", "version": "17.0.1.0.0", "depends": ["base"]}'
 SMALL = ArchiveLimits(max_members=50, max_total_bytes=1 << 20, max_member_bytes=1 << 20)

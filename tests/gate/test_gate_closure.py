@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from jobs.gate.addons import core_addons, discover_addons
-from jobs.gate.closure import compute_closures, dependents, reverse_depends
-from jobs.gate.errors import GateError
-from jobs.gate.report import closure_report
+from clusters.approvals.gate.addons import core_addons, discover_addons
+from clusters.approvals.gate.closure import compute_closures, dependents, reverse_depends
+from clusters.approvals.gate.errors import GateError
+from clusters.approvals.gate.report import closure_report
 from tests.gate.conftest import WriteTree
 
 
@@ -88,7 +88,7 @@ def test_whole_graph_pass_needs_no_recursion_either() -> None:
 def test_a_quadratic_closure_is_refused_not_allowed_to_exhaust_memory(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("jobs.gate.closure.MAX_TOTAL_NAMES", 100_000)
+    monkeypatch.setattr("clusters.approvals.gate.closure.MAX_TOTAL_NAMES", 100_000)
     graph = {f"m{i}": [f"m{i + 1}"] for i in range(1_000)}  # ~500,000 names in all
     with pytest.raises(GateError, match="closures add up to more than 100,000 names"):
         compute_closures(graph, set())

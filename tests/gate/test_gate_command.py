@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.gate.errors import GateError
+from clusters.approvals.gate.errors import GateError
 from tests.gate.conftest import ROOT
 
 SITE = ["base", "web", "report_xlsx", "report_xlsx_helper", "account", "account_asset_management"]
@@ -219,7 +219,8 @@ def test_check_unknown_site_exits_2(oca_addons: Path) -> None:
 
 
 def test_site_without_snapshot_says_read_it_first(db: None) -> None:
-    from jobs.management.commands.gate import _site
+    from clusters.approvals.management.commands.gate import _site
+
     from tests import factories
 
     site = factories.site(factories.cluster())

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs.gate.errors import GateError
-from jobs.gate.installed import load_installed
+from clusters.approvals.gate.errors import GateError
+from clusters.approvals.gate.installed import load_installed
 
 
 def load(tmp_path: Path, text: str) -> dict[str, str | None]:

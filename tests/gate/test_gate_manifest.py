@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs.gate.errors import ManifestError
-from jobs.gate.manifest import MAX_MANIFEST_BYTES, parse_manifest, read_manifest
+from clusters.approvals.gate.errors import ManifestError
+from clusters.approvals.gate.manifest import MAX_MANIFEST_BYTES, parse_manifest, read_manifest
 
 
 def refused(source: str | bytes) -> str:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs.gate.addons import discover_addons
-from jobs.gate.installed import InstalledModules, installed_from_names
-from jobs.gate.verdict import check_change, exit_code
+from clusters.approvals.gate.addons import discover_addons
+from clusters.approvals.gate.installed import InstalledModules, installed_from_names
+from clusters.approvals.gate.verdict import check_change, exit_code
 
 # Installed on the site: these and everything they depend on (all present in the oca tree or core).
 SITE_TOPS = ["account_asset_management", "mis_builder", "mis_builder_analytic"]

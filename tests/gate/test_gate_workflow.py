@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.gate import workflow as wf
+from clusters.approvals.gate import workflow as wf
 
 
 def test_initial_state_follows_the_verdict() -> None:

@@ -46,4 +46,4 @@ def personas(db):  # type: ignore[no-untyped-def]
     return Personas(users=users, clients=clients)
 
 
-from clusters.lab.pytest_fixture import lab  # noqa: E402, F401 - the session-wide Swarm lab
+from lab.pytest_fixture import lab  # noqa: E402, F401 - the session-wide Swarm lab

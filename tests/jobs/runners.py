@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from jobs.compensation import compensation
-from jobs.logs import stream_client
+from jobs.logs.store import stream_client
 from jobs.models import Job, Stream
 from jobs.runner import JobRunner, register
 

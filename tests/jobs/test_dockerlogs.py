@@ -9,7 +9,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from jobs.dockerlogs import Follower, LineSplitter, _frames, pump
+from jobs.logs.follow import Follower, LineSplitter, _frames, pump
 
 
 def frame(stream: int, data: bytes) -> bytes:

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from jobs import logread, runner
+from jobs import runner
+from jobs.logs import read as logread
 from jobs.models import JobLogLine, State
 from tests import factories
 from tests.jobs.helpers import SSEReader, in_thread, session_cookie, user

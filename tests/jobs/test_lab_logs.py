@@ -11,7 +11,7 @@ import pytest
 from docker.types import RestartPolicy
 
 from jobs import runner
-from jobs.dockerlogs import follow_service
+from jobs.logs.follow import follow_service
 from jobs.models import JobLogLine, State, Stream
 from tests import factories
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from jobs.logs import LogWriter, lines_from_entry, stream_client, stream_key
+from jobs.logs.store import LogWriter, lines_from_entry, stream_client, stream_key
 from jobs.models import JobLogLine
 from tests import factories
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from jobs import reaper, runner
 from jobs.control import start
-from jobs.logs import LogWriter
+from jobs.logs.store import LogWriter
 from jobs.models import Job, JobLogLine, State
 from panel.models import AuditEvent
 from tests import factories

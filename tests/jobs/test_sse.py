@@ -6,7 +6,7 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from jobs.logs import LogWriter
+from jobs.logs.store import LogWriter
 from jobs.models import Job, State
 from tests import factories
 from tests.jobs.helpers import SSEReader, session_cookie, user

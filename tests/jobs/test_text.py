@@ -1,6 +1,6 @@
 """Cleaning log text: colour codes, progress bars, control characters, very long lines."""
 
-from jobs.text import MAX_LINE, clean_line, split_lines
+from jobs.logs.text import MAX_LINE, clean_line, split_lines
 
 
 def test_colour_codes_are_stripped():

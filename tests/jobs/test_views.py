@@ -8,9 +8,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from jobs.logs import LogLine
+from jobs.logs.html import line_html
+from jobs.logs.store import LogLine
 from jobs.models import Job, JobLogLine, State
-from jobs.render import line_html
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -209,7 +209,7 @@ def test_jobs_link_in_the_navigation(personas):
 def test_a_huge_log_renders_only_its_tail_quickly(personas, site):
     import time
 
-    from jobs.logs import LogLine, store
+    from jobs.logs.store import LogLine, store
 
     job = factories.job(site, state=State.RUNNING)
     at = timezone.now()

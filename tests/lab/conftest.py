@@ -1,4 +1,4 @@
-"""Lab tests share one session-wide lab: the `lab` fixture (clusters/lab/pytest_fixture.py)."""
+"""Lab tests share one session-wide lab: the `lab` fixture (lab/pytest_fixture.py)."""
 
 import pytest
 

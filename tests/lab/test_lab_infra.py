@@ -17,11 +17,12 @@ import docker
 import pytest
 from docker.types import EndpointSpec, RestartPolicy, ServiceMode
 
-from clusters.lab import api, config, images, netns, registry, swarm, workers
-from clusters.lab.api import LabInfo
-from clusters.lab.config import WorkerNames
-from clusters.lab.proc import find_pids, pid_alive
-from clusters.lab.state import locked
+from lab import api, config, netns, registry, swarm, workers
+from lab import build as images
+from lab.api import LabInfo
+from lab.config import WorkerNames
+from lab.proc import find_pids, pid_alive
+from lab.state import locked
 
 pytestmark = [
     pytest.mark.integration,

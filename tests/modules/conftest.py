@@ -12,7 +12,7 @@ from typing import Any
 import docker
 import pytest
 
-from clusters.lab.api import LabInfo
+from lab.api import LabInfo
 from tests.jobs.conftest import _stream_settings, worker  # noqa: F401
 from tests.modules.engine_proxy import EngineProxy
 from tests.modules.helpers import SLOW_MODULE_SECONDS, SiteRows, module_site

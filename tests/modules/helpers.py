@@ -20,9 +20,9 @@ import docker
 import pytest
 from django.test import override_settings
 
-from clusters.lab.api import LabInfo
 from clusters.models import Cluster, Domain, Site
 from jobs.models import Job
+from lab.api import LabInfo
 from panel.crypto import reveal
 from tests.modules.engine_proxy import EngineProxy
 from tests.sites.conftest import build_variant, new_lab_site, remove_site_objects

@@ -4,8 +4,8 @@ what an update updated, and a new image that changes one addon's code offers exa
 import pytest
 
 from clusters import engine
-from clusters.checksums import Changed, changed_modules, read_checksums
 from clusters.models import Site
+from clusters.sites.checksums import Changed, changed_modules, read_checksums
 from tests.modules.helpers import deploy_and_install, push_variant, redeploy, result_of
 from tests.sites.jobrun import run_inline
 

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from clusters.site_actions import changed_offer
+from clusters.sites.actions import changed_offer
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from clusters.checksums import EXCLUDE, SCRIPT, Changed, changed_modules, parse_checksums
 from clusters.models import Site
-from jobs.odoo_log import updated_modules
+from clusters.sites.checksums import EXCLUDE, SCRIPT, Changed, changed_modules, parse_checksums
+from clusters.sites.odoo_log import updated_modules
 
 
 def checksums(*paths: Path) -> dict[str, str]:

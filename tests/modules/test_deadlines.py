@@ -1,7 +1,7 @@
 """A module update ends its own `odoo -u` before Celery's soft time limit could interrupt the job in
 the middle of it (that would leave modules `to upgrade`), with room to restart the site."""
 
-from jobs.module_update import HEALTHY_DEADLINE_S, STOP_DEADLINE_S, one_off_deadline
+from clusters.sites.quiet import HEALTHY_DEADLINE_S, STOP_DEADLINE_S, one_off_deadline
 
 
 def test_the_update_deadline_fits_inside_the_job_time_limit(settings):  # type: ignore[no-untyped-def]

@@ -3,7 +3,7 @@ is not success when modules vanished."""
 
 import pytest
 
-from jobs.odoo_log import judge
+from clusters.sites.odoo_log import judge
 from tests.lab import standin_helpers as h
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from jobs.odoo_log import judge
+from clusters.sites.odoo_log import judge
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT.parent / "shared" / "data" / "odoo-19-logs"

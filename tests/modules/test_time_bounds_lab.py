@@ -41,13 +41,13 @@ import pytest
 import redis
 from django.conf import settings
 
-from clusters.lab import api, workers
-from clusters.lab.api import LabInfo
-from clusters.lab.config import WorkerNames
 from clusters.models import Cluster, Node
 from jobs import control
 from jobs.broker import held_task_ids
 from jobs.models import Job
+from lab import api, workers
+from lab.api import LabInfo
+from lab.config import WorkerNames
 from panel.celery import app
 from tests.jobs.services import ROOT, VENV_BIN, Worker, wait_for
 from tests.modules.helpers import (

@@ -9,8 +9,8 @@ import uuid
 import docker
 import pytest
 
-from clusters.lab.api import FILESTORE_ROOT
 from clusters.models import Cluster, Domain, Site
+from lab.api import FILESTORE_ROOT
 
 
 @pytest.fixture

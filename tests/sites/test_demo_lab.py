@@ -7,8 +7,8 @@ import uuid
 import pytest
 from django.core.management import call_command
 
-from clusters import inspection
 from clusters.models import Cluster, Site
+from clusters.sites import inspection
 from tests.jobs.conftest import _stream_settings, worker  # noqa: F401
 from tests.sites.conftest import remove_site_objects
 

@@ -9,9 +9,9 @@ import time
 import pytest
 from django.utils import timezone
 
-from clusters import inspection
 from clusters.models import Site
-from clusters.site_spec import spec_for
+from clusters.sites import inspection
+from clusters.sites.site_spec import spec_for
 from clusters.stack import preflight
 from clusters.stack.drift import live_stack_summary
 from clusters.tasks import drift_one

@@ -5,8 +5,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from clusters import inspection
 from clusters.models import Site
+from clusters.sites import inspection
 from clusters.stack.preflight import blocking
 from tests import factories
 

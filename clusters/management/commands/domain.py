@@ -7,7 +7,7 @@
 
 The same form, audit rows and job as the pages: the domain is validated by the page's form and saved
 or deleted through panel.crud, then a deployed site gets its router rule rewritten by a `domain` job
-(clusters.site_actions.start_domain_job). An unknown site or domain, a name that is not a valid
+(clusters.sites.actions.start_domain_job). An unknown site or domain, a name that is not a valid
 host name or belongs to another site: exit 2, nothing changed.
 """
 
@@ -19,7 +19,7 @@ from django.core.management.base import CommandError, CommandParser
 from clusters.forms import DomainForm
 from clusters.management.lookups import site_named
 from clusters.models import Domain, Site
-from clusters.site_actions import start_domain_job
+from clusters.sites.actions import start_domain_job
 from clusters.validators import normalize_fqdn
 from panel.cli import REFUSED, PanelCommand, acting_user, delete_confirmed, save_form
 

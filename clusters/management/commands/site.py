@@ -26,13 +26,14 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 
-from clusters import inspection
 from clusters.forms import DomainForm, SiteForm
 from clusters.management.lookups import site_named
 from clusters.models import Backup, Cluster, Domain, Site
+from clusters.sites import inspection
 from clusters.stack.spec import SESSION_STORES, validate_modules
-from jobs import control, logread
+from jobs import control
 from jobs.locks import JobAlreadyRunning
+from jobs.logs import read as logread
 from jobs.models import Job, State
 from panel.cli import (
     PanelCommand,

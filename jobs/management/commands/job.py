@@ -11,11 +11,11 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from jobs import logread
 from jobs.control import cancel
-from jobs.logs import LogLine
+from jobs.logs import read as logread
+from jobs.logs.html import clock
+from jobs.logs.store import LogLine
 from jobs.models import Job, State
-from jobs.render import clock
 from panel.cli import PanelCommand, acting_user, check, command_actor, resolve_user
 
 

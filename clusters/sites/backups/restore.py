@@ -1,0 +1,46 @@
+"""A restore: the site held at 0 replicas while pg_restore replaces its database with a backup."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clusters import swarm_ops as ops
+from clusters.models import Backup
+from clusters.sites.client import site_client
+from clusters.sites.quiet import QuietSiteRunner, one_off_deadline
+from clusters.sites.site_spec import spec_for
+from clusters.stack.render import render_restore_task
+from jobs.runner import JobFailed, register
+
+
+@register
+class RestoreRunner(QuietSiteRunner):
+    kind = "restore"
+    plan = ["Record replicas", "Scale to 0", "Restore", "Restore replicas"]
+
+    def run(self) -> dict[str, Any]:
+        site = self.site
+        backup = Backup.objects.filter(pk=int(self.params.get("backup_id") or 0), site=site).first()
+        if backup is None:
+            raise JobFailed("that backup does not exist for this site")
+        run_id = f"j{self.job.pk}"
+        with site_client(self) as client:
+            with self.step("Record replicas"), self.refusing():
+                recorded = self.record_replicas(client, site)
+            failure: BaseException | None = None
+            try:
+                with self.step("Scale to 0"):
+                    self.scale_to_zero(client, recorded)
+                with self.step("Restore"):
+                    task = render_restore_task(spec_for(site), backup.filename, run_id)
+                    self.set_compensation("remove_service", service=task.name)
+                    code, lines = ops.run_one_off(client, task, one_off_deadline(), self.log)
+                    self.clear_compensation("remove_service")
+            except BaseException as exc:
+                failure = exc
+                raise
+            finally:
+                self.restore_step(client, recorded, failure)
+        if code != 0:
+            raise JobFailed("pg_restore failed: " + " ".join(lines[-3:]))
+        return {"backup": backup.filename}

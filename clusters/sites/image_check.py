@@ -1,0 +1,102 @@
+"""Does the image carry what `--load` names? Read from the image itself, before a deploy changes anything.
+
+Odoo loads server-wide modules (`--load`) from the addons path at start. One the image lacks, or one
+written for another Odoo series, is no warning on Odoo 19: its asset loader treats server-wide
+modules as installed, and every page answers 500 while /web/health stays green (seen on a real 19
+site with session_redis in `--load` and no such addon in the image; camptocamp's 18.0 session_redis
+on 19 does the same). So the panel trusts no name: a one-off task with the site's pinned digest
+prints the manifest of each server-wide module it finds on the site's addons path (first path that
+holds it wins, as in Odoo), and the panel parses them as literals (nothing is executed).
+
+Odoo's own server-wide modules (base, web, rpc) ship in its core addons and are not looked for.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from clusters.approvals.gate.errors import ManifestError
+from clusters.approvals.gate.manifest import parse_manifest
+from clusters.sites.checksums import DEFAULT_ADDONS_PATH
+from clusters.stack import SiteSpec
+from clusters.stack.render import ServiceSpec, render_image_task
+
+CORE_SERVER_WIDE = frozenset({"base", "web", "rpc"})
+DEADLINE_S = 120
+MAX_BYTES = 256 * 1024
+
+# argv[1]: JSON list of module names; argv[2:]: addons paths. Prints one line
+# `MANIFESTS {"module": "<manifest text>" | null, ...}`; files are read as text, never imported.
+SCRIPT = r"""
+import json, os, sys
+found = {}
+for name in json.loads(sys.argv[1]):
+    found[name] = None
+    for root in sys.argv[2:]:
+        path = os.path.join(root, name, "__manifest__.py")
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                found[name] = f.read(MAX_BYTES).decode("utf-8", "replace")
+            break
+print("MANIFESTS " + json.dumps(found, sort_keys=True))
+""".replace("MAX_BYTES", str(MAX_BYTES + 1))
+
+
+def looked_for(spec: SiteSpec) -> list[str]:
+    """The server-wide modules that must come from the site's addons path."""
+    return [name for name in spec.server_wide if name not in CORE_SERVER_WIDE]
+
+
+def render_manifest_task(spec: SiteSpec, run_id: str | None = None) -> ServiceSpec:
+    """A one-off task with the site's pinned image that prints the server-wide modules' manifests."""
+    paths = spec.addons_path or DEFAULT_ADDONS_PATH
+    args = [json.dumps(looked_for(spec)), *paths]
+    # It reads the image's own files: a first deploy runs it before the site's network exists.
+    return render_image_task(
+        spec, "manifests", ["python3", "-c", SCRIPT], args, run_id=run_id, on_network=False
+    )
+
+
+def parse_output(lines: Iterable[str]) -> dict[str, str | None]:
+    for line in lines:
+        if line.startswith("MANIFESTS "):
+            return {str(k): v for k, v in json.loads(line.removeprefix("MANIFESTS ")).items()}
+    raise ValueError("the manifest task printed no MANIFESTS line")
+
+
+def problems(spec: SiteSpec, manifests: dict[str, str | None]) -> list[str]:
+    """Why this image cannot serve the site's `--load`, each with its fix; empty when it can."""
+    paths = ", ".join(spec.addons_path or DEFAULT_ADDONS_PATH)
+    found = []
+    for name in looked_for(spec):
+        text = manifests.get(name)
+        if text is None:
+            found.append(
+                f"the image has no {name} addon on its addons path ({paths}): Odoo would fail to load it "
+                f"and answer 500 to every page. Add the {name} addon folder for {spec.series} to the "
+                "image, or choose a session store the image carries."
+            )
+            continue
+        try:
+            manifest = parse_manifest(text.encode(), f"{name}/__manifest__.py")
+        except ManifestError as exc:
+            found.append(f"the image's {name} manifest cannot be read: {exc}")
+            continue
+        if not manifest.get("installable", True):
+            found.append(f"the image's {name} is marked not installable: Odoo would not load it.")
+        version = str(manifest.get("version", ""))
+        if (series := version_series(version)) and series != spec.series:
+            found.append(
+                f"the image's {name} is version {version}, written for Odoo {series}, not the site's "
+                f"{spec.series}: Odoo sets it not installable and answers 500 to every page. Use its "
+                f"{spec.series} release."
+            )
+    return found
+
+
+def version_series(version: str) -> str | None:
+    """The Odoo series a module version is written for: 18.0.1.2.0 -> 18.0; a version without the
+    series in front (1.2.0) is taken by Odoo for its own series, so it fits any."""
+    parts = version.split(".")
+    return f"{parts[0]}.{parts[1]}" if len(parts) >= 5 and parts[0].isdigit() else None

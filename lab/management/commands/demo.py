@@ -1,0 +1,94 @@
+"""`demo`: a demo site on the lab cluster, deployed and with its demo modules installed, so a new
+user sees a live site on first start. Idempotent: an existing healthy demo is left alone.
+Needs the lab (`lab up`) and a running worker (the deploy is a job like any other)."""
+
+import contextlib
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import CommandError, CommandParser
+
+from clusters.models import Cluster, Domain, Site
+from lab.api import FILESTORE_ROOT, info
+from lab.errors import LabError
+from panel.cli import WHOLE, PanelCommand
+
+SLUG = "demo"
+DEMO_MODULES = "shop_sale,shop_stock"
+# The lab's Odoo 19.0 stand-in: the series a new site gets by default, with its session store
+# (session_db) carried in the image as an addon folder.
+DEMO_IMAGE = "odoo19"
+# The overlay a Traefik on the manager would share with the sites (the lab runs no Traefik itself:
+# its labels and rule are rendered and checked, and the network is where Traefik would attach).
+TRAEFIK_NETWORK = "traefik-public"
+
+
+class Command(PanelCommand):
+    help = "Create, deploy and initialise the demo site on the lab cluster."
+    permissions = {WHOLE: "admin"}
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--slug", default=SLUG, help="the demo site's slug (tests use their own)")
+
+    def handle(self, *args: Any, slug: str = SLUG, **options: Any) -> None:
+        domains = (f"{slug}.lab.test", f"www.{slug}.lab.test")
+        cluster = Cluster.objects.filter(name="lab", is_lab=True).first()
+        if cluster is None:
+            raise CommandError("no lab cluster: run `python manage.py lab up` first")
+        try:
+            lab = info()
+        except LabError as exc:
+            raise CommandError(f"the lab is not up: {exc}") from exc
+        with contextlib.closing(lab.client()) as client:
+            if not client.networks.list(names=[TRAEFIK_NETWORK]):
+                client.networks.create(
+                    TRAEFIK_NETWORK, driver="overlay", attachable=True, labels={"oplab.made": "demo"}
+                )
+        site = Site.objects.filter(slug=slug).first()
+        if site is None:
+            site = Site.objects.create(
+                cluster=cluster,
+                slug=slug,
+                name="Demo shop",
+                image=lab.image(DEMO_IMAGE).ref,
+                series=lab.image(DEMO_IMAGE).series,
+                db_image=lab.image("postgres").ref,
+                redis_image=lab.image("redis").ref,
+                db_name="demo",
+                db_node=lab.workers[0].hostname,
+                replicas=2,
+                filestore_kind=Site.Filestore.BIND,
+                bind_path=f"{FILESTORE_ROOT}/{slug}",
+                traefik_network="",
+                traefik_certresolver="",
+            )
+            for name in domains:
+                Domain.objects.create(site=site, name=name)
+            self.stdout.write(f"created site {slug} on the lab")
+        if site.traefik_network != TRAEFIK_NETWORK:
+            Site.objects.filter(pk=site.pk).update(traefik_network=TRAEFIK_NETWORK, status=Site.Status.NEW)
+            site.refresh_from_db()
+        if site.image != lab.image(DEMO_IMAGE).ref:
+            Site.objects.filter(pk=site.pk).update(
+                image=lab.image(DEMO_IMAGE).ref,
+                series=lab.image(DEMO_IMAGE).series,
+                session_store="",
+                db_image=lab.image("postgres").ref,
+                redis_image=lab.image("redis").ref,
+            )
+        if site.status == Site.Status.HEALTHY and site.image == lab.image(DEMO_IMAGE).ref:
+            self.stdout.write("the demo site is deployed and healthy")
+            return
+        call_command("site", "deploy", slug, "--wait", stdout=self.stdout)
+        call_command("site", "modules", slug, "--wait", stdout=self.stdout)
+        site.refresh_from_db()
+        missing = [
+            m for m in DEMO_MODULES.split(",") if site.installed_modules.get(m, [""])[0] != "installed"
+        ]
+        if missing:
+            call_command(
+                "site", "install", slug, "--modules", ",".join(missing), "--wait", stdout=self.stdout
+            )
+        self.stdout.write(
+            f"demo site ready: http://{domains[0]}/ (through Traefik in production; see its page)"
+        )
