@@ -15,20 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse
 from django.utils.html import format_html
 
 from jobs.control import start
 from jobs.locks import JobAlreadyRunning
-from panel.htmx import HtmxHttpRequest
-
-
-def _go(request: HtmxHttpRequest, url: str) -> HttpResponse:
-    if getattr(request, "htmx", False):
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = url
-        return response
-    return HttpResponseRedirect(url)
+from panel.htmx import HtmxHttpRequest, go
 
 
 def start_and_show(
@@ -38,14 +30,16 @@ def start_and_show(
     site: Any = None,
     cluster: Any = None,
     params: dict[str, Any] | None = None,
+    busy_url: str | None = None,
 ) -> HttpResponse:
-    """Start a job as the request's user and go to its page; if the site is busy, go to that job."""
+    """Start a job as the request's user and go to its page. If the site is busy, say which job
+    holds it (with a link) and go to `busy_url`, by default that job's page."""
     try:
         job = start(kind, site=site, cluster=cluster, params=params, request=request)
     except JobAlreadyRunning as exc:
         if exc.job is None:
             messages.warning(request, str(exc))
-            return _go(request, request.META.get("HTTP_REFERER") or "/")
+            return go(request, request.META.get("HTTP_REFERER") or "/")
         messages.warning(
             request,
             format_html(
@@ -57,6 +51,6 @@ def start_and_show(
                 f" (started by {exc.job.created_by_name})" if exc.job.created_by_name else "",
             ),
         )
-        return _go(request, exc.job.get_absolute_url())
+        return go(request, busy_url or exc.job.get_absolute_url())
     messages.success(request, f"Started {job}.")
-    return _go(request, job.get_absolute_url())
+    return go(request, job.get_absolute_url())

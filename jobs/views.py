@@ -16,21 +16,21 @@ from django.contrib import messages
 from django.core.handlers.asgi import ASGIRequest
 from django.db.models import QuerySet
 from django.http import HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_POST
+from django_htmx.http import HTMX_STOP_POLLING
 
 from jobs.control import cancel
 from jobs.logs import read as logread
 from jobs.models import Job, Kind, State
 from jobs.timeline import timeline
 from panel import audit
-from panel.htmx import HtmxHttpRequest
+from panel.htmx import HtmxHttpRequest, go
 from panel.listing import list_page
 from panel.names import suggested
 from panel.roles import requires
 
-STOP_POLLING = 286  # htmx stops an `every` poll on this status
 FILTERS = ("site", "kind", "state", "user", "since", "until")
 
 
@@ -87,7 +87,10 @@ def job_detail(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     if request.htmx and request.htmx.target == "job-summary":
         context["ended_now"] = not job.is_active
         return render(
-            request, "jobs/partials/job_summary.html", context, status=200 if job.is_active else STOP_POLLING
+            request,
+            "jobs/partials/job_summary.html",
+            context,
+            status=200 if job.is_active else HTMX_STOP_POLLING,
         )
     lines = logread.stored_before(job.pk, None)
     context.update(
@@ -112,7 +115,7 @@ def job_log(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     lines = logread.stored_after(job.pk, after)
     stop = finished and len(lines) < logread.CHUNK
     context = {"job": job, "lines": lines, "after": lines[-1].seq if lines else after, "stop": stop}
-    return render(request, "jobs/partials/log_poll.html", context, status=STOP_POLLING if stop else 200)
+    return render(request, "jobs/partials/log_poll.html", context, status=HTMX_STOP_POLLING if stop else 200)
 
 
 @requires("view")
@@ -161,8 +164,4 @@ def job_cancel(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
         "": f"{job} has already ended (or a cancel was already requested).",
     }[outcome]
     (messages.success if outcome else messages.info)(request, text)
-    if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = job.get_absolute_url()
-        return response
-    return redirect(job)
+    return go(request, job.get_absolute_url())

@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 
 from panel import audit
 from panel.audit.snapshot import changes, secret_fingerprints, snapshot
-from panel.htmx import HtmxHttpRequest
+from panel.htmx import HtmxHttpRequest, go
 
 
 def save_form(
@@ -101,11 +101,7 @@ def delete(
         messages.success(request, f"Deleted {name}.")
         if after_delete:
             after_delete()
-        if request.htmx:
-            response = HttpResponse(status=204)
-            response["HX-Redirect"] = success_url
-            return response
-        return redirect(success_url)
+        return go(request, success_url)
     return render(
         request, "confirm_delete.html", {"object": obj, "warning": warning, "cancel_url": success_url}
     )

@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
 
 from panel.audit import context
+from panel.htmx import go
 
 
 class LoginRequiredMiddleware(_DjangoLoginRequired):
@@ -15,11 +16,7 @@ class LoginRequiredMiddleware(_DjangoLoginRequired):
 
     def handle_no_permission(self, request: HttpRequest, view_func: Callable) -> HttpResponse:  # type: ignore[override]
         response = super().handle_no_permission(request, view_func)
-        if getattr(request, "htmx", False):
-            redirect = HttpResponse(status=204)
-            redirect["HX-Redirect"] = response["Location"]
-            return redirect
-        return response
+        return go(request, response["Location"]) if getattr(request, "htmx", False) else response
 
 
 class VaryOnHtmxMiddleware:

@@ -33,7 +33,9 @@ def test_a_database_from_before_the_move_keeps_its_changes_tokens_and_content_ty
         verdict={"ok": True}, submitted_by_name="dana",
     )  # fmt: skip
     old.get_model("jobs", "ChangeAddon").objects.create(change_id=change.pk, site_id=site.pk, name="shop")
-    old.get_model("jobs", "ApiToken").objects.create(user_id=user.pk, name="ci", prefix="abc", digest="d" * 64)
+    old.get_model("jobs", "ApiToken").objects.create(
+        user_id=user.pk, name="ci", prefix="abc", digest="d" * 64
+    )
 
     migrate(leaves)
 

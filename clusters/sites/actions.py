@@ -11,9 +11,8 @@ from datetime import datetime
 from statistics import median
 from typing import Any
 
-from django.contrib import messages
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
@@ -23,6 +22,7 @@ from clusters.stack.spec import validate_modules
 from jobs import control
 from jobs.locks import JobAlreadyRunning
 from jobs.models import Job, State
+from jobs.shortcuts import start_and_show
 from panel.htmx import HtmxHttpRequest
 from panel.roles import requires
 
@@ -32,17 +32,8 @@ def _site(slug: str) -> Site:
 
 
 def start_job(request: HtmxHttpRequest, site: Site, kind: str, **params: Any) -> HttpResponse:
-    try:
-        job = control.start(kind, site=site, params=params, request=request)
-    except JobAlreadyRunning as exc:
-        if exc.job is not None:
-            messages.error(
-                request, format_html('{} <a href="{}">Open it</a>.', str(exc), exc.job.get_absolute_url())
-            )
-        else:
-            messages.error(request, str(exc))
-        return redirect(site.get_absolute_url())
-    return redirect(job.get_absolute_url())
+    """A site button's job; a busy site keeps the user on the site's page."""
+    return start_and_show(request, kind, site=site, params=params, busy_url=site.get_absolute_url())
 
 
 def start_domain_job(site: Site, *, request: Any = None, user: Any = None) -> tuple[Job | None, str]:

@@ -72,7 +72,7 @@ def one_off_guard(runner: JobRunner | None, service: str) -> Iterator[None]:
 
 
 @compensation("remove_service")
-def remove_service(job: Job, log: Any, *, service: str) -> str:
+def remove_one_off(job: Job, log: Any, *, service: str) -> str:
     with engine.client_for(job.cluster or job.site.cluster) as client:  # type: ignore[union-attr]
         removed = ops.remove_service(client, service)
     return f"{service} removed" if removed else f"{service} was already gone"

@@ -18,6 +18,7 @@ import datetime
 import io
 import json
 from collections.abc import AsyncIterator, Iterator
+from functools import cache
 from typing import Any
 
 import psycopg
@@ -55,19 +56,6 @@ COLUMNS = (
 )
 # Text someone may have typed (a failed login's name, a detail): a spreadsheet runs a cell that
 # starts with one of _FORMULA as a formula, so such cells get a leading quote (OWASP "CSV injection").
-TEXT_COLUMNS = (
-    "actor_username",
-    "actor_role",
-    "action",
-    "target_type",
-    "target_id",
-    "target_name",
-    "site_slug",
-    "cluster_name",
-    "request_id",
-    "client_address",
-    "detail",
-)
 _FORMULA = frozenset("=+-@\t\r")
 FORMATS = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 _UTC_TEXT = """to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
@@ -75,6 +63,15 @@ _QUOTED = (
     "CASE WHEN left(%(expressions)s, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) "
     "THEN chr(39) || %(expressions)s ELSE %(expressions)s END"
 )
+
+
+@cache
+def _text_columns() -> tuple[str, ...]:
+    """The columns of free text (the hashes are hex the panel wrote)."""
+    from panel.models import AuditEvent
+
+    text_fields = {f.name for f in AuditEvent._meta.concrete_fields if isinstance(f, (CharField, TextField))}
+    return tuple(name for name in COLUMNS if name in text_fields - {"prev_hash", "hash"})
 
 
 def _selected(quote_formulas: bool) -> list[Any]:
@@ -86,7 +83,7 @@ def _selected(quote_formulas: bool) -> list[Any]:
     if connection.vendor == "postgresql":
         fields[COLUMNS.index("time")] = Func(F("time"), template=_UTC_TEXT, output_field=CharField())
     if quote_formulas:
-        for name in TEXT_COLUMNS:
+        for name in _text_columns():
             fields[COLUMNS.index(name)] = Func(F(name), template=_QUOTED, output_field=CharField())
     return fields
 

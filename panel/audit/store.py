@@ -91,21 +91,14 @@ def build(
 
 def _fallback(action: Any, actor: Any) -> dict[str, Any]:
     """What is left when building the row failed: still an event, never an exception."""
+    from panel.models import AuditEvent
+
+    content = set(chain.HASHED_FIELDS) - {"time", "prev_hash"}  # what build() fills
+    blank = {f.name: None if f.null else "" for f in AuditEvent._meta.concrete_fields if f.name in content}
     return {
-        "actor_user_id": None,
+        **blank,
         "actor_username": text(actor if isinstance(actor, str) else "unknown", 150),
-        "actor_role": "",
         "action": text(action, 80),
-        "target_type": "",
-        "target_id": "",
-        "target_name": "",
-        "before": None,
-        "after": None,
-        "request_id": "",
-        "client_address": "",
-        "job_id": None,
-        "site_slug": "",
-        "cluster_name": "",
         "detail": "the event's details could not be formatted (see the panel's log)",
     }
 

@@ -220,7 +220,6 @@ def test_check_unknown_site_exits_2(oca_addons: Path) -> None:
 
 def test_site_without_snapshot_says_read_it_first(db: None) -> None:
     from clusters.approvals.management.commands.gate import _site
-
     from tests import factories
 
     site = factories.site(factories.cluster())

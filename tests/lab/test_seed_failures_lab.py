@@ -25,10 +25,10 @@ from docker.types import Mount
 
 from clusters import swarm_ops as ops
 from clusters.models import Cluster
-from clusters.swarm_ops import run_one_off
 from clusters.sites.site_spec import spec_for
 from clusters.stack import SiteSpec
 from clusters.stack.render import ServiceSpec, render, render_probe_task, to_create_kwargs
+from clusters.swarm_ops import run_one_off
 from tests.sites.conftest import new_lab_site, remove_site_objects
 from tests.sites.jobrun import log_text, run_inline
 
