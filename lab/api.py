@@ -15,7 +15,6 @@ engine); the rootfs tarball in /var/cache/oplab stays even then (delete it by ha
 """
 
 import contextlib
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -29,9 +28,10 @@ from lab.build import ImageRef
 from lab.config import WorkerNames
 from lab.errors import LabError
 from lab.fs import remove_tree
+from lab.proc import Log
+from lab.rootfs import BASE_REPO
 from lab.state import State, locked
 
-Log = Callable[[str], None]
 FILESTORE_ROOT = config.STATE_DIR / "filestore"
 
 
@@ -262,7 +262,7 @@ def _release_host_swarm(cli: docker.DockerClient, log: Log) -> None:
 def _remove_host_images(cli: docker.DockerClient) -> None:
     for image in cli.images.list():
         for tag in image.tags:
-            if tag.startswith((f"{config.REGISTRY}/{config.PREFIX}/", f"{images.BASE_REPO}:")):
+            if tag.startswith((f"{config.REGISTRY}/{config.PREFIX}/", f"{BASE_REPO}:")):
                 with contextlib.suppress(APIError):
                     cli.images.remove(tag, noprune=False)
 

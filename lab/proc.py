@@ -13,6 +13,9 @@ from pathlib import Path
 
 from lab.errors import LabError
 
+# How the lab reports progress: one line at a time (to a command's output, a test's stderr).
+Log = Callable[[str], None]
+
 
 def run(cmd: Sequence[str], *, check: bool = True, timeout: float = 120, input_: bytes | None = None) -> str:
     """Run a command without a shell; return its stdout, or raise LabError with its stderr."""

@@ -1,6 +1,6 @@
 """Worker engines: one `dockerd` per worker, each in its own network and UTS namespace.
 
-Why each flag matters (all were needed on these machines, see shared/docs/swarm-lab-notes.md):
+Why each flag matters (each was needed on these machines):
 - `nsenter --net=/run/netns/oplab-wN`, not `ip netns exec` (which remounts /sys: "Devices cgroup
   isn't mounted");
 - `unshare --uts` + `hostname lab-wN`: otherwise every node reports the machine's hostname and

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError, CommandParser
 
 from clusters.models import Cluster, Domain, Site
-from lab.api import FILESTORE_ROOT, info
+from lab.api import FILESTORE_ROOT, LabInfo, info
 from lab.errors import LabError
 from panel.cli import WHOLE, PanelCommand
 
@@ -39,11 +39,31 @@ class Command(PanelCommand):
             lab = info()
         except LabError as exc:
             raise CommandError(f"the lab is not up: {exc}") from exc
-        with contextlib.closing(lab.client()) as client:
-            if not client.networks.list(names=[TRAEFIK_NETWORK]):
-                client.networks.create(
-                    TRAEFIK_NETWORK, driver="overlay", attachable=True, labels={"oplab.made": "demo"}
-                )
+        _ensure_traefik_network(lab)
+        site = self._site(cluster, lab, slug, domains)
+        if site.status == Site.Status.HEALTHY and site.image == lab.image(DEMO_IMAGE).ref:
+            self.stdout.write("the demo site is deployed and healthy")
+            return
+        call_command("site", "deploy", slug, "--wait", stdout=self.stdout)
+        call_command("site", "modules", slug, "--wait", stdout=self.stdout)
+        site.refresh_from_db()
+        missing = [
+            m for m in DEMO_MODULES.split(",") if site.installed_modules.get(m, [""])[0] != "installed"
+        ]
+        if missing:
+            call_command(
+                "site", "install", slug, "--modules", ",".join(missing), "--wait", stdout=self.stdout
+            )
+        self.stdout.write(
+            f"demo site ready: http://{domains[0]}/ (through Traefik in production; see its page)"
+        )
+
+    def _site(self, cluster: Cluster, lab: LabInfo, slug: str, domains: tuple[str, ...]) -> Site:
+        """The demo site, created if missing, on the Traefik network and the lab's current images.
+
+        The returned object keeps the image it was read with: a changed image is written to the
+        database only, so the caller still sees that the site must be deployed again.
+        """
         site = Site.objects.filter(slug=slug).first()
         if site is None:
             site = Site.objects.create(
@@ -76,19 +96,12 @@ class Command(PanelCommand):
                 db_image=lab.image("postgres").ref,
                 redis_image=lab.image("redis").ref,
             )
-        if site.status == Site.Status.HEALTHY and site.image == lab.image(DEMO_IMAGE).ref:
-            self.stdout.write("the demo site is deployed and healthy")
-            return
-        call_command("site", "deploy", slug, "--wait", stdout=self.stdout)
-        call_command("site", "modules", slug, "--wait", stdout=self.stdout)
-        site.refresh_from_db()
-        missing = [
-            m for m in DEMO_MODULES.split(",") if site.installed_modules.get(m, [""])[0] != "installed"
-        ]
-        if missing:
-            call_command(
-                "site", "install", slug, "--modules", ",".join(missing), "--wait", stdout=self.stdout
+        return site
+
+
+def _ensure_traefik_network(lab: LabInfo) -> None:
+    with contextlib.closing(lab.client()) as client:
+        if not client.networks.list(names=[TRAEFIK_NETWORK]):
+            client.networks.create(
+                TRAEFIK_NETWORK, driver="overlay", attachable=True, labels={"oplab.made": "demo"}
             )
-        self.stdout.write(
-            f"demo site ready: http://{domains[0]}/ (through Traefik in production; see its page)"
-        )

@@ -153,55 +153,10 @@ def load_modules(cfg, dbname: str, update_module: bool) -> str:
             raise ImportError("Module `base` cannot be loaded! (hint: verify addons-path)")
         loaded, processed = load_module_graph(cr, cfg, graph, skip=[])
 
-        # STEP 2: mark the modules named by -i / -u (facts §1: -i only picks uninstalled modules,
-        # -u only installed ones, then cascades to installed dependents).
         if update_module:
-            _logger.info("updating modules list")
-            _allow("update_list", [])
-            modules.update_list(cr, paths)
-            modules.check_module_names(cr, itertools.chain(cfg.init, cfg.update))
-            table = modules.Modules(cr, paths)
-            to_install = [n for n in cfg.init if table.state.get(n) == "uninstalled"]
-            if to_install:
-                _allow("button_install", sorted(to_install))
-                table.button_install(to_install)
-            to_upgrade = [n for n in cfg.update if table.state.get(n) in ("installed", "to upgrade")]
-            if to_upgrade:
-                names = ["Base" if n == "base" else n for n in to_upgrade]  # 19 logs display names
-                _allow("button_upgrade", names)
-                _allow("update_list", names)
-                table.button_upgrade(to_upgrade)
-                _allow("button_install", [])
-            table.flush()
-            cr.execute("UPDATE ir_module_module SET state = 'installed' WHERE name = 'base'")
-
-        # STEP 3: installed modules first, then new ones, until nothing more gets processed.
-        previously = -1
-        while previously < len(processed):
-            previously = len(processed)
-            if MAJOR >= 19 and update_module:
-                # 19's module graph loads installed and new modules in one pass (ordered by phase):
-                # a module whose new dependency is being installed is not skipped first.
-                processed += load_marked_modules(cr, cfg, graph, [*LOADED_STATES, "to install"], loaded)
-                continue
-            processed += load_marked_modules(cr, cfg, graph, LOADED_STATES, loaded)
-            if update_module:
-                processed += load_marked_modules(cr, cfg, graph, ["to install"], loaded)
-
-        cr.execute("SELECT name FROM ir_module_module WHERE state = ANY(%s) ORDER BY name", (LOADED_STATES,))
-        missing = [name for (name,) in cr.fetchall() if name not in graph]
-        if missing:
-            _logger.error(
-                "Some modules are not loaded, some dependencies or manifest may be missing: %s", missing
-            )
-        cr.execute(
-            "SELECT name FROM ir_module_module WHERE state IN ('to install', 'to upgrade') ORDER BY name"
-        )
-        stuck = [name for (name,) in cr.fetchall()]
-        if stuck:
-            _logger.error(
-                "Some modules have inconsistent states, some dependencies may be missing: %s", stuck
-            )
+            _mark_modules(cr, cfg, paths)
+        _load_marked_until_done(cr, cfg, graph, loaded, processed, update_module)
+        _report_not_loaded(cr, graph)
 
         cfg.init, cfg.update = {}, {}  # STEP 4: consumed, so a second database is not updated
         cr.commit()
@@ -209,6 +164,66 @@ def load_modules(cfg, dbname: str, update_module: bool) -> str:
         if update_module and MAJOR >= 19:
             _registry_logger.info("Registry changed, signaling through the database")
     return "ready"
+
+
+def _mark_modules(cr, cfg, paths: list[str]) -> None:
+    """STEP 2: mark the modules named by -i / -u.
+
+    facts §1: -i only picks uninstalled modules, -u only installed ones, then cascades to installed
+    dependents.
+    """
+    _logger.info("updating modules list")
+    _allow("update_list", [])
+    modules.update_list(cr, paths)
+    modules.check_module_names(cr, itertools.chain(cfg.init, cfg.update))
+    table = modules.Modules(cr, paths)
+    to_install = [n for n in cfg.init if table.state.get(n) == "uninstalled"]
+    if to_install:
+        _allow("button_install", sorted(to_install))
+        table.button_install(to_install)
+    to_upgrade = [n for n in cfg.update if table.state.get(n) in ("installed", "to upgrade")]
+    if to_upgrade:
+        names = ["Base" if n == "base" else n for n in to_upgrade]  # 19 logs display names
+        _allow("button_upgrade", names)
+        _allow("update_list", names)
+        table.button_upgrade(to_upgrade)
+        _allow("button_install", [])
+    table.flush()
+    cr.execute("UPDATE ir_module_module SET state = 'installed' WHERE name = 'base'")
+
+
+def _load_marked_until_done(
+    cr, cfg, graph: Graph, loaded: list[str], processed: list[str], update_module: bool
+) -> None:
+    """STEP 3: installed modules first, then new ones, until nothing more gets processed.
+
+    Extends `loaded` and `processed` in place.
+    """
+    previously = -1
+    while previously < len(processed):
+        previously = len(processed)
+        if MAJOR >= 19 and update_module:
+            # 19's module graph loads installed and new modules in one pass (ordered by phase):
+            # a module whose new dependency is being installed is not skipped first.
+            processed += load_marked_modules(cr, cfg, graph, [*LOADED_STATES, "to install"], loaded)
+            continue
+        processed += load_marked_modules(cr, cfg, graph, LOADED_STATES, loaded)
+        if update_module:
+            processed += load_marked_modules(cr, cfg, graph, ["to install"], loaded)
+
+
+def _report_not_loaded(cr, graph: Graph) -> None:
+    """Log the modules that should be loaded and are not, and those left half-marked."""
+    cr.execute("SELECT name FROM ir_module_module WHERE state = ANY(%s) ORDER BY name", (LOADED_STATES,))
+    missing = [name for (name,) in cr.fetchall() if name not in graph]
+    if missing:
+        _logger.error(
+            "Some modules are not loaded, some dependencies or manifest may be missing: %s", missing
+        )
+    cr.execute("SELECT name FROM ir_module_module WHERE state IN ('to install', 'to upgrade') ORDER BY name")
+    stuck = [name for (name,) in cr.fetchall()]
+    if stuck:
+        _logger.error("Some modules have inconsistent states, some dependencies may be missing: %s", stuck)
 
 
 def _allow(method: str, names: list[str]) -> None:

@@ -101,10 +101,31 @@ class Session(dict):
         self.should_rotate = self.is_dirty = True
 
 
-class FilesystemSessionStore:
-    """odoo.http.FilesystemSessionStore: one JSON file per session, scattered by the first 2 chars."""
+class SessionStore:
+    """What every store shares (odoo.http's keys: 84 url-safe characters; new sessions; rotation).
+
+    A store adds describe, get, save and delete; the Redis store has keys of its own.
+    """
 
     _key_re = re.compile(r"^[a-zA-Z0-9_-]{84}$")
+
+    def generate_key(self) -> str:
+        return base64.urlsafe_b64encode(os.urandom(63)).decode()
+
+    def is_valid_key(self, sid: str) -> bool:
+        return bool(self._key_re.match(sid or ""))
+
+    def new(self) -> Session:
+        return Session({}, self.generate_key(), True)
+
+    def rotate(self, session: Session) -> None:
+        self.delete(session)
+        session.sid = self.generate_key()
+        self.save(session)
+
+
+class FilesystemSessionStore(SessionStore):
+    """odoo.http.FilesystemSessionStore: one JSON file per session, scattered by the first 2 chars."""
 
     def __init__(self, path: str):
         self.path = path
@@ -113,17 +134,8 @@ class FilesystemSessionStore:
     def describe(self) -> str:
         return f"HTTP sessions stored in the filesystem at {self.path}"
 
-    def generate_key(self) -> str:
-        return base64.urlsafe_b64encode(os.urandom(63)).decode()
-
-    def is_valid_key(self, sid: str) -> bool:
-        return bool(self._key_re.match(sid or ""))
-
     def _filename(self, sid: str) -> str:
         return os.path.join(self.path, sid[:2], sid)
-
-    def new(self) -> Session:
-        return Session({}, self.generate_key(), True)
 
     def get(self, sid: str) -> Session:
         if not self.is_valid_key(sid):
@@ -146,13 +158,8 @@ class FilesystemSessionStore:
         with contextlib.suppress(OSError):
             os.unlink(self._filename(session.sid))
 
-    def rotate(self, session: Session) -> None:
-        self.delete(session)
-        session.sid = self.generate_key()
-        self.save(session)
 
-
-class RedisSessionStore:
+class RedisSessionStore(SessionStore):
     """session_redis' RedisSessionStore. Its ids are the vendored werkzeug store's 40-hex sha1 keys."""
 
     _key_re = re.compile(r"^[a-f0-9]{40}$")
@@ -173,14 +180,8 @@ class RedisSessionStore:
     def generate_key(self) -> str:
         return hashlib.sha1(os.urandom(30) + str(time.time()).encode(), usedforsecurity=False).hexdigest()
 
-    def is_valid_key(self, sid: str) -> bool:
-        return bool(self._key_re.match(sid or ""))
-
     def build_key(self, sid: str) -> str:
         return f"{self.prefix}{sid}"
-
-    def new(self) -> Session:
-        return Session({}, self.generate_key(), True)
 
     def get(self, sid: str) -> Session:
         if not self.is_valid_key(sid):
@@ -202,11 +203,6 @@ class RedisSessionStore:
 
     def delete(self, session: Session) -> None:
         self.redis.delete(self.build_key(session.sid))
-
-    def rotate(self, session: Session) -> None:
-        self.delete(session)
-        session.sid = self.generate_key()
-        self.save(session)
 
 
 def _is_true(value: str | None) -> bool:
@@ -239,10 +235,8 @@ class BrokenStore:
     new = get = save = delete = rotate = _raise
 
 
-class SessionDBStore:
+class SessionDBStore(SessionStore):
     """OCA session_db's PGSessionStore: one row per session in `http_sessions` of $SESSION_DB_URI."""
-
-    _key_re = re.compile(r"^[a-zA-Z0-9_-]{84}$")
 
     def __init__(self, uri: str):
         self.uri = uri
@@ -264,15 +258,6 @@ class SessionDBStore:
 
     def describe(self) -> str:
         return f"HTTP sessions stored in PostgreSQL at {self.uri.split('@')[-1]}"
-
-    def generate_key(self) -> str:
-        return base64.urlsafe_b64encode(os.urandom(63)).decode()
-
-    def is_valid_key(self, sid: str) -> bool:
-        return bool(self._key_re.match(sid or ""))
-
-    def new(self) -> Session:
-        return Session({}, self.generate_key(), True)
 
     def get(self, sid: str) -> Session:
         if not self.is_valid_key(sid):
@@ -299,11 +284,6 @@ class SessionDBStore:
     def delete(self, session: Session) -> None:
         with self._cursor() as cr:
             cr.execute("DELETE FROM http_sessions WHERE sid = %s", (session.sid,))
-
-    def rotate(self, session: Session) -> None:
-        self.delete(session)
-        session.sid = self.generate_key()
-        self.save(session)
 
 
 def make_store(cfg, server_wide: ServerWide | None = None):
