@@ -4,28 +4,27 @@ Names end up in Swarm service names, Traefik rules, PostgreSQL and Odoo command 
 is held to the narrowest shape that works there; nothing here is ever passed to a shell.
 """
 
-import re
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
-from clusters.stack import spec
+from clusters.stack import rules
+from clusters.stack.rules import (
+    DB_NAME_RE,
+    DIGEST_RE,
+    DNS_LABEL_RE,
+    HOSTNAME_RE,
+    IMAGE_RE,
+    SLUG_MAX,
+    SLUG_RE,
+    TOKEN_RE,
+)
 
-# Swarm service names are at most 63 characters; `<slug>_update_<id>` must still fit.
-SLUG_RE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
-SLUG_MAX = 30
+# The shapes are the stack renderer's (clusters/stack/rules.py), so a value saved here is one the deploy
+# accepts; the messages are written for the person typing it.
+
 # Words that are also URL path segments (/sites/new/).
 RESERVED_SLUGS = {"new", "edit", "delete"}
-LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-IMAGE_RE = re.compile(
-    r"^(?:(?P<registry>[a-zA-Z0-9.-]+(?::[0-9]+)?)/)?"
-    r"(?P<repo>[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
-    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?$"
-)
-DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-DB_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
-HOSTNAME_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(?:\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*$")
-COOKIE_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 ENDPOINT_SCHEMES = ("unix", "tcp", "ssh")
 
 
@@ -40,8 +39,7 @@ def validate_slug(value: str) -> None:
         raise ValidationError(f"{value!r} is reserved; choose another name.")
 
 
-def normalize_fqdn(value: str) -> str:
-    return value.strip().rstrip(".").lower()
+normalize_fqdn = rules.normalize_domain  # the form in which a domain is stored and rendered
 
 
 def validate_fqdn(value: str) -> None:
@@ -56,7 +54,7 @@ def validate_fqdn(value: str) -> None:
     if len(labels) < 2:
         raise ValidationError(f"{name!r} is not a fully qualified domain name (e.g. shop.example.com).")
     for label in labels:
-        if not LABEL_RE.match(label):
+        if not DNS_LABEL_RE.match(label):
             raise ValidationError(
                 f"{name!r} is not a valid domain name: each part uses letters, digits and inner hyphens, "
                 "1 to 63 characters."
@@ -92,7 +90,7 @@ def validate_hostname(value: str) -> None:
 
 
 def validate_cookie_name(value: str) -> None:
-    if not COOKIE_RE.match(value):
+    if not TOKEN_RE.match(value):
         raise ValidationError("Use letters, digits, _ or -, at most 64 characters.")
 
 
@@ -101,7 +99,7 @@ def validate_absolute_path(value: str) -> None:
         raise ValidationError("Enter an absolute path without '..', such as /srv/odoo/filestore.")
 
 
-# The next four call the rules the stack renderer applies (clusters/stack/spec.py), so a value saved
+# The next five call the rules the stack renderer applies (clusters/stack/rules.py), so a value saved
 # here is one the deploy accepts, and the message is the one the deploy would give.
 
 
@@ -111,23 +109,23 @@ def _refuse(problem: str | None) -> None:
 
 
 def validate_traefik_entrypoint(value: str) -> None:
-    _refuse(spec.token_problem(value, "Traefik entrypoint"))
+    _refuse(rules.token_problem(value, "Traefik entrypoint"))
 
 
 def validate_traefik_certresolver(value: str) -> None:
-    _refuse(spec.token_problem(value, "Traefik cert resolver"))
+    _refuse(rules.token_problem(value, "Traefik cert resolver"))
 
 
 def validate_traefik_network(value: str) -> None:
-    _refuse(spec.token_problem(value, "Traefik network"))
+    _refuse(rules.token_problem(value, "Traefik network"))
 
 
 def validate_nfs_options(value: str) -> None:
-    _refuse(spec.nfs_options_problem(value))
+    _refuse(rules.nfs_options_problem(value))
 
 
 def validate_addons_path(value: str) -> None:
-    _refuse(spec.addons_path_problem(spec.split_addons_path(value)))
+    _refuse(rules.addons_path_problem(rules.split_addons_path(value)))
 
 
 def validate_endpoint(value: str) -> None:

@@ -1,11 +1,13 @@
 """Site -> Swarm stack: rendering, preflight checks and drift detection, as pure code.
 
-Nothing in this package talks to a Docker engine or to Django: the panel builds a `SiteSpec` from its models,
-`render()` turns it into docker-py keyword arguments, `preflight()` checks the seed's checklist on the
-rendered (and optionally the live) services, and `drift.diff()` compares rendered and live summaries.
+Nothing in this package talks to a Docker engine or reads a Django model: the panel builds a `SiteSpec` from
+its models, `render()` turns it into docker-py keyword arguments, `preflight()` runs the deploy checklist on
+the rendered (and optionally the live) services, and `drift.diff()` compares rendered and live summaries.
+`service_name(slug, role)` names a site's services for code that only has the slug.
 """
 
 from clusters.stack.drift import Drift, diff, live_stack_summary, live_summary, task_digests
+from clusters.stack.names import service_name
 from clusters.stack.preflight import CheckResult, preflight
 from clusters.stack.render import (
     NetworkSpec,
@@ -36,6 +38,7 @@ __all__ = [
     "render",
     "render_backup_task",
     "render_update_task",
+    "service_name",
     "task_digests",
     "to_create_kwargs",
 ]

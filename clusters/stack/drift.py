@@ -1,5 +1,5 @@
-"""Drift: live Swarm services against what the site should be (design.md: a domain missing from the rule, an
-unpinned database, replicas left at 0, a digest that differs between tasks).
+"""Drift: live Swarm services against what the site should be (a domain missing from the rule, an unpinned
+database, replicas left at 0, a digest that differs between tasks).
 
 The live side is parsed from docker-py `Service.attrs` / task attrs into the same summary form as the rendered
 side (summary.summarize), then compared field by field. Messages name the service and the thing, for ops.
@@ -112,19 +112,41 @@ def diff(rendered: Mapping[str, Any], live: Mapping[str, Any]) -> list[Drift]:
 
 
 def _diff_service(name: str, exp: Mapping[str, Any], act: Mapping[str, Any]) -> list[Drift]:
+    return [
+        *_diff_image(name, exp, act),
+        *_diff_scale(name, exp, act),
+        *_diff_routers(name, exp["traefik"]["routers"], act["traefik"]["routers"]),
+        *_diff_labels(name, exp, act),
+        *_diff_settings(name, exp, act),
+        *_diff_mounts(name, exp["mounts"], act["mounts"]),
+        *_diff_env(name, exp["env"], act["env"]),
+        *_diff_networks(name, exp["networks"], act["networks"]),
+    ]
+
+
+def _missing_and_unexpected(
+    name: str, what: str, want: Iterable[Any], have: Iterable[Any], missing: str, unexpected: str
+) -> list[Drift]:
+    """`<what>_missing` for each item of `want` not in `have`, then `<what>_unexpected` for each item of
+    `have` not in `want`; the messages are templates with {item} and {name}."""
+    want, have = list(want), list(have)
+    return [
+        Drift(name, f"{what}_missing", item, None, missing.format(item=item, name=name))
+        for item in want
+        if item not in have
+    ] + [
+        Drift(name, f"{what}_unexpected", None, item, unexpected.format(item=item, name=name))
+        for item in have
+        if item not in want
+    ]
+
+
+def _diff_image(name: str, exp: Mapping[str, Any], act: Mapping[str, Any]) -> list[Drift]:
     out: list[Drift] = []
-
-    def add(kind: str, e: Any, a: Any, msg: str) -> None:
-        out.append(Drift(name, kind, e, a, msg))
-
     # Compare digests when pinned ("repo:tag@sha256:x" set by the CLI equals "repo@sha256:x"), else the refs.
     if (exp["image_digest"] or exp["image"]) != (act["image_digest"] or act["image"]):
-        add(
-            "image",
-            exp["image"],
-            act["image"],
-            f"{name} is set to image {act['image'] or '(none)'}, expected {exp['image']}",
-        )
+        message = f"{name} is set to image {act['image'] or '(none)'}, expected {exp['image']}"
+        out.append(Drift(name, "image", exp["image"], act["image"], message))
     if "task_digests" in act:
         counts = Counter(act["task_digests"].values())
         if counts and set(counts) != {exp["image_digest"]}:
@@ -134,64 +156,71 @@ def _diff_service(name: str, exp: Mapping[str, Any], act: Mapping[str, Any]) -> 
                 if len(counts) > 1
                 else f"tasks of {name} run another digest"
             )
-            add(
-                "task_digests",
-                exp["image_digest"],
-                dict(counts),
-                f"{lead}: {listing}; expected {_short(exp['image_digest'])}",
-            )
+            message = f"{lead}: {listing}; expected {_short(exp['image_digest'])}"
+            out.append(Drift(name, "task_digests", exp["image_digest"], dict(counts), message))
+    return out
+
+
+def _diff_scale(name: str, exp: Mapping[str, Any], act: Mapping[str, Any]) -> list[Drift]:
+    """Mode and replicas, and the placement constraints."""
+    out: list[Drift] = []
     if exp["mode"] != act["mode"]:
-        add("mode", exp["mode"], act["mode"], f"{name} runs in {act['mode']} mode, expected {exp['mode']}")
+        message = f"{name} runs in {act['mode']} mode, expected {exp['mode']}"
+        out.append(Drift(name, "mode", exp["mode"], act["mode"], message))
     elif exp["replicas"] != act["replicas"]:
-        add(
-            "replicas",
-            exp["replicas"],
-            act["replicas"],
-            f"{name} has {act['replicas']} replicas, expected {exp['replicas']}",
-        )
-    for c in exp["constraints"]:
-        if c not in act["constraints"]:
-            add("constraint_missing", c, None, f"constraint {c} was removed from {name}")
-    for c in act["constraints"]:
-        if c not in exp["constraints"]:
-            add("constraint_unexpected", None, c, f"{name} has an unexpected constraint {c}")
-    out += _diff_routers(name, exp["traefik"]["routers"], act["traefik"]["routers"])
-    out += _diff_labels(name, exp, act)
+        message = f"{name} has {act['replicas']} replicas, expected {exp['replicas']}"
+        out.append(Drift(name, "replicas", exp["replicas"], act["replicas"], message))
+    return out + _missing_and_unexpected(
+        name,
+        "constraint",
+        exp["constraints"],
+        act["constraints"],
+        "constraint {item} was removed from {name}",
+        "{name} has an unexpected constraint {item}",
+    )
+
+
+def _diff_settings(name: str, exp: Mapping[str, Any], act: Mapping[str, Any]) -> list[Drift]:
+    """Update, rollback and health settings, restart condition, endpoint mode, command line."""
+    out: list[Drift] = []
     for key in ("update_config", "rollback_config", "healthcheck"):
         if exp[key] != act[key]:
             what = key.replace("_", " ")
-            add(
-                key,
-                exp[key],
-                act[key],
-                f"{what} of {name} is {_brief(act[key])}, expected {_brief(exp[key])}",
-            )
+            message = f"{what} of {name} is {_brief(act[key])}, expected {_brief(exp[key])}"
+            out.append(Drift(name, key, exp[key], act[key], message))
     for key in ("restart_condition", "endpoint_mode"):
         if exp[key] != act[key]:
-            add(
-                key,
-                exp[key],
-                act[key],
-                f"{key.replace('_', ' ')} of {name} is {act[key]}, expected {exp[key]}",
-            )
+            message = f"{key.replace('_', ' ')} of {name} is {act[key]}, expected {exp[key]}"
+            out.append(Drift(name, key, exp[key], act[key], message))
     if exp["args"] != act["args"] or exp["command"] != act["command"]:
-        add("args", exp["args"], act["args"], f"command line of {name} differs: {' '.join(act['args'])}")
-    out += _diff_mounts(name, exp["mounts"], act["mounts"])
-    for k, v in exp["env"].items():
-        if k not in act["env"]:
-            add("env_missing", k, None, f"environment variable {k} is missing from {name}")
-        elif v != act["env"][k] and REDACTED not in (v, act["env"][k]):
-            add(
-                "env_changed",
-                v,
-                act["env"][k],
-                f"environment variable {k} of {name} is {act['env'][k]!r}, expected {v!r}",
-            )
-    if exp["networks"] is not None and act["networks"] is not None:
-        for n in exp["networks"]:
-            if n not in act["networks"]:
-                add("network_missing", n, None, f"{name} is not attached to network {n}")
+        message = f"command line of {name} differs: {' '.join(act['args'])}"
+        out.append(Drift(name, "args", exp["args"], act["args"], message))
     return out
+
+
+def _diff_env(name: str, exp: Mapping[str, str], act: Mapping[str, str]) -> list[Drift]:
+    """A redacted value (a secret) cannot be compared: only its presence is."""
+    out: list[Drift] = []
+    for k, v in exp.items():
+        if k not in act:
+            out.append(
+                Drift(name, "env_missing", k, None, f"environment variable {k} is missing from {name}")
+            )
+        elif v != act[k] and REDACTED not in (v, act[k]):
+            message = f"environment variable {k} of {name} is {act[k]!r}, expected {v!r}"
+            out.append(Drift(name, "env_changed", v, act[k], message))
+    return out
+
+
+def _diff_networks(name: str, exp: list[str] | None, act: list[str] | None) -> list[Drift]:
+    """None on either side: the network names are not known (live ids without a name map)."""
+    if exp is None or act is None:
+        return []
+    return [
+        Drift(name, "network_missing", n, None, f"{name} is not attached to network {n}")
+        for n in exp
+        if n not in act
+    ]
 
 
 def _brief(value: Any) -> str:
@@ -219,28 +248,14 @@ def _diff_routers(name: str, exp: Mapping[str, Any], act: Mapping[str, Any]) -> 
                 )
             )
             continue
-        for d in r["domains"]:
-            if d not in live["domains"]:
-                out.append(
-                    Drift(
-                        name,
-                        "domain_missing",
-                        d,
-                        None,
-                        f"domain {d} is missing from the router rule of {name}",
-                    )
-                )
-        for d in live["domains"]:
-            if d not in r["domains"]:
-                out.append(
-                    Drift(
-                        name,
-                        "domain_unexpected",
-                        None,
-                        d,
-                        f"domain {d} is in the router rule of {name} but not in the site",
-                    )
-                )
+        out += _missing_and_unexpected(
+            name,
+            "domain",
+            r["domains"],
+            live["domains"],
+            "domain {item} is missing from the router rule of {name}",
+            "domain {item} is in the router rule of {name} but not in the site",
+        )
     return out
 
 

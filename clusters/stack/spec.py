@@ -1,36 +1,60 @@
 """`SiteSpec`: everything the renderer needs to know about one site, validated, with no Django in sight.
 
 The panel builds a SiteSpec from its Site/Domain/Cluster rows. Validation here is the last line of defence:
-every value ends up in a Swarm service name, a placement constraint, a Traefik rule or an Odoo command line,
-so each is held to the narrowest shape that works there (the same shapes as clusters/validators.py, which
-cannot be imported here because it depends on Django). The rules for the Traefik names, the NFS options and
-the addons path are written once, as the `*_problem` functions below, and clusters/validators.py calls them
-too, so a Site is refused with the same message when it is saved as when it is rendered.
+each value is held to the rules of clusters/stack/rules.py, which clusters/validators.py applies too, so a
+Site is refused by the same rule when it is saved as when it is rendered.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-SLUG_RE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
-SLUG_MAX = 30  # `<slug>_update_<run id>` must fit in a 63-character Swarm service name
-DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-IMAGE_RE = re.compile(
-    r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?"
-    r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
-    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$"
+from clusters.stack import names
+from clusters.stack.rules import (
+    DB_NAME_RE,
+    DIGEST_RE,
+    ENV_KEY_RE,
+    HOSTNAME_RE,
+    IMAGE_RE,
+    MODULE_RE,
+    PG_USER_RE,
+    SERIES_RE,
+    SLUG_MAX,
+    SLUG_RE,
+    SpecError,
+    addons_path_problem,
+    check_abs_path,
+    domain_problem,
+    nfs_options_problem,
+    normalize_domain,
+    split_addons_path,
+    token_problem,
+    validate_modules,
 )
-DB_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
-HOSTNAME_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(?:\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*$")
-DNS_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # cookie, entrypoint, cert resolver, network names
-MODULE_RE = re.compile(r"^[a-z0-9_]+$")
-ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-SERIES_RE = re.compile(r"^(\d{2})\.0$")
-PG_USER_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+# Names callers import from here; the rules themselves live in clusters/stack/rules.py.
+__all__ = [
+    "MANAGED_ENV_KEYS",
+    "ODOO_GEVENT_PORT",
+    "ODOO_HTTP_PORT",
+    "PG_PORT",
+    "REDIS_PORT",
+    "SESSION_STORES",
+    "BindFilestore",
+    "NfsFilestore",
+    "SessionStore",
+    "SiteSpec",
+    "SpecError",
+    "TraefikSpec",
+    "default_session_store",
+    "ns",
+    "pinned_ref",
+    "split_addons_path",
+    "split_image",
+    "validate_modules",
+]
 
 ODOO_HTTP_PORT = 8069
 ODOO_GEVENT_PORT = 8072
@@ -55,93 +79,9 @@ def default_session_store(series: str) -> SessionStore:
     return "session_db" if int(series.split(".")[0]) >= 19 else "session_redis"
 
 
-class SpecError(ValueError):
-    """A SiteSpec (or a task request) that cannot be rendered safely; the message is meant for ops."""
-
-
 def ns(seconds: float) -> int:
-    """Seconds -> integer nanoseconds: docker-py takes every Swarm duration in ns (facts §7)."""
+    """Seconds -> integer nanoseconds: docker-py takes every Swarm duration in ns."""
     return int(round(seconds * 1_000_000_000))
-
-
-def normalize_domain(value: str) -> str:
-    return value.strip().rstrip(".").lower()
-
-
-def domain_problem(name: str) -> str | None:
-    """Why `name` is not a lower-case FQDN Traefik can route, or None.
-    Wildcards are refused: they need Traefik v3.7+ (facts §6)."""
-    if not name:
-        return "an empty domain name"
-    if name != name.lower():
-        return f"{name!r} is not lower-case"
-    if "*" in name:
-        return f"{name!r} is a wildcard; list each host name of the site"
-    if len(name) > 253:
-        return f"{name!r} is longer than 253 characters"
-    labels = name.split(".")
-    if len(labels) < 2:
-        return f"{name!r} is not a fully qualified domain name"
-    if not all(DNS_LABEL_RE.match(label) for label in labels):
-        return f"{name!r} is not a valid domain name"
-    if labels[-1].isdigit():
-        return f"{name!r} looks like an IP address"
-    return None
-
-
-def token_problem(value: str, what: str) -> str | None:
-    """Why `value` cannot name a Traefik entrypoint, cert resolver, network or sticky cookie, or None.
-    These names go into Traefik labels and Swarm network names, unquoted."""
-    if not TOKEN_RE.match(value):
-        return f"{what} {value!r}: use only letters, digits, _ or - (1 to 64 characters)."
-    return None
-
-
-def nfs_options_problem(options: str) -> str | None:
-    """Why `options` cannot be the NFS mount options of the filestore volume, or None. addr= is refused
-    because the panel writes it from the server's name."""
-    names = {part.split("=", 1)[0].strip().lower() for part in options.split(",")}
-    if "addr" in names or any(c in options for c in " \"'\n"):
-        return (
-            "NFS options are comma-separated mount options such as rw,nfsvers=4,hard, with no spaces or "
-            "quotes and no addr= (the panel adds the server's address)."
-        )
-    return None
-
-
-def split_addons_path(value: str) -> tuple[str, ...]:
-    """'/mnt/a, /mnt/b,' -> ('/mnt/a', '/mnt/b'): the panel stores Odoo's comma-separated form."""
-    return tuple(p.strip() for p in value.split(",") if p.strip())
-
-
-def addons_path_problem(entries: Iterable[str]) -> str | None:
-    """Why one of `entries` cannot go into Odoo's --addons-path, or None."""
-    for entry in entries:
-        if not _is_plain_abs_path(entry):
-            return (
-                f"addons path entry {entry!r}: use absolute paths without '..' or ':', separated by "
-                "commas (e.g. /mnt/extra-addons,/mnt/oca)."
-            )
-    return None
-
-
-def validate_modules(modules: Iterable[str]) -> tuple[str, ...]:
-    """Plain module names only, de-duplicated in order. `all` and `base` are refused: `-u base` cascades to
-    every installed module, which is `-u all` in disguise (facts §1; the seed: never `-u all`)."""
-    names: list[str] = []
-    for raw in modules:
-        name = raw.strip()
-        if not MODULE_RE.match(name):
-            raise SpecError(f"{raw!r} is not a plain module name (lower-case letters, digits and _).")
-        if name in ("all", "base"):
-            raise SpecError(
-                f"refusing to update {name!r}: it updates every installed module; name the modules."
-            )
-        if name not in names:
-            names.append(name)
-    if not names:
-        raise SpecError("name at least one module to update.")
-    return tuple(names)
 
 
 def split_image(ref: str) -> tuple[str, str | None]:
@@ -153,14 +93,15 @@ def split_image(ref: str) -> tuple[str, str | None]:
 
 
 def pinned_ref(image: str, digest: str | None) -> str:
-    """`repo@sha256:...` when the digest is known (nodes fall back to a cached tag otherwise, facts §7)."""
+    """`repo@sha256:...` when the digest is known (without it, a node may run whatever image it has cached
+    under the tag)."""
     return f"{split_image(image)[0]}@{digest}" if digest else image
 
 
 @dataclass(frozen=True)
 class NfsFilestore:
     """Production filestore: NFS options on the service's own volume mount, so every node that gets a task
-    mounts the export itself (Swarm never propagates `docker volume create`, seed; facts §7 "NFS volume")."""
+    mounts the export itself (Swarm never propagates a `docker volume create` to the other nodes)."""
 
     server: str
     export: str
@@ -169,7 +110,7 @@ class NfsFilestore:
     def __post_init__(self) -> None:
         if not HOSTNAME_RE.match(self.server):
             raise SpecError(f"NFS server {self.server!r} is not a host name or IPv4 address.")
-        _check_abs_path(self.export, "NFS export")
+        check_abs_path(self.export, "NFS export")
         if problem := nfs_options_problem(self.options):
             raise SpecError(problem)
 
@@ -182,18 +123,18 @@ class NfsFilestore:
 @dataclass(frozen=True)
 class BindFilestore:
     """Lab filestore: a host folder bind-mounted into every replica. Only shared because all lab nodes live on
-    one machine's disk (swarm-lab-notes: no NFS in the lab kernel); preflight refuses it in production."""
+    one machine's disk (the lab kernel has no NFS); preflight refuses it in production."""
 
     path: str
 
     def __post_init__(self) -> None:
-        _check_abs_path(self.path, "bind path")
+        check_abs_path(self.path, "bind path")
 
 
 @dataclass(frozen=True)
 class TraefikSpec:
-    """How Traefik reaches the site (facts §6). `network` is Traefik's overlay; None means Traefik is
-    attached to the site's own network by hand. lbswarm is never set: it would bypass sticky cookies."""
+    """How Traefik reaches the site. `network` is Traefik's overlay; None means Traefik is attached to the
+    site's own network by hand. lbswarm is never set: it would bypass sticky cookies."""
 
     version: Literal["v3", "v2"] = "v3"
     entrypoint: str = "websecure"
@@ -258,6 +199,16 @@ class SiteSpec:
     stop_grace_period_s: int = 30
 
     def __post_init__(self) -> None:
+        self._normalize()
+        self._check_site()
+        self._check_images()
+        self._check_database()
+        self._check_filestore_and_domains()
+        self._check_odoo()
+        self._check_odoo_options()
+        self._check_durations()
+
+    def _normalize(self) -> None:
         for name in ("domains", "addons_path", "server_wide_modules", "extra_args"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.health_cmd is not None:
@@ -265,26 +216,28 @@ class SiteSpec:
         object.__setattr__(self, "extra_env", dict(self.extra_env))
         object.__setattr__(self, "domains", tuple(dict.fromkeys(normalize_domain(d) for d in self.domains)))
 
+    def _check_site(self) -> None:
         if len(self.slug) > SLUG_MAX or not SLUG_RE.match(self.slug):
             raise SpecError(
                 f"slug {self.slug!r}: lower-case letters, digits, single hyphens, <= {SLUG_MAX} chars."
             )
         if self.cluster_mode not in ("production", "lab"):
             raise SpecError(f"cluster_mode must be production or lab, not {self.cluster_mode!r}.")
-        for what, ref in (
-            ("image", self.image),
-            ("db image", self.db_image),
-            ("redis image", self.redis_image),
-        ):
+
+    def _check_images(self) -> None:
+        images = (
+            ("image", self.image, self.image_digest),
+            ("db image", self.db_image, self.db_image_digest),
+            ("redis image", self.redis_image, self.redis_image_digest),
+        )
+        for what, ref, _ in images:
             if not IMAGE_RE.match(ref):
                 raise SpecError(f"{what} {ref!r} is not repo[:tag] (the digest goes in its own field).")
-        for what, dig in (
-            ("image", self.image_digest),
-            ("db image", self.db_image_digest),
-            ("redis image", self.redis_image_digest),
-        ):
+        for what, _, dig in images:
             if dig is not None and not DIGEST_RE.match(dig):
                 raise SpecError(f"{what} digest {dig!r} is not sha256:<64 hex>.")
+
+    def _check_database(self) -> None:
         if not DB_NAME_RE.match(self.db_name):
             raise SpecError(f"database name {self.db_name!r} is not a plain PostgreSQL name.")
         if not HOSTNAME_RE.match(self.db_node):
@@ -295,25 +248,31 @@ class SiteSpec:
             )
         if not self.db_password:
             raise SpecError("db password is empty (the postgres image refuses to start without one).")
+
+    def _check_filestore_and_domains(self) -> None:
         if not isinstance(self.filestore, NfsFilestore | BindFilestore):
             raise SpecError("filestore must be NfsFilestore or BindFilestore.")
         for problem in filter(None, map(domain_problem, self.domains)):
             raise SpecError(f"domain: {problem}.")
+
+    def _check_odoo(self) -> None:
         m = SERIES_RE.match(self.series)
         if not m or int(m.group(1)) < 16:
-            raise SpecError(f"series {self.series!r}: 16.0 or later (the /websocket route is 16+, facts §6).")
+            raise SpecError(f"series {self.series!r}: 16.0 or later (the /websocket route is 16+).")
         if self.session_store is not None and self.session_store not in SESSION_STORES:
             raise SpecError(f"session store {self.session_store!r}: one of {', '.join(SESSION_STORES)}.")
         if self.replicas < 0 or self.workers < 0:
             raise SpecError("replicas and workers cannot be negative.")
         if self.max_cron_threads < 1:
             raise SpecError("max_cron_threads must be at least 1 (it runs on the single cron replica).")
-        _check_abs_path(self.data_dir, "data dir")
+        check_abs_path(self.data_dir, "data dir")
         if bad_path := addons_path_problem(self.addons_path):
             raise SpecError(bad_path)
         for mod in self.server_wide_modules:
             if not MODULE_RE.match(mod):
                 raise SpecError(f"server-wide module {mod!r} is not a plain module name.")
+
+    def _check_odoo_options(self) -> None:
         for key in self.extra_env:
             if not ENV_KEY_RE.match(key):
                 raise SpecError(f"environment key {key!r} is not a plain name.")
@@ -324,30 +283,33 @@ class SiteSpec:
                 raise SpecError(
                     f"extra Odoo option {arg!r}: --name=value options only, not one the panel sets."
                 )
-        if (
-            min(
-                self.health_interval_s,
-                self.health_timeout_s,
-                self.health_retries,
-                self.health_start_period_s,
-                self.update_monitor_s,
-            )
-            < 1
-            or min(self.update_delay_s, self.stop_grace_period_s) < 0
-        ):
+
+    def _check_durations(self) -> None:
+        positive = (
+            self.health_interval_s,
+            self.health_timeout_s,
+            self.health_retries,
+            self.health_start_period_s,
+            self.update_monitor_s,
+        )
+        if min(positive) < 1 or min(self.update_delay_s, self.stop_grace_period_s) < 0:
             raise SpecError("health and update durations must be positive.")
 
     # --- names ---
     def service_name(self, role: str) -> str:
-        return f"{self.slug}_{role}"
+        return names.service_name(self.slug, role)
 
     @property
     def network_name(self) -> str:
-        return f"{self.slug}_net"
+        return names.network_name(self.slug)
 
     @property
     def odoo_image_ref(self) -> str:
         return pinned_ref(self.image, self.image_digest)
+
+    @property
+    def db_image_ref(self) -> str:
+        return pinned_ref(self.db_image, self.db_image_digest)
 
     @property
     def sessions(self) -> SessionStore:
@@ -387,19 +349,3 @@ _MANAGED_ARGS = frozenset(
         "-i",
     }
 )
-
-
-def _is_plain_abs_path(value: str) -> bool:
-    """Absolute, no '..' segment, and nothing that separates values in a volume or Odoo option."""
-    return (
-        value.startswith("/")
-        and "\x00" not in value
-        and "/../" not in f"{value}/"
-        and "," not in value
-        and ":" not in value
-    )
-
-
-def _check_abs_path(value: str, what: str) -> None:
-    if not _is_plain_abs_path(value):
-        raise SpecError(f"{what} {value!r} must be an absolute path without '..', ',' or ':'.")

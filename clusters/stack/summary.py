@@ -1,10 +1,10 @@
 """One JSON-able summary form for a Swarm service spec, used for the rendered and the live side alike.
 
 Both sides go through `summarize()` on the engine's ServiceSpec JSON (rendered specs are converted with
-render.engine_spec, live ones come from `Service.attrs['Spec']`), so drift never reports a difference that is
-only a difference of representation. Engine defaults are filled in where the engine omits a field
+service_spec.engine_spec, live ones come from `Service.attrs['Spec']`), so drift never reports a difference
+that is only a difference of representation. Engine defaults are filled in where the engine omits a field
 (update order stop-first, endpoint mode vip, restart condition any; zero durations omitted), and secrets are
-redacted: summaries are stored and shown on the dashboard.
+redacted (panel.audit.mask.is_secret_key decides which): summaries are stored and shown on the dashboard.
 """
 
 from __future__ import annotations
@@ -13,19 +13,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from clusters.stack import traefik
+from panel.audit.mask import is_secret_key  # what may hold a secret: the audit log's rule too
 
 REDACTED = "<redacted>"
-_SECRET_MARKERS = ("PASSWORD", "SECRET", "TOKEN", "_URI")  # a URI may carry a password
 _MODES = {
     "replicated": "replicated",
     "replicatedjob": "replicated-job",
     "global": "global",
     "globaljob": "global-job",
 }
-
-
-def is_secret_key(key: str) -> bool:
-    return any(marker in key.upper() for marker in _SECRET_MARKERS)
 
 
 def image_digest(image: str) -> str | None:

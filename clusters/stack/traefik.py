@@ -1,11 +1,12 @@
 """Traefik labels for the Odoo service: built from a SiteSpec, and parsed back from any label dict.
 
-Why each label (facts §6): Traefik reads *service* labels on Swarm; the server port is mandatory (no port
-detection on Swarm); one router names every domain (a missing domain is a silent 404, seed); v3 matchers take
-a single value, so several hosts are OR-ed, v2 also accepted ``Host(`a`,`b`)``; the network label prefix is
-`traefik.swarm.` on v3 and `traefik.docker.` on v2 (both at once is an error); lbswarm is never set because it
-would bypass the sticky cookie; with workers > 0 the /websocket path goes to the gevent port 8072.
-Parsing is shared by the rendered and the live side so drift and preflight compare like with like.
+Why each label: Traefik reads *service* labels on Swarm; the server port is mandatory (there is no port
+detection on Swarm); one router names every domain (a domain missing from the rule is a silent 404); v3
+matchers take a single value, so several hosts are OR-ed, v2 also accepted ``Host(`a`,`b`)``; the network
+label prefix is `traefik.swarm.` on v3 and `traefik.docker.` on v2 (both at once is an error); lbswarm is
+never set because it would bypass the sticky cookie; with workers > 0 the /websocket path goes to the
+gevent port 8072. Parsing is shared by the rendered and the live side so drift and preflight compare like
+with like.
 """
 
 from __future__ import annotations

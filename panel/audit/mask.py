@@ -18,8 +18,20 @@ from typing import Any
 
 from panel.crypto import MASK, Secret
 
-# tls_ca and tls_cert name no secret word but hold the cluster's stored (encrypted) PEMs.
-SECRET_WORDS = ("password", "passwd", "secret", "key", "token", "tls_key", "tls_ca", "tls_cert", "credential")
+# tls_ca and tls_cert name no secret word but hold the cluster's stored (encrypted) PEMs; a URI
+# (SESSION_DB_URI, say) may carry a password.
+SECRET_WORDS = (
+    "password",
+    "passwd",
+    "secret",
+    "key",
+    "token",
+    "tls_key",
+    "tls_ca",
+    "tls_cert",
+    "credential",
+    "_uri",
+)
 _PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", re.S)
 MAX_STRING = 4000
 MAX_DEPTH = 8
@@ -27,6 +39,8 @@ MAX_ITEMS = 500
 
 
 def is_secret_key(key: str) -> bool:
+    """Whether a value under this key (a field, a setting, an environment variable) may be a secret: the
+    audit log masks it, and the stack's service summaries redact it."""
     lowered = key.lower()
     return any(word in lowered for word in SECRET_WORDS)
 

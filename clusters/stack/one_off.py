@@ -1,0 +1,194 @@
+"""SiteSpec -> the one-off tasks run beside a site: module update, backup, restore, health probe, queries,
+and the panel's own commands on the site's image.
+
+Each is a Swarm service in `replicated-job` mode with restart condition none (with any other condition
+Swarm starts a failing task again and again), named `<slug>_<kind>` or `<slug>_<kind>_<run id>`, labelled
+with the site and a `<kind>-task` role so that the panel can find and remove it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from docker.types import Healthcheck, RestartPolicy, ServiceMode
+
+from clusters.stack.service_parts import (
+    db_node_constraint,
+    odoo_common_args,
+    odoo_process,
+    service,
+    volume,
+)
+from clusters.stack.service_spec import ServiceSpec
+from clusters.stack.spec import PG_PORT, SiteSpec, SpecError, validate_modules
+
+RUN_ID_RE = re.compile(r"^[a-z0-9]{1,16}$")
+BACKUP_FILE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
+
+
+def _task_name(spec: SiteSpec, kind: str, run_id: str | None) -> str:
+    if run_id is None:
+        return spec.service_name(kind)
+    if not RUN_ID_RE.match(run_id):
+        raise SpecError(f"run id {run_id!r}: 1-16 lower-case letters or digits.")
+    return f"{spec.service_name(kind)}_{run_id}"
+
+
+def _one_off(spec: SiteSpec, kind: str, run_id: str | None, **kw: Any) -> ServiceSpec:
+    """A job that runs once: restart condition none, or a failing task is started again and again.
+    Update/rollback settings do not apply to job modes."""
+    return service(
+        spec,
+        f"{kind}-task",
+        name=_task_name(spec, kind, run_id),
+        mode=ServiceMode("replicated-job", replicas=1, concurrency=1),
+        restart_policy=RestartPolicy(condition="none"),
+        healthcheck=Healthcheck(test=["NONE"]),
+        **kw,
+    )
+
+
+def render_update_task(
+    spec: SiteSpec, modules: list[str] | tuple[str, ...], run_id: str | None = None, *, install: bool = False
+) -> ServiceSpec:
+    """`odoo -d DB -u a,b --stop-after-init --no-http` on the site's network with the same digest,
+    mounts and env. `--no-http` because a prefork server still binds the port with
+    --stop-after-init. install=True runs `-i` (new modules: `-u` ignores them)."""
+    mods = validate_modules(modules)
+    if not spec.image_digest:
+        raise SpecError(
+            "the site's image digest is unknown: deploy first, the update must run the same digest."
+        )
+    args = [
+        "odoo",
+        "-d",
+        spec.db_name,
+        "-i" if install else "-u",
+        ",".join(mods),
+        "--stop-after-init",
+        "--no-http",
+        *odoo_common_args(spec),
+        "--workers=0",
+        "--max-cron-threads=0",
+        *spec.extra_args,
+    ]
+    return _one_off(
+        spec,
+        "update",
+        run_id,
+        args=args,
+        **odoo_process(spec),
+        extra_labels={"traefik.enable": "false", "panel.modules": ",".join(mods)},
+    )
+
+
+def backup_volume(spec: SiteSpec) -> str:
+    return f"{spec.slug}_backups"
+
+
+def _backup_task(spec: SiteSpec, kind: str, filename: str, script: str, run_id: str | None) -> ServiceSpec:
+    """A one-off with the db image, pinned to the database's node, with the site's backup volume at
+    /backup. A named volume (not a bind path) needs nothing prepared on the node."""
+    if not BACKUP_FILE_RE.match(filename):
+        raise SpecError(f"backup file name {filename!r}: letters, digits, '.', '_' or '-' only.")
+    return _one_off(
+        spec,
+        kind,
+        run_id,
+        image=spec.db_image_ref,
+        command=["sh", "-c", script],
+        args=[],
+        env={
+            "PGPASSWORD": spec.db_password,
+            "PGHOST": spec.service_name("db"),
+            "PGPORT": str(PG_PORT),
+            "PGUSER": spec.db_user,
+            "PGDATABASE": spec.db_name,
+        },
+        mounts=[volume(spec, "backups", backup_volume(spec), "/backup")],
+        constraints=[db_node_constraint(spec)],
+    )
+
+
+def render_backup_task(spec: SiteSpec, filename: str, run_id: str | None = None) -> ServiceSpec:
+    """pg_dump (custom format) into the site's backup volume; prints `size=<bytes>` at the end."""
+    script = f"pg_dump --format=custom --file /backup/{filename} && stat -c 'size=%s' /backup/{filename}"
+    return _backup_task(spec, "backup", filename, script, run_id)
+
+
+def render_restore_task(spec: SiteSpec, filename: str, run_id: str | None = None) -> ServiceSpec:
+    """pg_restore of a backup over the site's database (the site must be scaled to 0 first)."""
+    script = (
+        f"test -s /backup/{filename} && "
+        f'pg_restore --clean --if-exists --no-owner --dbname "$PGDATABASE" /backup/{filename}'
+    )
+    return _backup_task(spec, "restore", filename, script, run_id)
+
+
+def render_probe_task(spec: SiteSpec, run_id: str | None = None) -> ServiceSpec:
+    """A one-off task on the site's network that asks every Odoo task for /web/health. Probing from
+    inside proves what Traefik will see: the task IPs answer (Traefik routes to task IPs)."""
+    target = f"tasks.{spec.service_name('odoo')}"
+    script = (
+        f"ips=$(getent ahostsv4 {target} | awk '{{print $1}}' | sort -u); "
+        f'[ -n "$ips" ] || {{ echo "no Odoo task resolves as {target}"; exit 2; }}; rc=0; '
+        'for ip in $ips; do if curl -fsS -m 5 "http://$ip:8069/web/health" >/dev/null; '
+        'then echo "$ip healthy"; else echo "$ip UNHEALTHY"; rc=1; fi; done; exit $rc'
+    )
+    return render_image_task(spec, "probe", ["sh", "-c", script], run_id=run_id)
+
+
+def render_image_task(
+    spec: SiteSpec,
+    kind: str,
+    command: list[str],
+    args: list[str] | None = None,
+    *,
+    run_id: str | None = None,
+    on_network: bool = True,
+) -> ServiceSpec:
+    """A one-off task with the site's pinned Odoo image running one of the panel's own commands: no
+    environment, no mounts, never routed by Traefik; on the site's network unless it only reads
+    the image's own files (then it can run before the network exists)."""
+    return _one_off(
+        spec,
+        kind,
+        run_id,
+        image=spec.odoo_image_ref,
+        command=command,
+        args=args or [],
+        env={},
+        mounts=[],
+        extra_labels={"traefik.enable": "false"},
+        **({} if on_network else {"networks": []}),
+    )
+
+
+def render_query_task(spec: SiteSpec, sql: str, run_id: str | None = None) -> ServiceSpec:
+    """psql in a one-off task on the site's network (the database is only reachable there), with
+    the db image; prints rows as `a|b|c`. `sql` is the panel's own constant, never user input."""
+    return _one_off(
+        spec,
+        "query",
+        run_id,
+        image=spec.db_image_ref,
+        command=["psql"],
+        args=[
+            "-h",
+            spec.service_name("db"),
+            "-U",
+            spec.db_user,
+            "-d",
+            spec.db_name,
+            "-At",
+            "-F",
+            "|",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ],
+        env={"PGPASSWORD": spec.db_password, "PGCONNECT_TIMEOUT": "10"},
+        mounts=[],
+    )

@@ -1,0 +1,171 @@
+"""The pieces every rendered service is built from: the panel's labels, the endpoint mode, the filestore
+mount, Odoo's environment, arguments and healthcheck, the update settings, and the service builder itself.
+
+The site's long-running services (render.py) and its one-off tasks (one_off.py) are assembled from these,
+so a task runs with exactly the environment, mounts and options of the replicas it stands in for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+from urllib.parse import quote
+
+from docker.types import (
+    DriverConfig,
+    EndpointSpec,
+    Healthcheck,
+    Mount,
+    RestartPolicy,
+    RollbackConfig,
+    ServiceMode,
+    UpdateConfig,
+)
+
+from clusters.stack.service_spec import ServiceSpec
+from clusters.stack.spec import ODOO_HTTP_PORT, PG_PORT, REDIS_PORT, BindFilestore, SiteSpec, ns
+
+PG_DATA = "/var/lib/postgresql/data"
+
+
+def panel_labels(spec: SiteSpec, role: str) -> dict[str, str]:
+    """Every object names its site and role so the panel can find and reconcile it."""
+    return {"panel.managed": "true", "panel.site": spec.slug, "panel.role": role}
+
+
+def endpoint(spec: SiteSpec) -> EndpointSpec:
+    """dnsrr in the lab (its kernel has no IPVS, which vip needs), vip in production. A service name
+    resolves through Swarm DNS either way (to the task IPs under dnsrr)."""
+    return EndpointSpec(mode="dnsrr" if spec.cluster_mode == "lab" else "vip")
+
+
+def filestore_mount(spec: SiteSpec) -> Mount:
+    fs = spec.filestore
+    if isinstance(fs, BindFilestore):
+        return Mount(target=spec.data_dir, source=fs.path, type="bind")
+    opts = fs.volume_options
+    # The volume name carries a hash of its options: Docker never updates an existing local volume, so a
+    # changed server/export would otherwise keep mounting the old one on nodes that already have it.
+    digest = hashlib.sha256(repr(sorted(opts.items())).encode()).hexdigest()[:8]
+    return Mount(
+        target=spec.data_dir,
+        source=f"{spec.slug}_filestore_{digest}",
+        type="volume",
+        driver_config=DriverConfig("local", opts),
+        labels=panel_labels(spec, "filestore"),
+    )
+
+
+def odoo_env(spec: SiteSpec) -> dict[str, str]:
+    """HOST/PORT/USER/PASSWORD are read by the official image's entrypoint. session_redis reads
+    ODOO_SESSION_REDIS* (the prefix keeps sites apart should they ever share a Redis); session_db
+    reads SESSION_DB_URI: the site's own database, where it keeps a table of sessions."""
+    env = {
+        "HOST": spec.service_name("db"),
+        "PORT": str(PG_PORT),
+        "USER": spec.db_user,
+        "PASSWORD": spec.db_password,
+        **session_env(spec),
+    }
+    env.update(spec.extra_env)
+    return env
+
+
+def odoo_process(spec: SiteSpec) -> dict[str, Any]:
+    """What every Odoo process of the site runs with, replicas and one-off tasks alike: the pinned image,
+    the environment and the filestore."""
+    return {"image": spec.odoo_image_ref, "env": odoo_env(spec), "mounts": [filestore_mount(spec)]}
+
+
+def session_env(spec: SiteSpec) -> dict[str, str]:
+    """What the site's session store reads from the environment."""
+    if spec.sessions == "session_redis":
+        return {
+            "ODOO_SESSION_REDIS": "1",
+            "ODOO_SESSION_REDIS_HOST": spec.service_name("redis"),
+            "ODOO_SESSION_REDIS_PORT": str(REDIS_PORT),
+            "ODOO_SESSION_REDIS_PREFIX": spec.slug,
+        }
+    user, password = (quote(part, safe="") for part in (spec.db_user, spec.db_password))
+    return {
+        "SESSION_DB_URI": f"postgresql://{user}:{password}@{spec.service_name('db')}:{PG_PORT}/{spec.db_name}"
+    }
+
+
+def odoo_common_args(spec: SiteSpec) -> list[str]:
+    args = [f"--load={','.join(spec.server_wide)}", f"--data-dir={spec.data_dir}"]
+    if spec.addons_path:
+        args.append(f"--addons-path={','.join(spec.addons_path)}")
+    return args
+
+
+def db_filter(spec: SiteSpec) -> str:
+    return f"--db-filter=^{re.escape(spec.db_name)}$"
+
+
+def odoo_healthcheck(spec: SiteSpec) -> Healthcheck:
+    url = f"http://localhost:{ODOO_HTTP_PORT}/web/health" + (
+        "?db_server_status=1" if spec.health_check_db else ""
+    )
+    test = list(spec.health_cmd) if spec.health_cmd else ["CMD", "curl", "-fsS", url]
+    return Healthcheck(
+        test=test,
+        interval=ns(spec.health_interval_s),
+        timeout=ns(spec.health_timeout_s),
+        retries=spec.health_retries,
+        start_period=ns(spec.health_start_period_s),
+    )
+
+
+def update_configs(spec: SiteSpec, order: str) -> tuple[UpdateConfig, RollbackConfig]:
+    """docker-py's defaults are parallelism=0 (every task at once) and failure_action=continue: both are
+    always set. A rollback's own failure action may only be pause or continue."""
+    common = {
+        "parallelism": 1,
+        "delay": ns(spec.update_delay_s),
+        "monitor": ns(spec.update_monitor_s),
+        "max_failure_ratio": 0,
+        "order": order,
+    }
+    return (
+        UpdateConfig(failure_action="rollback", **common),  # type: ignore[arg-type]
+        RollbackConfig(failure_action="pause", **common),
+    )  # type: ignore[arg-type]
+
+
+def service(spec: SiteSpec, role: str, **kw: Any) -> ServiceSpec:
+    """A service of the site labelled with its role, on the site's network with the cluster's endpoint mode
+    unless `kw` says otherwise; `extra_labels` are the service labels beyond the panel's own."""
+    name = kw.pop("name", spec.service_name(role))
+    labels = {**panel_labels(spec, role), **kw.pop("extra_labels", {"traefik.enable": "false"})}
+    kw.setdefault("networks", [spec.network_name])
+    kw.setdefault("endpoint_spec", endpoint(spec))
+    return ServiceSpec(name=name, role=role, labels=labels, container_labels=panel_labels(spec, role), **kw)
+
+
+def db_node_constraint(spec: SiteSpec) -> str:
+    """What keeps a service on the node that holds the database's data."""
+    return f"node.hostname=={spec.db_node}"
+
+
+def volume(spec: SiteSpec, what: str, source: str, target: str) -> Mount:
+    """A named volume labelled as the site's `what`: created on first use by the node that runs the task."""
+    return Mount(target=target, source=source, type="volume", labels=panel_labels(spec, what))
+
+
+def pinned_next_to_data(spec: SiteSpec, role: str, data_dir: str, **kw: Any) -> ServiceSpec:
+    """One replica of a server keeping its data in the volume `<slug>_<role>_data`, pinned to the database's
+    node, always restarted, updated stop-first (two servers on one data directory corrupt it)."""
+    upd, rb = update_configs(spec, "stop-first")
+    return service(
+        spec,
+        role,
+        mounts=[volume(spec, f"{role}-data", f"{spec.slug}_{role}_data", data_dir)],
+        mode=ServiceMode("replicated", replicas=1),
+        constraints=[db_node_constraint(spec)],
+        restart_policy=RestartPolicy(condition="any", delay=ns(5)),
+        update_config=upd,
+        rollback_config=rb,
+        **kw,
+    )
