@@ -67,6 +67,42 @@ def image_problems(client: docker.DockerClient, spec: SiteSpec, run_id: str, log
     return image_check.problems(spec, manifests)
 
 
+def _pinned(
+    client: docker.DockerClient, spec: SiteSpec, registry_auth: tuple[str, str], log: Log
+) -> SiteSpec:
+    digest = ops.resolve_digest(client, spec.image, *registry_auth)
+    log(f"{spec.image} is {digest}")
+    return replace(spec, image_digest=digest)
+
+
+def _checked(client: docker.DockerClient, spec: SiteSpec, run_id: str, log: Log, step: Step) -> Any:
+    """The preflight and the image check; the rendered stack when both pass."""
+    with step("Preflight"):
+        problems = blocking(preflight(spec))
+        for p in problems:
+            log(f"preflight: {p.title}: {p.reason} Fix: {p.fix}")
+        if problems:
+            raise ops.SwarmError(f"preflight failed: {', '.join(p.title for p in problems)}")
+        stack = render(spec)
+    with step("Image check"):
+        refused = image_problems(client, spec, run_id, log)
+        if refused:
+            raise ops.SwarmError("the image cannot serve this site: " + " ".join(refused))
+    return stack
+
+
+def _apply(
+    client: docker.DockerClient, stack: Any, roles: tuple[str, ...], result: DeployResult, **wait: Any
+) -> None:
+    """Apply the services of `roles` and wait until each has converged (`wait`: deadline_s, log)."""
+    since = dt.datetime.now(dt.UTC)
+    for role in roles:
+        svc = stack.service(role)
+        (result.created if ops.apply_service(client, svc) == "created" else result.updated).append(svc.name)
+    for role in roles:
+        ops.wait_converged(client, stack.service(role).name, since=since, **wait)
+
+
 def deploy(
     client: docker.DockerClient,
     spec: SiteSpec,
@@ -81,48 +117,23 @@ def deploy(
     """resolve=False keeps the digest already pinned in `spec` (reconcile, domain changes)."""
     if resolve:
         with step("Resolve image"):
-            digest = ops.resolve_digest(client, spec.image, *registry_auth)
-            log(f"{spec.image} is {digest}")
-            spec = replace(spec, image_digest=digest)
+            spec = _pinned(client, spec, registry_auth, log)
     elif not spec.image_digest:
         raise ops.SwarmError("the site has no pinned digest yet: deploy it first")
-    else:
-        digest = spec.image_digest
-    with step("Preflight"):
-        problems = blocking(preflight(spec))
-        for p in problems:
-            log(f"preflight: {p.title}: {p.reason} Fix: {p.fix}")
-        if problems:
-            raise ops.SwarmError(f"preflight failed: {', '.join(p.title for p in problems)}")
-        stack = render(spec)
-    with step("Image check"):
-        refused = image_problems(client, spec, run_id, log)
-        if refused:
-            raise ops.SwarmError("the image cannot serve this site: " + " ".join(refused))
-    created: list[str] = []
-    updated: list[str] = []
-    since = dt.datetime.now(dt.UTC)
+    stack = _checked(client, spec, run_id, log, step)
+    result = DeployResult(digest=spec.image_digest or "", created=[], updated=[], healthy=[])
     with step("Database and Redis"):
         if ops.ensure_network(client, stack.network):
             log(f"created network {stack.network.name}")
-        for role in ("db", "redis"):
-            svc = stack.service(role)
-            (created if ops.apply_service(client, svc) == "created" else updated).append(svc.name)
-        for role in ("db", "redis"):
-            ops.wait_converged(client, stack.service(role).name, since=since, deadline_s=converge_s, log=log)
+        _apply(client, stack, ("db", "redis"), result, deadline_s=converge_s, log=log)
     web = [stack.service(role).name for role in ("odoo", "cron")]
     existed = [name for name in web if ops.find_service(client, name) is not None]
     try:
         with step("Odoo and cron"):
-            since = dt.datetime.now(dt.UTC)
-            for role in ("odoo", "cron"):
-                svc = stack.service(role)
-                (created if ops.apply_service(client, svc) == "created" else updated).append(svc.name)
-            for name in web:
-                ops.wait_converged(client, name, since=since, deadline_s=converge_s, log=log)
+            _apply(client, stack, ("odoo", "cron"), result, deadline_s=converge_s, log=log)
         with step("Health probe"):
-            healthy = probe_health(client, spec, run_id, log)
-            log(f"{len(healthy)} Odoo task(s) answer /web/health from inside {stack.network.name}")
+            result.healthy = probe_health(client, spec, run_id, log)
+            log(f"{len(result.healthy)} Odoo task(s) answer /web/health from inside {stack.network.name}")
     except ops.SwarmError as exc:
         log(f"deploy failed: {exc}")
         # Whether the new tasks never converged or converged but do not answer: back to the spec
@@ -131,7 +142,7 @@ def deploy(
             log(f"rolling {name} back to its previous spec")
             ops.rollback(client, name)
         raise
-    return DeployResult(digest=digest, created=created, updated=updated, healthy=healthy)
+    return result
 
 
 def _ensure_lab_filestore(site: Site) -> None:

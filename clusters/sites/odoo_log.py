@@ -115,6 +115,109 @@ def updated_modules(lines: Iterable[str]) -> set[str]:
     return {m["module"] for line in lines if (m := _LOADING.search(line))}
 
 
+@dataclass
+class _Reading:
+    """What one pass over the log has gathered so far; `line()` takes the lines in order."""
+
+    verdict: Verdict
+    vanished: dict[str, None] = field(default_factory=dict)
+    failed: dict[str, None] = field(default_factory=dict)
+    loads: dict[str, None] = field(default_factory=dict)
+    invalid: set[str] = field(default_factory=set)
+    requests_5xx: dict[str, int] = field(default_factory=dict)
+    exceptions: dict[str, None] = field(default_factory=dict)
+    in_traceback: bool = False
+
+    def line(self, raw: str) -> None:
+        verdict = self.verdict
+        parsed = _LINE.match(raw.strip())
+        level, message = (parsed["level"], parsed["message"]) if parsed else ("", raw.strip())
+        if parsed:
+            self.in_traceback = False
+        elif raw.startswith("Traceback (most recent call last)"):
+            self.in_traceback = True
+        elif self.in_traceback and _EXCEPTION.match(raw.rstrip()):
+            self.exceptions[raw.strip()] = None
+            verdict.error_lines.append(raw.rstrip())
+            self.in_traceback = False
+        if level in ("ERROR", "CRITICAL") or _FATAL.search(message):
+            verdict.error_lines.append(raw.rstrip())
+        if message.startswith("Modules loaded."):
+            verdict.loaded = True
+        if m := _LOADING.search(raw):
+            self.loads[m["module"]] = None
+        if not self._module_problem(message):
+            self._other(message, parsed is not None)
+
+    def _module_problem(self, message: str) -> bool:
+        """A line that names a module Odoo skipped, dropped or failed to load; False if not one."""
+        reasons = self.verdict.reasons
+        if m := _UNMET.search(message):
+            deps = [d.strip() for d in m["deps"].split(",") if d.strip()]
+            self.verdict.unmet[m["module"]] = deps
+            self.vanished[m["module"]] = None
+            reasons.append(f"{m['module']} has unmet dependencies: {', '.join(deps)}")
+        elif m := _SKIPPED_19.search(message):
+            self.vanished[m["module"]] = None
+            reasons.append(f"{m['module']} was skipped: {message.split(': ', 1)[-1]}")
+        elif m := _NOT_INSTALLABLE.search(message):
+            self.vanished[m["module"]] = None
+            reasons.append(f"{m['module']} is not installable and was skipped")
+        elif m := _INCOMPATIBLE.search(message):
+            self.vanished[m["module"]] = None
+            reasons.append(
+                f"{m['module']} has an incompatible version (not made for this Odoo series): "
+                "Odoo set it not installable"
+            )
+        elif m := _LIST.search(message):
+            names = _names(m["list"])
+            self.vanished.update(dict.fromkeys(names))
+            reasons.append(f"{m['what']}: {', '.join(names)}")
+        elif m := _INVALID.search(message):
+            self.invalid.update(n.strip() for n in m["names"].split(","))
+            reasons.append(f"invalid module names were ignored (nothing updated for them): {m['names']}")
+        elif m := _COULD_NOT_LOAD.search(message):
+            self.failed[m["module"]] = None
+            reasons.append(f"{m['module']} could not be loaded (its code raised)")
+        elif m := _UPGRADE_MISSING.search(message):
+            self.failed[m["module"]] = None
+            self.verdict.unmet.setdefault(m["module"], []).append(m["dep"])
+            reasons.append(
+                f"{m['module']} depends on {m['dep']}, which is not available in the system "
+                "(odoo -u refused to update it)"
+            )
+        else:
+            return False
+        return True
+
+    def _other(self, message: str, parsed: bool) -> None:
+        """A fatal line, a request answered 5xx, or Odoo refusing its command line."""
+        if _FATAL.search(message):
+            self.verdict.reasons.append(message)
+        elif m := _REQUEST_5XX.search(message):
+            key = f"{m['request']} {m['status']}"
+            self.requests_5xx[key] = self.requests_5xx.get(key, 0) + 1
+        elif not parsed and not self.in_traceback and _REFUSED.search(message):
+            self.verdict.reasons.append(f"odoo refused to start: {message}")
+
+    def summed_up(self) -> Verdict:
+        """The verdict with the totals that need the whole log."""
+        verdict = self.verdict
+        if self.requests_5xx:
+            count = sum(self.requests_5xx.values())
+            verdict.reasons.append(
+                f"{count} request{'s' if count > 1 else ''} answered with a server error: "
+                + ", ".join(self.requests_5xx)
+            )
+        raised = [e for e in self.exceptions if not _UPGRADE_MISSING.search(e)]
+        if raised and self.failed:
+            verdict.reasons.append(f"the error: {' / '.join(raised)}")
+        verdict.vanished = list(self.vanished)
+        verdict.failed_modules = list(self.failed)
+        verdict.updated = list(self.loads)
+        return verdict
+
+
 def judge(
     exit_code: int | None,
     lines: list[str],
@@ -131,88 +234,14 @@ def judge(
     a module that depends on an asked one always loads after it, a new dependency always before)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    verdict = Verdict(ok=False, exit_code=exit_code)
-    vanished: dict[str, None] = {}
-    failed: dict[str, None] = {}
-    loads: dict[str, None] = {}
-    invalid: set[str] = set()
-    requests_5xx: dict[str, int] = {}
-    exceptions: dict[str, None] = {}
-    in_traceback = False
+    reading = _Reading(Verdict(ok=False, exit_code=exit_code))
     for raw in lines:
-        parsed = _LINE.match(raw.strip())
-        level, message = (parsed["level"], parsed["message"]) if parsed else ("", raw.strip())
-        if parsed:
-            in_traceback = False
-        elif raw.startswith("Traceback (most recent call last)"):
-            in_traceback = True
-        elif in_traceback and (m := _EXCEPTION.match(raw.rstrip())):
-            exceptions[raw.strip()] = None
-            verdict.error_lines.append(raw.rstrip())
-            in_traceback = False
-        if level in ("ERROR", "CRITICAL") or _FATAL.search(message):
-            verdict.error_lines.append(raw.rstrip())
-        if message.startswith("Modules loaded."):
-            verdict.loaded = True
-        if m := _LOADING.search(raw):
-            loads[m["module"]] = None
-        if m := _UNMET.search(message):
-            deps = [d.strip() for d in m["deps"].split(",") if d.strip()]
-            verdict.unmet[m["module"]] = deps
-            vanished[m["module"]] = None
-            verdict.reasons.append(f"{m['module']} has unmet dependencies: {', '.join(deps)}")
-        elif m := _SKIPPED_19.search(message):
-            vanished[m["module"]] = None
-            verdict.reasons.append(f"{m['module']} was skipped: {message.split(': ', 1)[-1]}")
-        elif m := _NOT_INSTALLABLE.search(message):
-            vanished[m["module"]] = None
-            verdict.reasons.append(f"{m['module']} is not installable and was skipped")
-        elif m := _INCOMPATIBLE.search(message):
-            vanished[m["module"]] = None
-            verdict.reasons.append(
-                f"{m['module']} has an incompatible version (not made for this Odoo series): "
-                "Odoo set it not installable"
-            )
-        elif m := _LIST.search(message):
-            names = _names(m["list"])
-            vanished.update(dict.fromkeys(names))
-            verdict.reasons.append(f"{m['what']}: {', '.join(names)}")
-        elif m := _INVALID.search(message):
-            invalid.update(n.strip() for n in m["names"].split(","))
-            verdict.reasons.append(
-                f"invalid module names were ignored (nothing updated for them): {m['names']}"
-            )
-        elif m := _COULD_NOT_LOAD.search(message):
-            failed[m["module"]] = None
-            verdict.reasons.append(f"{m['module']} could not be loaded (its code raised)")
-        elif m := _UPGRADE_MISSING.search(message):
-            failed[m["module"]] = None
-            verdict.unmet.setdefault(m["module"], []).append(m["dep"])
-            verdict.reasons.append(
-                f"{m['module']} depends on {m['dep']}, which is not available in the system "
-                "(odoo -u refused to update it)"
-            )
-        elif _FATAL.search(message):
-            verdict.reasons.append(message)
-        elif m := _REQUEST_5XX.search(message):
-            key = f"{m['request']} {m['status']}"
-            requests_5xx[key] = requests_5xx.get(key, 0) + 1
-        elif not parsed and not in_traceback and _REFUSED.search(message):
-            verdict.reasons.append(f"odoo refused to start: {message}")
-    if requests_5xx:
-        count = sum(requests_5xx.values())
-        verdict.reasons.append(
-            f"{count} request{'s' if count > 1 else ''} answered with a server error: "
-            + ", ".join(requests_5xx)
-        )
-    raised = [e for e in exceptions if not _UPGRADE_MISSING.search(e)]
-    if raised and failed:
-        verdict.reasons.append(f"the error: {' / '.join(raised)}")
-    verdict.vanished = list(vanished)
-    verdict.failed_modules = list(failed)
-    verdict.updated = list(loads)
+        reading.line(raw)
+    verdict = reading.summed_up()
     if mode == "update" and modules is not None:
-        _check_asked(verdict, exit_code, list(modules), list(loads), invalid, installed_before)
+        _check_asked(
+            verdict, exit_code, list(modules), list(reading.loads), reading.invalid, installed_before
+        )
     if mode == "boot" and exit_code == 0 and not verdict.loaded:
         verdict.reasons.append("the registry never loaded (no `Modules loaded.` line)")
     if exit_code is None:

@@ -31,6 +31,28 @@ from clusters.approvals.gate.installed import InstalledModules
 from clusters.approvals.gate.report import resolve_selection
 
 
+def _entry(
+    name: str,
+    closure: frozenset[str],
+    index: AddonsIndex,
+    core: frozenset[str],
+    installed: InstalledModules,
+    current_depends: Mapping[str, Sequence[str]] | None,
+) -> dict[str, Any]:
+    """One addon's facts before judgement: its closure classified, its depends diffed, its versions."""
+    addon = index.addons[name]
+    entry = _classify(closure, index, core, installed)
+    entry.update(_diff(name, addon.depends, current_depends))
+    entry.update(
+        installed=name in installed,
+        installed_version=installed.versions.get(name),
+        version=addon.version,
+        installable=addon.installable,
+        depends=sorted(addon.depends),
+    )
+    return entry
+
+
 def check_change(
     addons_paths: str | Sequence[str | os.PathLike[str]],
     series: str,
@@ -60,17 +82,8 @@ def check_change(
     reverse = reverse_depends(_blast_graph(available, installed, current_depends))
     addons: dict[str, Any] = {}
     for name in changed:
-        addon = index.addons[name]
         closure = closures[name].closure if name in closures else frozenset()
-        entry = _classify(closure, index, core, installed)
-        entry.update(_diff(name, addon.depends, current_depends))
-        entry.update(
-            installed=name in installed,
-            installed_version=installed.versions.get(name),
-            version=addon.version,
-            installable=addon.installable,
-            depends=sorted(addon.depends),
-        )
+        entry = _entry(name, closure, index, core, installed, current_depends)
         _judge(name, entry, installed, series, strict or select is not None)
         if entry["blocked"]:
             radius = dependents(reverse, [name]) | {name}

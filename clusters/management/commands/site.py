@@ -62,6 +62,54 @@ EDIT_FLAGS = (
 )
 
 
+def _add_create(sub: Any) -> None:
+    create = sub.add_parser("create")
+    create.add_argument("slug")
+    create.add_argument("--cluster", required=True)
+    create.add_argument("--image", required=True)
+    create.add_argument("--series", default="19.0", help="the image's Odoo series (default 19.0)")
+    create.add_argument(
+        "--session-store",
+        choices=SESSION_STORES,
+        help="how replicas share logins (default: the series' own: session_db on 19.0)",
+    )
+    create.add_argument("--db-node", required=True)
+    create.add_argument("--db-name")
+    create.add_argument("--replicas", type=int, default=2)
+    create.add_argument("--domain", action="append", default=[])
+    create.add_argument("--bind-path", help="lab: a host folder shared by every node")
+    create.add_argument("--nfs", help="SERVER:/export for the filestore")
+    create.add_argument("--db-image", default="postgres:16")
+    create.add_argument("--redis-image", default="redis:7-alpine")
+    create.add_argument("--addons-path", default="/mnt/extra-addons")
+    create.add_argument("--traefik-network", default="traefik-public")
+
+
+def _add_edit(sub: Any) -> None:
+    edit = sub.add_parser(
+        "edit", help="change a site's settings (the page's form); what is not given is kept"
+    )
+    edit.add_argument("slug")
+    edit.add_argument("--name")
+    edit.add_argument("--series", help="Odoo series, e.g. 19.0")
+    edit.add_argument("--session-store", choices=SESSION_STORES, help="how replicas share logins")
+    edit.add_argument("--image")
+    edit.add_argument("--replicas", type=int)
+    edit.add_argument("--workers", type=int)
+    edit.add_argument("--db-node")
+    edit.add_argument("--db-image")
+    edit.add_argument("--redis-image")
+    edit.add_argument("--addons-path")
+    edit.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help=f"any field of the page's form: {', '.join(SITE_FIELDS)}",
+    )
+    edit.add_argument("--json", action="store_true", dest="as_json", help="print the saved settings")
+
+
 class Command(PanelCommand):
     help = "Create, deploy, scale, check and update sites."
     permissions = {
@@ -82,48 +130,8 @@ class Command(PanelCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
-        create = sub.add_parser("create")
-        create.add_argument("slug")
-        create.add_argument("--cluster", required=True)
-        create.add_argument("--image", required=True)
-        create.add_argument("--series", default="19.0", help="the image's Odoo series (default 19.0)")
-        create.add_argument(
-            "--session-store",
-            choices=SESSION_STORES,
-            help="how replicas share logins (default: the series' own: session_db on 19.0)",
-        )
-        create.add_argument("--db-node", required=True)
-        create.add_argument("--db-name")
-        create.add_argument("--replicas", type=int, default=2)
-        create.add_argument("--domain", action="append", default=[])
-        create.add_argument("--bind-path", help="lab: a host folder shared by every node")
-        create.add_argument("--nfs", help="SERVER:/export for the filestore")
-        create.add_argument("--db-image", default="postgres:16")
-        create.add_argument("--redis-image", default="redis:7-alpine")
-        create.add_argument("--addons-path", default="/mnt/extra-addons")
-        create.add_argument("--traefik-network", default="traefik-public")
-        edit = sub.add_parser(
-            "edit", help="change a site's settings (the page's form); what is not given is kept"
-        )
-        edit.add_argument("slug")
-        edit.add_argument("--name")
-        edit.add_argument("--series", help="Odoo series, e.g. 19.0")
-        edit.add_argument("--session-store", choices=SESSION_STORES, help="how replicas share logins")
-        edit.add_argument("--image")
-        edit.add_argument("--replicas", type=int)
-        edit.add_argument("--workers", type=int)
-        edit.add_argument("--db-node")
-        edit.add_argument("--db-image")
-        edit.add_argument("--redis-image")
-        edit.add_argument("--addons-path")
-        edit.add_argument(
-            "--set",
-            action="append",
-            default=[],
-            metavar="FIELD=VALUE",
-            help=f"any field of the page's form: {', '.join(SITE_FIELDS)}",
-        )
-        edit.add_argument("--json", action="store_true", dest="as_json", help="print the saved settings")
+        _add_create(sub)
+        _add_edit(sub)
         delete = sub.add_parser("delete", help="the panel forgets the site and its domains (admin)")
         delete.add_argument("slug")
         delete.add_argument("--yes", action="store_true", help="confirm")

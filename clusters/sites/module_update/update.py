@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from clusters import swarm_ops as ops
 from clusters.approvals.update_check import unapproved_changes
@@ -83,16 +83,7 @@ class ModuleUpdateRunner(QuietSiteRunner):
         timings: dict[str, float] = {}
         with site_client(self) as client:
             with self.step("Check"):
-                installed = read_modules(client, site, run_id, self.log, guard=self)
-                with self.refusing():
-                    modules = check_request(site, requested, installed, install=self.install)
-                spec = spec_for(site)
-                if not spec.image_digest:
-                    raise JobFailed("the site has no pinned digest: deploy it first")
-                self.log(f"updating {', '.join(modules)} in {site.db_name} on {spec.odoo_image_ref}")
-                # Read while the site still serves: the image (and so its code) does not change
-                # during the job, and this keeps the read out of the downtime.
-                current = self._checksums(client, site, run_id)
+                installed, modules, spec, current = self._check(client, requested, run_id)
             with self.step("Record replicas"), self.refusing():
                 recorded = self.record_replicas(client, site)
                 Site.objects.filter(pk=site.pk).update(status=Site.Status.UPDATING)
@@ -136,18 +127,35 @@ class ModuleUpdateRunner(QuietSiteRunner):
         }
         self.job.result = result
         if not verdict.ok:
-            self._mark_failed(failed_step)
-            # Odoo's own ERROR/CRITICAL lines first: they say what broke, the rest is context.
-            for line in verdict.error_lines[:20]:
-                self.log(line, Stream.STDERR)
-            raise JobFailed(
-                "\n".join(["the update failed: " + "; ".join(verdict.reasons), *verdict.error_lines[:20]])
-            )
+            self._fail(failed_step, verdict)
         if current is not None:
             recorded_sums = record_checksums(site, current, updated | set(modules))
             result["checksums_recorded"] = sorted(set(recorded_sums) & (updated | set(modules)))
         Site.objects.filter(pk=site.pk).update(status=Site.Status.HEALTHY)
         return result
+
+    def _check(self, client: Any, requested: list[str], run_id: str) -> tuple[Any, tuple[str, ...], Any, Any]:
+        """Step 1: the installed modules, the modules to update, the site's spec, and the addon
+        checksums of the image (read while the site still serves: the image, and so its code, does
+        not change during the job, and this keeps the read out of the downtime)."""
+        site = self.site
+        installed = read_modules(client, site, run_id, self.log, guard=self)
+        with self.refusing():
+            modules = check_request(site, requested, installed, install=self.install)
+        spec = spec_for(site)
+        if not spec.image_digest:
+            raise JobFailed("the site has no pinned digest: deploy it first")
+        self.log(f"updating {', '.join(modules)} in {site.db_name} on {spec.odoo_image_ref}")
+        return installed, modules, spec, self._checksums(client, site, run_id)
+
+    def _fail(self, step: str, verdict: Verdict) -> NoReturn:
+        self._mark_failed(step)
+        # Odoo's own ERROR/CRITICAL lines first: they say what broke, the rest is context.
+        for line in verdict.error_lines[:20]:
+            self.log(line, Stream.STDERR)
+        raise JobFailed(
+            "\n".join(["the update failed: " + "; ".join(verdict.reasons), *verdict.error_lines[:20]])
+        )
 
     def _mark_failed(self, name: str) -> None:
         """The step whose outcome failed the job, shown failed on the timeline (the job went on

@@ -28,6 +28,15 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.management.base import CommandError, CommandParser
 from django.utils.datastructures import MultiValueDict
 
+from clusters.approvals import services
+from clusters.approvals.api import body
+from clusters.approvals.forms import FolderForm, UploadForm
+from clusters.approvals.gate.errors import GateError
+from clusters.approvals.gate.workflow import WorkflowError
+from clusters.approvals.intake import ModulesNotRead, evaluate_archive, evaluate_folder
+from clusters.approvals.models import ChangeSource, ChangeState, ManifestChange
+from clusters.approvals.views import filtered_changes
+from clusters.models import Site
 from panel.cli import REFUSED, PanelCommand, form_errors, panel_user
 
 
@@ -75,8 +84,6 @@ class Command(PanelCommand):
             p.add_argument("--json", action="store_true", dest="as_json")
 
     def _print(self, change: Any, as_json: bool, text: str) -> None:
-        from clusters.approvals.api import body
-
         if as_json:
             self.stdout.write(json.dumps(body(None, change.verdict, change)))
         else:
@@ -92,40 +99,11 @@ class Command(PanelCommand):
         as_json: bool,
         **_: Any,
     ) -> None:
-        from clusters.approvals import services
-        from clusters.approvals.forms import FolderForm, UploadForm
-        from clusters.approvals.gate.errors import GateError
-        from clusters.approvals.intake import ModulesNotRead, evaluate_archive, evaluate_folder
-        from clusters.approvals.models import ChangeSource, ChangeState
-        from clusters.models import Site
-
         user = panel_user("change submit")
         site = Site.objects.filter(slug=slug).first()
         if site is None:
             raise CommandError(f"no site {slug!r}; `site list` shows them", returncode=REFUSED)
-        fields = {"title": title, "select": select}
-        try:
-            if addons_path is not None:
-                source = ChangeSource.FOLDER
-                form: UploadForm | FolderForm = FolderForm({**fields, "folder": addons_path})
-                if not form.is_valid():
-                    raise CommandError(f"change submit: {form_errors(form)}", returncode=REFUSED)
-                evaluation = evaluate_folder(site, form.cleaned_data["folder"], form.cleaned_data["select"])
-            else:
-                assert archive is not None  # one of the two is required
-                source = ChangeSource.UPLOAD
-                with open(archive, "rb") as handle:
-                    upload = UploadedFile(
-                        handle, name=os.path.basename(archive), size=os.fstat(handle.fileno()).st_size
-                    )
-                    form = UploadForm(fields, MultiValueDict({"archive": [upload]}))
-                    if not form.is_valid():
-                        raise CommandError(f"change submit: {form_errors(form)}", returncode=REFUSED)
-                    evaluation = evaluate_archive(site, upload, form.cleaned_data["select"])
-        except OSError as exc:
-            raise CommandError(f"cannot read {exc.filename}: {exc.strerror}", returncode=REFUSED) from exc
-        except (ModulesNotRead, GateError) as exc:
-            raise CommandError(str(exc), returncode=REFUSED) from exc
+        source, form, evaluation = _evaluate(site, archive, addons_path, {"title": title, "select": select})
         try:
             change = services.submit(
                 site, evaluation, user=user, source=source, title=form.cleaned_data["title"]
@@ -147,10 +125,6 @@ class Command(PanelCommand):
             raise SystemExit(1)
 
     def _decide(self, kind: str, change_id: int, as_json: bool, reason: str = "") -> None:
-        from clusters.approvals import services
-        from clusters.approvals.gate.workflow import WorkflowError
-        from clusters.approvals.models import ManifestChange
-
         user = panel_user(f"change {kind}")
         if not ManifestChange.objects.filter(pk=change_id).exists():
             raise CommandError(f"no change {change_id}; `change list` shows them", returncode=REFUSED)
@@ -175,8 +149,6 @@ class Command(PanelCommand):
         self._decide("override", change_id, as_json, reason)
 
     def do_list(self, site: str, state: str, limit: int, as_json: bool, **_: Any) -> None:
-        from clusters.approvals.views import filtered_changes
-
         changes = list(
             filtered_changes({"site": site, "state": state})[0].order_by("-created_at")[: max(1, limit)]
         )
@@ -200,8 +172,6 @@ class Command(PanelCommand):
             )
 
     def do_show(self, change_id: int, as_json: bool, **_: Any) -> None:
-        from clusters.approvals.models import ManifestChange
-
         change = ManifestChange.objects.select_related("site").filter(pk=change_id).first()
         if change is None:
             raise CommandError(f"no change {change_id}; `change list` shows them", returncode=REFUSED)
@@ -209,3 +179,32 @@ class Command(PanelCommand):
         self._print(
             change, as_json, f"change {change_id} of {change.site.slug}: {change.state}; blocked: {blocked}"
         )
+
+
+def _evaluate(
+    site: Site, archive: str | None, addons_path: str | None, fields: dict[str, str]
+) -> tuple[Any, Any, Any]:
+    """The gate's verdict on a folder or an archive, read through the page's own forms."""
+    try:
+        if addons_path is not None:
+            form: UploadForm | FolderForm = FolderForm({**fields, "folder": addons_path})
+            if not form.is_valid():
+                raise CommandError(f"change submit: {form_errors(form)}", returncode=REFUSED)
+            return (
+                ChangeSource.FOLDER,
+                form,
+                evaluate_folder(site, form.cleaned_data["folder"], form.cleaned_data["select"]),
+            )
+        assert archive is not None  # one of the two is required
+        with open(archive, "rb") as handle:
+            upload = UploadedFile(
+                handle, name=os.path.basename(archive), size=os.fstat(handle.fileno()).st_size
+            )
+            form = UploadForm(fields, MultiValueDict({"archive": [upload]}))
+            if not form.is_valid():
+                raise CommandError(f"change submit: {form_errors(form)}", returncode=REFUSED)
+            return ChangeSource.UPLOAD, form, evaluate_archive(site, upload, form.cleaned_data["select"])
+    except OSError as exc:
+        raise CommandError(f"cannot read {exc.filename}: {exc.strerror}", returncode=REFUSED) from exc
+    except (ModulesNotRead, GateError) as exc:
+        raise CommandError(str(exc), returncode=REFUSED) from exc

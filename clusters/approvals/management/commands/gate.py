@@ -19,7 +19,16 @@ import sys
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
+from django.db import DatabaseError
 
+from clusters.approvals.gate.addons import addon_dirs_under, discover_addons, split_addons_path
+from clusters.approvals.gate.archive import unpack_archive
+from clusters.approvals.gate.errors import GateError
+from clusters.approvals.gate.installed import installed_from_names, load_installed
+from clusters.approvals.gate.report import closure_report
+from clusters.approvals.gate.verdict import check_change, exit_code
+from clusters.approvals.intake import check_for_site
+from clusters.models import Site
 from panel.cli import PanelCommand
 
 BAD_INPUT = 2
@@ -56,8 +65,6 @@ class Command(PanelCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from clusters.approvals.gate.errors import GateError
-
         try:
             with _Sources(options) as paths:
                 if options["action"] == "closure":
@@ -70,8 +77,6 @@ class Command(PanelCommand):
             raise CommandError(_unreadable(exc), returncode=BAD_INPUT) from None
 
     def _closure(self, paths: list[str], options: dict[str, Any]) -> None:
-        from clusters.approvals.gate.report import closure_report
-
         report = closure_report(paths, options["series"], _names(options["select"]))
         if options["json"]:
             self._json(report)
@@ -81,8 +86,6 @@ class Command(PanelCommand):
             self.stdout.write(f"{name}: {', '.join(entry['closure']) or '-'}{missing}")
 
     def _check(self, paths: list[str], options: dict[str, Any]) -> None:
-        from clusters.approvals.gate.verdict import exit_code
-
         verdict = _verdict(paths, options)
         if options["json"]:
             self._json(verdict)
@@ -115,14 +118,8 @@ class _Sources:
         self.unpacked: Any = None
 
     def __enter__(self) -> list[str]:
-        from clusters.approvals.gate.addons import split_addons_path
-        from clusters.approvals.gate.errors import GateError
-
         paths = split_addons_path(self.options["addons_path"])
         if self.options["archive"]:
-            from clusters.approvals.gate.addons import addon_dirs_under
-            from clusters.approvals.gate.archive import unpack_archive
-
             self.unpacked = unpack_archive(self.options["archive"])
             found = addon_dirs_under(self.unpacked.root)
             if not found:
@@ -147,14 +144,9 @@ def _unreadable(exc: OSError) -> str:
 def _verdict(paths: list[str], options: dict[str, Any]) -> dict[str, Any]:
     """With --site (and no --current-addons-path), the verdict the panel's page and API give for the
     same change: depends added/removed against the site's current depends (clusters.approvals.intake)."""
-    from clusters.approvals.gate.addons import discover_addons
-    from clusters.approvals.gate.installed import load_installed
-    from clusters.approvals.gate.verdict import check_change
 
     select, series, strict = _names(options["select"]), options["series"], options["strict"]
     if options["site"] and not options["current_addons_path"]:
-        from clusters.approvals.intake import check_for_site
-
         site = _site_row(options["site"])
         installed = _installed_of(site)
         return check_for_site(site, paths, series, installed, select=select, strict=strict)
@@ -176,13 +168,8 @@ def _site(slug: str) -> Any:
 
 def _site_row(slug: str) -> Any:
     """The site, or GateError (exit 2) when it is unknown or the sites cannot be read."""
-    from django.db import DatabaseError
-
-    from clusters.approvals.gate.errors import GateError
 
     try:
-        from clusters.models import Site
-
         site = Site.objects.filter(slug=slug).first()
     except (ImportError, DatabaseError) as exc:
         raise GateError(f"site {slug} unknown (cannot read sites: {exc})") from None
@@ -195,8 +182,6 @@ def _installed_of(site: Any) -> Any:
     """`Site.installed_modules` holds every ir_module_module row as name -> [state, latest_version];
     only state `installed` counts. `Site.modules_read_at` dates the read, and the verdict shows it.
     """
-    from clusters.approvals.gate.errors import GateError
-    from clusters.approvals.gate.installed import installed_from_names
 
     if not getattr(site, "installed_modules", None):
         raise GateError(f"no installed-modules snapshot for site {site.slug}; read it first")

@@ -19,6 +19,9 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
+from clusters.approvals import tokens
+from clusters.approvals.forms import TokenForm
+from clusters.approvals.models import ApiToken
 from panel.cli import REFUSED, PanelCommand, acting_user, command_actor, confirmed, form_errors, resolve_user
 
 
@@ -56,9 +59,6 @@ class Command(PanelCommand):
         return None
 
     def do_create(self, name: str, user: str | None, as_json: bool, **_: Any) -> None:
-        from clusters.approvals import tokens
-        from clusters.approvals.forms import TokenForm
-
         owner = self._owner(user, required=True)
         form = TokenForm({"name": name})
         if full := tokens.no_room(owner):
@@ -74,9 +74,6 @@ class Command(PanelCommand):
         self.stdout.write(secret)
 
     def do_revoke(self, token_id: int, yes: bool, user: str | None, **_: Any) -> None:
-        from clusters.approvals import tokens
-        from clusters.approvals.models import ApiToken
-
         owner = self._owner(user, required=False)
         found = ApiToken.objects.select_related("user").filter(pk=token_id)
         if owner is not None:
@@ -92,8 +89,6 @@ class Command(PanelCommand):
             self.stdout.write(f"{token} was already revoked")
 
     def do_list(self, user: str | None, as_json: bool, **_: Any) -> None:
-        from clusters.approvals.models import ApiToken
-
         owner = self._owner(user, required=False)
         found = ApiToken.objects.select_related("user").order_by("-pk")
         if owner is not None:
