@@ -1,20 +1,20 @@
 """Compensation: named undo actions a job records *before* it changes something.
 
-A runner calls `self.set_compensation("restore_replicas", service="acme_odoo", replicas=2)` before it
-scales a site to 0. The entry is written to the Job row at once, so that whoever ends the job (the
+A runner calls `self.set_compensation("restore_replicas_all", services={"acme_odoo": 2, ...})`
+before it scales a site to 0. The entry is written to the Job row at once, so that whoever ends the job (the
 runner on failure or cancel, or the reaper after the worker died) can undo it without knowing the
 runner's code. Actions run last-recorded-first. Whoever runs them first takes a claim (a
 conditional UPDATE naming the holder) and refreshes it while they run; each action leaves the
 owed list as soon as it is done, and `compensated_at` is set only once nothing is owed. A holder
 killed halfway leaves its claim to go stale: the reaper takes it over and runs what is still owed.
 
-Register an action where the code it needs lives (e.g. the sites work registers restore_replicas
-with the docker client), in a module that is imported at startup (`<app>/runners.py` is):
+Register an action where the code it needs lives, in a module its app imports in ready() (the
+site jobs' actions are in clusters/sites/client.py, next to the docker client):
 
-    @compensation("restore_replicas")
-    def restore_replicas(job: Job, log: LogFn, *, service: str, replicas: int) -> str:
+    @compensation("restore_replicas_all")
+    def restore_replicas_all(job: Job, log: LogFn, *, services: dict[str, int]) -> str:
         ...  # idempotent: a takeover re-runs an action whose holder died before recording it
-        return "acme_odoo back at 2 replicas"
+        return "restored acme_odoo=2, acme_cron=1"
 """
 
 from __future__ import annotations

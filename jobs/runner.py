@@ -1,24 +1,20 @@
 """The runner base: one class owns a job's lifecycle so that each kind of job only writes `run()`.
 
-    @register                                        # in <app>/runners.py (imported at startup)
-    class ModuleUpdate(JobRunner):
-        kind = "module_update"                       # mutating = True (default): takes the site
-        plan = ["scale down", "update", "restore"]   # shown as pending steps before they run
+    @register                                        # in a module its app imports in ready()
+    class ScaleRunner(JobRunner):
+        kind = "scale"                               # mutating = True (default): takes the site
+        plan = ["Scale", "Wait"]                     # shown as pending steps before they run
 
         def run(self) -> dict:                       # the return value becomes job.result
-            site, modules = self.site, self.params["modules"]
-            with self.step("scale down"):
-                self.set_compensation("restore_replicas", service=f"{site.slug}_odoo", replicas=2)
-                scale(site, 0)                       # compensation recorded BEFORE the change
-            self.check_cancelled()                   # Cancel (or the reaper) stops it here
-            with self.step("update"), follow_service(self, client, one_off) as follower:
-                code = wait(one_off)                 # its log streams into the job meanwhile
-            if code:
-                self.fail(f"odoo exited with {code}")  # failed, with this message; compensated
-            with self.step("restore"):
-                scale(site, 2)
-                self.clear_compensation("restore_replicas")
-            return {"exit_code": code}
+            with site_client(self) as client:        # engine trouble becomes the job's failure
+                with self.step("Scale"):
+                    self.set_compensation("restore_replicas_all", services={name: before})
+                    scale(client, name, replicas)    # undo recorded BEFORE the change
+                self.check_cancelled()               # Cancel (or the reaper) stops it here
+                with self.step("Wait"):
+                    wait_converged(client, name)     # raise JobFailed("why") to fail it
+                self.clear_compensation("restore_replicas_all")
+            return {"replicas": replicas}
 
 Helpers: self.log(text, stream="stdout"|"stderr"|"system"), self.log_lines([(text, stream, time)]),
 self.step(name), self.set_compensation(action, **args) / clear_compensation(action), self.check_cancelled(),

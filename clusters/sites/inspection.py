@@ -13,7 +13,7 @@ from clusters import engine
 from clusters import swarm_ops as ops
 from clusters.models import Cluster, Site
 from clusters.sites.site_spec import spec_for
-from clusters.stack import CheckResult, Drift, diff, live_stack_summary, preflight, render
+from clusters.stack import CheckResult, Drift, diff, live_stack_summary, preflight, render, service_name
 from jobs.models import Job
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def read_live(client: docker.DockerClient, slug: str) -> tuple[dict[str, Any], d
     tasks = {s.name: ops.tasks(client, s.name) for s in services}
     live = live_stack_summary([s.attrs for s in services], tasks, networks)
     pending = {name: reasons for s in services if (reasons := ops.pending_reasons(client, name := s.name))}
-    odoo = f"{slug}_odoo"
+    odoo = service_name(slug, "odoo")
     running = sum(1 for t in tasks.get(odoo, []) if t.get("Status", {}).get("State") == "running")
     return live, pending, running
 

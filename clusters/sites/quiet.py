@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from clusters import swarm_ops as ops
 from clusters.models import Site
+from clusters.stack import service_name
 from jobs.models import Job, State, Stream
 from jobs.runner import JobFailed, JobRunner
 
@@ -54,7 +55,7 @@ class QuietSiteRunner(JobRunner):
                 "once it is done."
             )
         recorded = {}
-        for name in (f"{site.slug}_odoo", f"{site.slug}_cron"):
+        for name in (service_name(site.slug, "odoo"), service_name(site.slug, "cron")):
             service = ops.find_service(client, name)
             if service is None:
                 raise JobFailed(f"{name} does not exist: deploy the site first")
@@ -83,7 +84,7 @@ class QuietSiteRunner(JobRunner):
             ops.scale(client, name, replicas)
         for name in recorded:
             ops.wait_converged(client, name, since=since, deadline_s=HEALTHY_DEADLINE_S, log=self.log)
-        self.show_running(recorded.get(f"{self.site.slug}_odoo", 0))
+        self.show_running(recorded.get(service_name(self.site.slug, "odoo"), 0))
         self.clear_compensation("restore_replicas_all")
         self.log("replicas restored: " + ", ".join(f"{n}={r}" for n, r in recorded.items()))
 

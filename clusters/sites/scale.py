@@ -9,6 +9,7 @@ from django.utils import timezone
 from clusters import swarm_ops as ops
 from clusters.models import Site
 from clusters.sites.client import set_status, site_client
+from clusters.stack import service_name
 from jobs.runner import JobFailed, JobRunner, register
 
 
@@ -22,7 +23,7 @@ class ScaleRunner(JobRunner):
         site, replicas = self.site, int(self.params["replicas"])
         if not 1 <= replicas <= 20:
             raise JobFailed("replicas must be between 1 and 20")
-        name = f"{site.slug}_odoo"
+        name = service_name(site.slug, "odoo")
         with site_client(self) as client:
             with self.step("Scale"):
                 before = ops.find_service(client, name)

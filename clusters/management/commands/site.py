@@ -30,6 +30,7 @@ from clusters.forms import DomainForm, SiteForm
 from clusters.management.lookups import site_named
 from clusters.models import Backup, Cluster, Domain, Site
 from clusters.sites import inspection
+from clusters.stack import service_name
 from clusters.stack.spec import SESSION_STORES, validate_modules
 from jobs import control
 from jobs.locks import JobAlreadyRunning
@@ -325,7 +326,11 @@ class Command(PanelCommand):
         drifts = [d.as_dict() for d in state.drift]
         if not state.deployed:
             drifts = [
-                {"service": f"{slug}_odoo", "kind": "not_deployed", "message": f"{slug} is not deployed"}
+                {
+                    "service": service_name(slug, "odoo"),
+                    "kind": "not_deployed",
+                    "message": f"{slug} is not deployed",
+                }
             ]
         if as_json:
             self.stdout.write(
