@@ -24,7 +24,7 @@ from docker.tls import TLSConfig
 
 from panel.crypto import reveal
 
-# Job-mode services (the one-off module update) need API 1.41 (facts sheet §7).
+# Job-mode services (the one-off module update) need API 1.41 (Docker 20.10).
 MIN_API = (1, 41)
 MIN_API_TEXT = "1.41"
 TIMEOUT = 15

@@ -32,7 +32,7 @@ class Cluster(models.Model):
     )
     tls_cert = EncryptedTextField(blank=True, help_text="PEM of the client certificate; stored encrypted.")
     tls_key = EncryptedTextField(blank=True, help_text="PEM of the client key; stored encrypted.")
-    # The local lab has no IPVS and no NFS (swarm-lab-notes): services use dnsrr and a bind filestore.
+    # The local lab has no IPVS and no NFS: services use dnsrr and a bind filestore.
     is_lab = models.BooleanField(default=False, help_text="The local Swarm lab (made by `manage.py lab up`).")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.UNKNOWN)
     status_message = models.TextField(blank=True)

@@ -1,7 +1,7 @@
 """Operations on a Swarm through the docker SDK, each with a deadline and a reason when it fails.
 
 Deploys, module updates, backups and reconciles are made of these. Nothing here waits without a
-deadline (facts sheet §7: the SDK never blocks on convergence, and a job that is never waited for
+deadline (the SDK never blocks on convergence, and a job that is never waited for
 correctly can hang a worker forever).
 """
 
@@ -35,7 +35,7 @@ def _quiet(_: str) -> None:
 def resolve_digest(client: docker.DockerClient, image: str, username: str = "", password: str = "") -> str:
     """Ask the registry (through the engine) which digest the tag points to now.
 
-    The SDK never resolves digests itself (facts §7), and nodes fall back to a cached image when a
+    The SDK never resolves digests itself, and nodes fall back to a cached image when a
     pull fails, so deploying by tag can run different code on different nodes: pin the digest."""
     auth = {"username": username, "password": password} if username else None
     try:

@@ -1,4 +1,4 @@
-"""Manifest changes: the approval gate's workflow, intake and HTTP API (design.md, The approval gate).
+"""Manifest changes: the approval gate's workflow, intake and HTTP API.
 
 The verdict itself comes from gate/ (pure, shared with `manage.py gate`); this package stores it,
 applies the four-eyes rules of clusters.approvals.gate.workflow, audits every decision, and answers the module

@@ -1,4 +1,4 @@
-"""Which installed modules changed since they were last updated (click-odoo-update's idea, facts §1).
+"""Which installed modules changed since they were last updated (click-odoo-update's idea).
 
 So that nobody reaches for `-u all`, the update form offers the installed modules whose code differs
 from the code they were last updated with. The code is read where it runs: a one-off task with the
@@ -12,7 +12,7 @@ compiled files, translation templates, and web assets that are served without an
 sha256 and every language file counted.
 
 After a successful update, the checksums of the modules that Odoo actually updated (its INFO
-"Loading module X (i/N)" lines, facts §1: only modules being installed or updated log at INFO) are
+"Loading module X (i/N)" lines: only modules being installed or updated log at INFO) are
 stored in Site.module_checksums. A module never updated through the panel has no baseline: it is
 reported as `unknown`, not as changed (offering every module on first use would defeat the point).
 """
@@ -33,7 +33,7 @@ from clusters.sites.site_spec import spec_for
 from clusters.stack import SiteSpec
 from clusters.stack.render import ServiceSpec, render_image_task
 
-# The official image's addons path (facts §5) when the site names none.
+# The official Odoo image's addons path, when the site names none.
 DEFAULT_ADDONS_PATH = ("/mnt/extra-addons",)
 EXCLUDE = ("*.pyc", "*.pyo", "i18n/*.pot", "i18n_extra/*.pot", "static/*")
 DEADLINE_S = 300

@@ -1,4 +1,4 @@
-"""Judge an `odoo -u` run, or a plain boot, by its exit code AND its log (facts sheet §1, §4, §8).
+"""Judge an `odoo -u` run, or a plain boot, by its exit code AND its log.
 
 Odoo exits 0 when modules are silently left out: unmet dependencies, modules not installable,
 invalid names, modules left in `to upgrade`, and (19) an update that installs modules nobody asked
@@ -260,7 +260,7 @@ def _check_asked(
     invalid: set[str],
     installed_before: Iterable[str] | None,
 ) -> None:
-    """An update keeps its promise: every asked module updated, nothing installed unasked (facts §8)."""
+    """An update keeps its promise: every asked module updated, nothing installed unasked."""
     asked = {"base" if m == "all" else m for m in modules}
     if installed_before is not None:
         before = set(installed_before)

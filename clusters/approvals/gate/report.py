@@ -1,6 +1,6 @@
 """`gate closure`: the contract JSON, callable in-process as well as from the command line.
 
-Shape (design.md, Contracts): {"series": ..., "addons": {name: {"depends", "closure", "missing"}}}, every
+Shape: {"series": ..., "addons": {name: {"depends", "closure", "missing"}}}, every
 list sorted, the closure excluding the addon itself, missing = reached names that are neither installable
 addons in the paths nor Odoo core addons of the series (core addons are leaves: their manifests are not on
 the paths, so their own depends are not expanded, exactly as manifestoo does).

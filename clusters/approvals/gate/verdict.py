@@ -1,6 +1,6 @@
 """`gate check`: may this manifest change reach this site?
 
-The trap it exists for (the seed, and odoo-swarm-facts.md section 4): when an installed addon gains a
+The trap it exists for: when an installed addon gains a
 dependency the database does not have installed, `odoo -u` does not fail. Odoo logs "Unmet dependencies"
 at INFO, silently leaves the addon AND every installed module above it out of the registry, and exits 0.
 So each changed addon that is installed on the site is blocked when anything in its closure is not

@@ -2,7 +2,7 @@
 
 States: blocked (the verdict failed: cannot be approved, only overridden by an admin with a written
 reason), pending (the verdict passed: waits for four eyes), approved, rejected, overridden. The submitter
-never approves their own change (design.md, The approval gate). The caller records each decision in the
+never approves their own change. The caller records each decision in the
 audit log; these functions only say yes or why not.
 """
 

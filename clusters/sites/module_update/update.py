@@ -1,4 +1,4 @@
-"""The module update, step by step (design.md), as one job that never leaves a site down.
+"""The module update, step by step, as one job that never leaves a site down.
 
     Check     refuse all/base, names that are not plain, modules not installed (`-u` ignores them),
               modules whose manifest change the gate has not approved; refuse transient states

@@ -1,4 +1,5 @@
-"""`manage.py gate closure|check`: the approval gate for CI pipelines and operators (design.md, Contracts).
+"""`manage.py gate closure|check`: the approval gate for CI pipelines and operators
+(the command line is a contract: its JSON and exit codes stay stable).
 
     gate closure --addons-path DIR[,DIR...] --series 17.0 [--select a,b] --json
     gate check   --addons-path DIR[,DIR...] --series 17.0 --installed FILE|--site SLUG [--select a,b] --json
