@@ -30,11 +30,8 @@ section is then what this run printed).
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
 import random
-import resource
 import statistics
 import sys
 import time
@@ -43,187 +40,49 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._django import (  # noqa: E402
-    ADMIN_URL,
-    CannotMeasure,
+from bench._django import viewer_client  # noqa: E402
+from bench._report import (  # noqa: E402
     add_write_flag,
-    fresh_database,
     percentile,
     printed_section,
-    run,
-    setup_django,
+    timed_ms,
     transcript,
     write_section,
 )
+from bench._run import CannotMeasure, run  # noqa: E402
+from bench.audit_export import export_csv, export_csv_portable, verify_chain  # noqa: E402
+from bench.audit_seed import DB_NAME, SEED, open_database, seed  # noqa: E402
 
-DB_NAME = "panel_bench_audit"
 EVENTS = 1_000_000
-SITES, CLUSTERS, USERS = 500, 8, 50
 REQUESTS = 50
 DEEP_PAGE = 200
-SEED = 20261129
 warnings.filterwarnings("ignore", message="No directory at")
 
-# (action, weight, needs a site, starts a job)
-ACTIONS = [
-    ("auth.login", 14, False, False),
-    ("auth.logout", 9, False, False),
-    ("auth.login_failed", 3, False, False),
-    ("site.deploy", 12, True, True),
-    ("site.scale", 8, True, True),
-    ("site.module_update", 8, True, True),
-    ("site.backup", 10, True, True),
-    ("site.restore", 1, True, True),
-    ("site.edit", 6, True, False),
-    ("site.create", 1, True, False),
-    ("site.delete", 1, True, False),
-    ("domain.create", 3, True, False),
-    ("domain.delete", 1, True, False),
-    ("manifest.submit", 4, True, False),
-    ("manifest.approve", 3, True, False),
-    ("manifest.reject", 1, True, False),
-    ("job.reap", 2, True, True),
-    ("cluster.sync", 10, False, False),
-    ("user.role", 1, False, False),
-    ("audit.export", 2, False, False),
-]
-ROLES = ["viewer", "operator", "operator", "operator", "approver", "admin"]
+Scenario = tuple[str, str, list[str], str]  # label, query parameter, values, column (deep pages only)
+Figure = tuple[str, float, float]  # label, median ms, p95 ms
 
 
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=EVENTS)
+    parser.add_argument("--reuse", action="store_true")
+    add_write_flag(parser)
+    return parser.parse_args()
 
 
-def generate(n: int) -> Any:
-    """Rows in chain order, each with its prev_hash and hash, ready for COPY."""
-    from panel.audit.chain import event_hash
+def seed_or_reuse(must_seed: bool, events: int) -> None:
+    from panel.models import AuditEvent
 
-    rng = random.Random(SEED)
-    sites = [f"site-{i:03d}" for i in range(SITES)]
-    site_cluster = {s: f"cluster-{i % CLUSTERS}" for i, s in enumerate(sites)}
-    site_weights = [1 / (rank + 1) ** 0.9 for rank in range(SITES)]
-    users: list[tuple[int | None, str, str]] = [
-        (i + 1, f"user{i:02d}", ROLES[i % len(ROLES)]) for i in range(USERS)
-    ]
-    user_weights = [1 / (rank + 1) ** 0.5 for rank in range(USERS)]
-    names, weights = [a[0] for a in ACTIONS], [a[1] for a in ACTIONS]
-    spec = {a[0]: a for a in ACTIONS}
-    now = datetime.datetime.now(datetime.UTC)
-    when = now - datetime.timedelta(days=365)
-    step = 365 * 86400 / n * 1.0526  # mean gap, keeping the 5% equal stamps in mind
-    prev, job = "", 0
-    # Drawn in blocks: random.choices with weights is far faster for many draws at once.
-    block = 10_000
-    for start in range(0, n, block):
-        size = min(block, n - start)
-        actions = rng.choices(names, weights, k=size)
-        picked_sites = rng.choices(sites, site_weights, k=size)
-        picked_users = rng.choices(users, user_weights, k=size)
-        for action, site, (uid, username, role) in zip(actions, picked_sites, picked_users, strict=True):
-            if rng.random() >= 0.05:
-                when += datetime.timedelta(microseconds=int(rng.expovariate(1 / step) * 1e6) + 1)
-            _, _, with_site, starts_job = spec[action]
-            before: dict[str, Any] | None = None
-            after: dict[str, Any] | None = None
-            detail = ""
-            if action == "site.scale":
-                r = rng.randint(1, 6)
-                before, after = {"replicas": r}, {"replicas": r + rng.choice((-1, 1, 2))}
-            elif action == "site.edit":
-                before, after = {"image": "odoo:17.0-20260101"}, {"image": "odoo:17.0-20260201"}
-            elif action == "site.module_update":
-                detail = "modules: sale_stock, stock_account"
-            elif action == "auth.login_failed":
-                uid, username, role = None, "anonymous", ""
-            if starts_job:
-                job += 1
-            if action == "job.reap":
-                uid, username, role = None, "system", "system"
-            row = {
-                "time": when,
-                "actor_user_id": uid,
-                "actor_username": username,
-                "actor_role": role,
-                "action": action,
-                "target_type": "site" if with_site else "user",
-                "target_id": site[5:] if with_site else str(uid or ""),
-                "target_name": site if with_site else username,
-                "before": before,
-                "after": after,
-                "request_id": "" if action == "job.reap" else f"{rng.getrandbits(128):032x}",
-                "client_address": f"10.0.{rng.randint(0, 3)}.{rng.randint(1, 254)}",
-                "job_id": job if starts_job else None,
-                "site_slug": site if with_site else "",
-                "cluster_name": site_cluster[site] if with_site else "",
-                "detail": detail,
-                "prev_hash": prev,
-            }
-            row["hash"] = prev = event_hash(row)
-            yield row
-
-
-def seed(n: int) -> dict[str, float]:
-    """COPY n chained rows in, with the secondary indexes dropped and rebuilt afterwards."""
-    from django.db import connection
-
-    from panel.audit.chain import HASHED_FIELDS
-
-    columns = [*HASHED_FIELDS, "hash"]  # the chain's own field order, plus the hash
-
-    figures = {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'panel_auditevent' "
-            "AND indexname <> 'panel_auditevent_pkey'"
+    if must_seed:
+        started = time.perf_counter()
+        figures = seed(events)
+        total = time.perf_counter() - started
+        print(
+            f"seeded {events:,} chained events in {total:.1f}s "
+            f"(generate+hash+COPY {figures['copy_s']:.1f}s, indexes+analyze {figures['index_s']:.1f}s)"
         )
-        indexes = cursor.fetchall()
-        for name, _ in indexes:
-            cursor.execute(f'DROP INDEX "{name}"')
-        started = time.perf_counter()
-        raw = cursor.cursor  # psycopg's own cursor, for COPY
-        with raw.copy(f"COPY panel_auditevent ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in generate(n):
-                values = [row[c] for c in columns]
-                for json_field in ("before", "after"):
-                    i = columns.index(json_field)
-                    values[i] = None if row[json_field] is None else json.dumps(row[json_field])
-                copy.write_row(values)
-        figures["copy_s"] = time.perf_counter() - started
-        started = time.perf_counter()
-        for _, definition in indexes:
-            cursor.execute(definition)
-        cursor.execute("ANALYZE panel_auditevent")
-        figures["index_s"] = time.perf_counter() - started
-    return figures
-
-
-def open_database(n: int, reuse: bool) -> bool:
-    """Point Django at the bench database; True if it must be seeded."""
-    import psycopg
-
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{DB_NAME}"
-    if reuse:
-        try:
-            with psycopg.connect(url) as conn:
-                (count,) = conn.execute("SELECT count(*) FROM panel_auditevent").fetchone()  # type: ignore[misc]
-            if count >= n:
-                os.environ["PANEL_DATABASE_URL"] = url
-                setup_django()
-                return False
-        except psycopg.Error:
-            pass
-    fresh_database(DB_NAME)
-    return True
-
-
-def timed(fn: Any, samples: list[Any]) -> list[float]:
-    times = []
-    for sample in samples:
-        started = time.perf_counter()
-        fn(sample)
-        times.append((time.perf_counter() - started) * 1000)
-    return times
+    else:
+        print(f"reusing {DB_NAME} ({AuditEvent.objects.count():,} events)")
 
 
 def cursor_at(column: str, value: str, page: int) -> str:
@@ -236,46 +95,11 @@ def cursor_at(column: str, value: str, page: int) -> str:
     return encode(time_, pk)
 
 
-def main() -> str:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=EVENTS)
-    parser.add_argument("--reuse", action="store_true")
-    add_write_flag(parser)
-    args = parser.parse_args()
-    kept = transcript()
-    os.environ.setdefault("PANEL_DEBUG", "false")  # measured as served in production
-
-    must_seed = open_database(args.events, args.reuse)
-    from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from django.core.paginator import Paginator
+def scenarios() -> list[Scenario]:
+    """First pages on a different site or actor each request; the deep page on those that reach it."""
     from django.db import connection
-    from django.template.loader import render_to_string
-    from django.test import Client, RequestFactory
 
-    from panel.audit.query import PAGE_SIZE, Filters
-    from panel.audit.verify import verify
-    from panel.audit.views import diff
-    from panel.models import AuditEvent
-    from panel.roles import assign_role, ensure_role_groups
-
-    settings.ALLOWED_HOSTS = ["testserver"]
-    if must_seed:
-        started = time.perf_counter()
-        figures = seed(args.events)
-        total = time.perf_counter() - started
-        print(
-            f"seeded {args.events:,} chained events in {total:.1f}s "
-            f"(generate+hash+COPY {figures['copy_s']:.1f}s, indexes+analyze {figures['index_s']:.1f}s)"
-        )
-    else:
-        print(f"reusing {DB_NAME} ({AuditEvent.objects.count():,} events)")
-
-    ensure_role_groups()
-    user, _ = get_user_model().objects.get_or_create(username="bench-viewer")
-    assign_role(user, "viewer")
-    client = Client()
-    client.force_login(user)
+    from panel.audit.query import PAGE_SIZE
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -303,16 +127,19 @@ def main() -> str:
     def cycle(values: list[str]) -> list[str]:
         return [values[i % len(values)] for i in range(REQUESTS)]
 
-    scenarios: list[tuple[str, str, list[str], str]] = [
+    found: list[Scenario] = [
         ("site, first page", "site", sites_any, ""),
         ("actor, first page", "actor", actors_any, ""),
     ]
     if sites_deep:
-        scenarios.append((f"site, page {DEEP_PAGE}", "site", cycle(sites_deep), "site_slug"))
+        found.append((f"site, page {DEEP_PAGE}", "site", cycle(sites_deep), "site_slug"))
     if actors_deep:
-        scenarios.append((f"actor, page {DEEP_PAGE}", "actor", cycle(actors_deep), "actor_username"))
-    client.get("/audit/")  # warm templates, session, permissions
+        found.append((f"actor, page {DEEP_PAGE}", "actor", cycle(actors_deep), "actor_username"))
+    return found
 
+
+def review_pages(client: Any, scenarios: list[Scenario]) -> list[Figure]:
+    """Each scenario through the whole stack; a deep page with the cursor its link would carry."""
     results = []
     for label, param, values, column in scenarios:
         cursors = {v: cursor_at(column, v, DEEP_PAGE) for v in set(values)} if column else {}
@@ -323,10 +150,21 @@ def main() -> str:
             if response.status_code != 200 or b'id="event-' not in response.content:
                 raise CannotMeasure(f"/audit/ {query} answered {response.status_code} without events")
 
-        times = timed(request, values)
+        times = timed_ms(request, values)
         results.append((label, statistics.median(times), percentile(times, 95)))
+    return results
 
-    # The peer: Paginator (COUNT(*) + OFFSET) for the same deep pages, query + the same table.
+
+def paginator_pages(user: Any, scenarios: list[Scenario]) -> list[Figure]:
+    """The peer: Paginator (COUNT(*) + OFFSET) for the same deep pages, query + the same table."""
+    from django.core.paginator import Paginator
+    from django.template.loader import render_to_string
+    from django.test import RequestFactory
+
+    from panel.audit.query import PAGE_SIZE, Filters
+    from panel.audit.views import diff
+    from panel.models import AuditEvent
+
     rf_request = RequestFactory().get("/audit/")
     rf_request.user = user
     peer = []
@@ -345,77 +183,46 @@ def main() -> str:
                 request=rf_request,
             )
 
-        times = timed(naive, values)
+        times = timed_ms(naive, values)
         peer.append((f"{label} (peer: Paginator OFFSET)", statistics.median(times), percentile(times, 95)))
+    return peer
 
+
+def print_pages(results: list[Figure], peer: list[Figure]) -> float:
+    """The table of review pages and the peer's; the worst p95 of the review pages."""
     print(f"\n{'review page':<44}{'median ms':>10}{'p95 ms':>10}")
     for label, p50, p95 in results + peer:
         print(f"{label:<44}{p50:>10.1f}{p95:>10.1f}")
     deep = [r for r in results if str(DEEP_PAGE) in r[0]]
     for (label, _, p95), (_, _, peer_p95) in zip(deep, peer, strict=True):
         print(f"{label}: Paginator p95 / keyset p95 = {peer_p95 / p95:.1f}x")
-    page_p95 = max(p95 for _, _, p95 in results)
+    return max(p95 for _, _, p95 in results)
 
-    # Full CSV export through the view, memory sampled at every chunk.
-    rows_total = AuditEvent.objects.count()
-    rss_start = rss_mb()
-    rss_peak = rss_start
-    started = time.perf_counter()
-    response = client.get("/audit/export.csv")
-    newlines = size = chunks = 0
-    for chunk in response.streaming_content:  # type: ignore[attr-defined]
-        newlines += chunk.count(b"\n")
-        size += len(chunk)
-        chunks += 1
-        if chunks % 25 == 0:
-            rss_peak = max(rss_peak, rss_mb())
-    export_s = time.perf_counter() - started
-    rss_peak = max(rss_peak, rss_mb())
-    max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    exported = newlines - 1  # the header
-    rows_per_s = exported / export_s
-    print(
-        f"\nCSV export: {exported:,} rows ({size / 2**20:.0f} MiB, {chunks} chunks) in {export_s:.1f}s = "
-        f"{rows_per_s:,.0f} rows/s; RSS {rss_start:.0f} MiB before, {rss_peak:.0f} MiB peak during "
-        f"(+{rss_peak - rss_start:.1f} MiB); process max RSS {max_rss:.0f} MiB"
-    )
-    if exported < rows_total:
-        raise CannotMeasure(f"the export saw {exported:,} of {rows_total:,} rows")
 
-    # The portable path (keyset chunks of 2,000 formatted in Python), for comparison.
-    from panel.audit import export
+def main() -> str:
+    args = parse_args()
+    kept = transcript()
+    os.environ.setdefault("PANEL_DEBUG", "false")  # measured as served in production
+    must_seed = open_database(args.events, args.reuse)
+    from django.conf import settings
 
-    export.COPY_CSV = False
-    rss_before_portable, portable_rows, started = rss_mb(), 0, time.perf_counter()
-    rss_peak_portable = rss_before_portable
-    for n, chunk in enumerate(client.get("/audit/export.csv").streaming_content):  # type: ignore[attr-defined]
-        portable_rows += chunk.count(b"\n")
-        if n % 25 == 0:
-            rss_peak_portable = max(rss_peak_portable, rss_mb())
-    portable_s = time.perf_counter() - started
-    export.COPY_CSV = True
-    portable_rows -= 1  # the header
-    print(
-        f"CSV export, portable path (keyset chunks in Python): {portable_rows:,} rows in "
-        f"{portable_s:.1f}s = {portable_rows / portable_s:,.0f} rows/s; "
-        f"RSS +{rss_peak_portable - rss_before_portable:.1f} MiB"
-    )
-
-    started = time.perf_counter()
-    checked = verify()
-    verify_s = time.perf_counter() - started
-    print(
-        f"audit verify: {'ok' if checked.ok else 'BROKEN: ' + '; '.join(checked.problems())}, "
-        f"{checked.checked:,} events in {verify_s:.1f}s = {checked.checked / verify_s:,.0f} rows/s"
-    )
+    settings.ALLOWED_HOSTS = ["testserver"]
+    seed_or_reuse(must_seed, args.events)
+    user, client = viewer_client()
+    found = scenarios()
+    client.get("/audit/")  # warm templates, session, permissions
+    page_p95 = print_pages(review_pages(client, found), paginator_pages(user, found))
+    export = export_csv(client)
+    export_csv_portable(client)
+    ok = verify_chain()
     print(
         f"targets: page p95 < 150 ms ({'met' if page_p95 < 150 else 'MISSED'}), "
-        f"export >= 50,000 rows/s ({'met' if rows_per_s >= 50_000 else 'MISSED'}), "
-        f"memory flat (+{rss_peak - rss_start:.1f} MiB over {exported:,} rows)"
+        f"export >= 50,000 rows/s ({'met' if export.rows_per_s >= 50_000 else 'MISSED'}), "
+        f"memory flat (+{export.rss_growth_mb:.1f} MiB over {export.rows:,} rows)"
     )
-    if not checked.ok:
+    if not ok:
         raise CannotMeasure("the seeded chain does not verify: the figures would be of a broken log")
-    result = f"RESULT audit page_p95_ms={page_p95:.1f} export_rows_per_s={rows_per_s:.0f}"
+    result = f"RESULT audit page_p95_ms={page_p95:.1f} export_rows_per_s={export.rows_per_s:.0f}"
     if args.write:
         write_section("audit", printed_section("audit", kept, result))
     return result

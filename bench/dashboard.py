@@ -38,17 +38,19 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._django import (  # noqa: E402
-    CannotMeasure,
+from bench._django import fresh_database, viewer_client  # noqa: E402
+from bench._report import (  # noqa: E402
     add_write_flag,
+    argument_parser,
     command_line,
-    fresh_database,
     load,
+    met,
     percentile,
-    run,
     stamp,
+    timed_ms,
     write_section,
 )
+from bench._run import CannotMeasure, run  # noqa: E402
 
 SIZES = ((10, 50), (500, 50), (5000, 500))  # (sites, clusters)
 NODES, DOMAINS, JOBS_PER_SITE, SITES_PER_CHANGE = 5, 3, 2, 5
@@ -65,14 +67,13 @@ PAGES: list[tuple[str, str, dict[str, str]]] = [
 MAX_P95_MS, MAX_QUERIES = 100.0, 15
 warnings.filterwarnings("ignore", message="No directory at")
 
+Figures = dict[tuple[str, int], dict[str, Any]]  # (page, sites) -> p50, p95, queries, sql
+Verdict = tuple[str, list[dict[str, Any]], bool, bool]  # page, its figures by size, flat, target met
 
-def grow(sites: int, clusters: int) -> None:
-    """Add clusters, nodes, sites, domains, jobs and changes up to the given size."""
-    from django.utils import timezone
 
-    from clusters.approvals.models import ManifestChange
-    from clusters.models import Cluster, Domain, Node, Site
-    from jobs.models import Job
+def grow_clusters(clusters: int) -> None:
+    """Add clusters of NODES nodes (the last one down) up to `clusters`."""
+    from clusters.models import Cluster, Node
 
     have_clusters = Cluster.objects.count()
     new_clusters = Cluster.objects.bulk_create(
@@ -92,6 +93,12 @@ def grow(sites: int, clusters: int) -> None:
         for c in new_clusters
         for n in range(NODES)
     )
+
+
+def grow_sites(sites: int) -> list[Any]:
+    """Add sites up to `sites`, spread over every cluster, each with its domains; the new sites."""
+    from clusters.models import Cluster, Domain, Site
+
     all_clusters = list(Cluster.objects.order_by("pk"))
     have_sites = Site.objects.count()
     new_sites = Site.objects.bulk_create(
@@ -115,6 +122,16 @@ def grow(sites: int, clusters: int) -> None:
         for s in new_sites
         for prefix in ("www", "shop", "erp")[:DOMAINS]
     )
+    return new_sites
+
+
+def add_history(new_sites: list[Any]) -> None:
+    """JOBS_PER_SITE jobs for each new site, and a manifest change for one in SITES_PER_CHANGE."""
+    from django.utils import timezone
+
+    from clusters.approvals.models import ManifestChange
+    from jobs.models import Job
+
     now = timezone.now()
     kinds, states = ("deploy", "module_update", "backup", "scale"), ("succeeded", "succeeded", "failed")
     Job.objects.bulk_create(
@@ -149,8 +166,14 @@ def grow(sites: int, clusters: int) -> None:
         for i, s in enumerate(new_sites)
         if i % SITES_PER_CHANGE == 0
     )
+
+
+def grow(sites: int, clusters: int) -> None:
+    """Add clusters, nodes, sites, domains, jobs and changes up to the given size."""
     from django.db import connection
 
+    grow_clusters(clusters)
+    add_history(grow_sites(sites))
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")  # as autovacuum would have by then: plans as in production
 
@@ -159,14 +182,13 @@ def measure(client: Any, url: str, headers: dict[str, str], requests: int) -> di
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    client.get(url, headers=headers)  # warm caches (templates, permissions)
-    times = []
-    for _ in range(requests):
-        start = time.perf_counter()
+    def get(_: int) -> None:
         response = client.get(url, headers=headers)
-        times.append((time.perf_counter() - start) * 1000)
         if response.status_code != 200:
             raise CannotMeasure(f"{url} answered {response.status_code}")
+
+    client.get(url, headers=headers)  # warm caches (templates, permissions)
+    times = timed_ms(get, range(requests))
     with CaptureQueriesContext(connection) as ctx:
         client.get(url, headers=headers)
     return {
@@ -177,34 +199,21 @@ def measure(client: Any, url: str, headers: dict[str, str], requests: int) -> di
     }
 
 
-def main() -> str:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def parse_args() -> argparse.Namespace:
+    parser = argument_parser(__doc__)
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument(
         "--explain", action="store_true", help="print each page's queries at the largest size"
     )
     add_write_flag(parser)
-    args = parser.parse_args()
-    os.environ.setdefault("PANEL_DEBUG", "false")  # measured as served in production
-    fresh_database("panel_bench_dashboard")
-    from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from django.test import Client
+    return parser.parse_args()
+
+
+def measure_sizes(client: Any, requests: int) -> tuple[Figures, dict[int, str]]:
+    """Grow to each size in turn and measure every page there; the figures, and the load at each."""
     from django.urls import reverse
 
-    from panel.roles import assign_role, ensure_role_groups
-
-    # Not setup_test_environment(): its instrumented template rendering would be measured too.
-    settings.ALLOWED_HOSTS = ["testserver"]
-    ensure_role_groups()
-    user = get_user_model().objects.create_user("bench", password="bench-password-123")
-    assign_role(user, "viewer")
-    client = Client()
-    client.force_login(user)
-
-    figures: dict[tuple[str, int], dict[str, Any]] = {}
+    figures: Figures = {}
     loads = {}
     for sites, clusters in SIZES:
         started = time.perf_counter()
@@ -215,60 +224,78 @@ def main() -> str:
             flush=True,
         )
         for label, name, headers in PAGES:
-            figures[(label, sites)] = got = measure(client, reverse(name), headers, args.requests)
+            figures[(label, sites)] = got = measure(client, reverse(name), headers, requests)
             print(
                 f"  {label:<26} p50 {got['p50']:6.1f} ms  p95 {got['p95']:6.1f} ms"
                 f"  {got['queries']:3} queries"
             )
         loads[sites] = load()
+    return figures, loads
 
+
+def page_verdicts(figures: Figures, explain: bool) -> list[Verdict]:
+    """Print the p95 and query count of every page at every size, and whether each page holds."""
     sizes = [s for s, _ in SIZES]
     head = f"{'page':<26}" + "".join(f"{f'p95 ms @{s}':>14}{'q':>4}" for s in sizes) + "  flat"
     print("\n" + head)
-    verdicts = []
+    found = []
     for label, _, _ in PAGES:
         row = [figures[(label, s)] for s in sizes]
         flat = len({r["queries"] for r in row}) == 1
         big = row[-1]
         ok = flat and big["p95"] < MAX_P95_MS and big["queries"] <= MAX_QUERIES
-        verdicts.append((label, row, flat, ok))
+        found.append((label, row, flat, ok))
         cells = "".join(f"{r['p95']:>14.1f}{r['queries']:>4}" for r in row)
         print(f"{label:<26}{cells}  {'yes' if flat else 'NO'}{'' if ok else '  (target missed)'}")
-    if args.explain:
+    if explain:
         for label, _, _ in PAGES:
             print(f"\n-- {label} at {sizes[-1]:,} sites")
             for sql in figures[(label, sizes[-1])]["sql"]:
                 print(f"   {sql[:300]}")
+    return found
 
-    def worst(sites: int) -> tuple[float, int]:
-        return (
-            max(figures[(label, sites)]["p95"] for label, _, _ in PAGES),
-            max(figures[(label, sites)]["queries"] for label, _, _ in PAGES),
-        )
 
-    p95_500, q_500 = worst(500)
-    p95_5000, q_5000 = worst(5000)
-    met = all(ok for *_, ok in verdicts)
+def worst(figures: Figures, sites: int) -> tuple[float, int]:
+    """The worst p95 and the most queries of any page at `sites` sites."""
+    return (
+        max(figures[(label, sites)]["p95"] for label, _, _ in PAGES),
+        max(figures[(label, sites)]["queries"] for label, _, _ in PAGES),
+    )
+
+
+def main() -> str:
+    args = parse_args()
+    os.environ.setdefault("PANEL_DEBUG", "false")  # measured as served in production
+    fresh_database("panel_bench_dashboard")
+    from django.conf import settings
+
+    # Not setup_test_environment(): its instrumented template rendering would be measured too.
+    settings.ALLOWED_HOSTS = ["testserver"]
+    _, client = viewer_client("bench", password="bench-password-123")
+    figures, loads = measure_sizes(client, args.requests)
+    found = page_verdicts(figures, args.explain)
+    p95_500, q_500 = worst(figures, 500)
+    p95_5000, q_5000 = worst(figures, 5000)
+    all_met = all(ok for *_, ok in found)
     print(
         f"\ntargets at 5,000 sites: every page p95 < {MAX_P95_MS:.0f} ms ({p95_5000:.1f}), "
-        f"<= {MAX_QUERIES} queries ({q_5000}), query count flat in N: "
-        f"{'met' if met else 'NOT met'}"
+        f"<= {MAX_QUERIES} queries ({q_5000}), query count flat in N: {met(all_met)}"
     )
     result = (
         f"RESULT dashboard p95_ms={p95_500:.1f} queries={q_500} "
         f"p95_ms_5000={p95_5000:.1f} queries_5000={q_5000}"
     )
     if args.write:
-        write_section("dashboard", section(args, figures, verdicts, loads, met, result))
+        write_section("dashboard", section(args, figures, found, loads, all_met, result))
     return result
 
 
 def section(
     args: argparse.Namespace,
-    figures: dict[tuple[str, int], dict[str, Any]],
-    verdicts: list[tuple[str, list[dict[str, Any]], bool, bool]],
+    figures: Figures,
+    verdicts: list[Verdict],
     loads: dict[int, str],
-    met: bool,
+    all_met: bool,
     result: str,
 ) -> str:
     sizes = [s for s, _ in SIZES]
@@ -293,7 +320,7 @@ def section(
     lines += [
         "",
         f"Targets at 5,000 sites: p95 < {MAX_P95_MS:.0f} ms and <= {MAX_QUERIES} queries on every page, "
-        f"the same query count at every size: {'met' if met else 'NOT met'}. The machine is shared "
+        f"the same query count at every size: {met(all_met)}. The machine is shared "
         "(2 CPUs, other suites running): a p95 far above its p50 is the load, not the page. The job "
         "and change lists render a site filter of up to 500 slugs, so they grow from 10 to 500 sites "
         "and no further. The cluster counts (dashboard, cluster list) are correlated counts per "

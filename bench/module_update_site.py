@@ -1,0 +1,65 @@
+"""The lab site the module_update benchmark updates: made and deployed with the demo modules, waited
+on until its web replicas run, and removed at the end."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from typing import Any
+
+from bench.module_update_ways import run_job_here, succeeded
+
+
+def make_site(lab: Any) -> Any:
+    """A lab site on the lab's Odoo image, deployed, with the demo modules installed."""
+    from clusters.models import Cluster, Domain, Site
+    from jobs import control
+    from lab.api import FILESTORE_ROOT
+
+    cluster = Cluster.objects.create(name="lab-bench", endpoint=lab.manager_socket, is_lab=True)
+    slug = f"b{uuid.uuid4().hex[:8]}"
+    site = Site.objects.create(
+        cluster=cluster,
+        slug=slug,
+        image=lab.image("odoo").ref,
+        series=lab.image("odoo").series,
+        db_image=lab.image("postgres").ref,
+        redis_image=lab.image("redis").ref,
+        db_name=slug,
+        db_node=lab.workers[0].hostname,
+        replicas=2,
+        filestore_kind=Site.Filestore.BIND,
+        bind_path=f"{FILESTORE_ROOT}/{slug}",
+        traefik_network="",
+        traefik_certresolver="",
+    )
+    Domain.objects.create(site=site, name=f"{slug}.lab.test")
+    control.enqueue = lambda job_id, task_id: None  # jobs run here, as a worker would run them
+    for kind, params in (("deploy", {}), ("module_install", {"modules": ["shop_sale", "shop_stock"]})):
+        succeeded(run_job_here(kind, site, {**params, "backup": False}), f"{kind} failed")
+    site.refresh_from_db()
+    return site
+
+
+def remove_site(client: Any, slug: str) -> None:
+    for service in client.services.list(filters={"name": f"{slug}_"}):
+        with contextlib.suppress(Exception):
+            service.remove()
+    time.sleep(3)  # tasks must be gone before their network and volumes can go
+    for network in client.networks.list(filters={"label": f"panel.site={slug}"}):
+        with contextlib.suppress(Exception):
+            network.remove()
+    for volume in client.volumes.list(filters={"label": f"panel.site={slug}"}):
+        with contextlib.suppress(Exception):
+            volume.remove()
+
+
+def wait_healthy(client: Any, slug: str, web: int, deadline_s: float = 120) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        tasks = client.api.tasks(filters={"service": f"{slug}_odoo", "desired-state": "running"})
+        if sum(1 for t in tasks if t["Status"]["State"] == "running") == web:
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"{slug}_odoo did not get back to {web} running tasks")
