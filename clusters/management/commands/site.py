@@ -49,18 +49,19 @@ from panel.cli import (
 REFUSED = 2
 UNKNOWN = 3  # `site drift`: the cluster cannot be reached, so no verdict
 SITE_FIELDS: list[str] = list(SiteForm.Meta.fields)  # what `site edit --set` may change
-EDIT_FLAGS = (
-    "name",
-    "series",
-    "session_store",
-    "image",
-    "replicas",
-    "workers",
-    "db_node",
-    "db_image",
-    "redis_image",
-    "addons_path",
-)
+# The form's fields `site edit` has a flag of its own for (any other: --set FIELD=VALUE).
+EDIT_FLAGS: dict[str, dict[str, Any]] = {
+    "name": {},
+    "series": {"help": "Odoo series, e.g. 19.0"},
+    "session_store": {"choices": SESSION_STORES, "help": "how replicas share logins"},
+    "image": {},
+    "replicas": {"type": int},
+    "workers": {"type": int},
+    "db_node": {},
+    "db_image": {},
+    "redis_image": {},
+    "addons_path": {},
+}
 
 
 def _add_create(sub: Any) -> None:
@@ -91,16 +92,8 @@ def _add_edit(sub: Any) -> None:
         "edit", help="change a site's settings (the page's form); what is not given is kept"
     )
     edit.add_argument("slug")
-    edit.add_argument("--name")
-    edit.add_argument("--series", help="Odoo series, e.g. 19.0")
-    edit.add_argument("--session-store", choices=SESSION_STORES, help="how replicas share logins")
-    edit.add_argument("--image")
-    edit.add_argument("--replicas", type=int)
-    edit.add_argument("--workers", type=int)
-    edit.add_argument("--db-node")
-    edit.add_argument("--db-image")
-    edit.add_argument("--redis-image")
-    edit.add_argument("--addons-path")
+    for field, options in EDIT_FLAGS.items():
+        edit.add_argument("--" + field.replace("_", "-"), **options)
     edit.add_argument(
         "--set",
         action="append",
