@@ -3,7 +3,7 @@
 #
 # Idempotent: safe on a fresh Debian 12 machine (CI, as root) and on one where
 # everything already runs. No systemd here, so dockerd is started in the
-# background and polled until it answers. See shared/docs/swarm-lab-notes.md.
+# background and polled until it answers.
 set -eu
 
 LAB_REGISTRY="${OPLAB_REGISTRY:-10.231.0.1:5000}"

@@ -93,8 +93,8 @@ def test_site_fields(field, value, message):
     assert message in " ".join(errors_of(site_with(**{field: value}))[field])
 
 
-# Fields the stack renderer checks too (clusters/stack/spec.py): the model refuses them on save with
-# the renderer's own message, instead of the deploy refusing them later.
+# Fields the stack renderer checks too (clusters/stack/rules.py, applied by SiteSpec): the model refuses
+# them on save with the renderer's own message, instead of the deploy refusing them later.
 RENDERER_RULES = [
     ("traefik_entrypoint", "web secure", "Traefik entrypoint 'web secure': use only letters, digits, _ or -"),
     ("traefik_entrypoint", "websecure`)", "Traefik entrypoint 'websecure`)': use only letters"),

@@ -62,7 +62,7 @@ def test_a_read_newer_than_the_approved_change_is_the_baseline(personas, site, m
 def test_a_sites_first_change_names_the_added_dependency_in_the_api_and_on_the_page(
     personas, site, trap_zip, operator_token
 ):
-    """The seed's trap on its first submission: not "unknown" but "added: sale_subscription"."""
+    """The sale_subscription trap on its first submission: not "unknown" but "added: sale_subscription"."""
     response = Client().post(
         reverse("api-site-check", args=[site.slug]),
         {"archive": upload(trap_zip), "select": TRAP_ADDON},

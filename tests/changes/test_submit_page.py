@@ -1,4 +1,5 @@
-"""Submitting a manifest change through the page: the seed's trap, check only, unread sites, host folders."""
+"""Submitting a manifest change through the page: the sale_subscription trap, check only, unread sites,
+host folders."""
 
 from __future__ import annotations
 

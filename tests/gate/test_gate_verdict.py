@@ -1,4 +1,5 @@
-"""The verdict: the seed's trap on real OCA manifests, and each kind of unmet dependency."""
+"""The verdict: an installed addon that newly needs sale_subscription (not installed) on real OCA
+manifests, and each kind of unmet dependency."""
 
 from __future__ import annotations
 
@@ -119,7 +120,7 @@ def test_uninstallable_dependency_or_addon_blocks(change: Path, site: InstalledM
 
 
 def test_addons_not_installed_block_when_named_or_strict(change: Path, site: InstalledModules) -> None:
-    """design.md: a dependency that is not installed blocks. A whole-tree check reports the addons the
+    """A dependency that is not installed blocks. A whole-tree check reports the addons the
     site never installed as notes (a repository holds many); naming one, or strict, blocks on it."""
     whole = check_change(str(change), "17.0", site)
     entry = whole["addons"]["tms_account_asset"]

@@ -1,4 +1,5 @@
-"""The seed's two failures are real on the Swarm lab, and the panel's site fixes both (issue 3, Tests).
+"""The two failures of naive Odoo replicas (file sessions, a filestore per node) are real on the Swarm
+lab, and the panel's site fixes both (issue 3, Tests).
 
 Two replicas of the Odoo stand-in on two different nodes, reached task by task from inside the site's
 overlay network (a one-off task resolves `tasks.<service>` to the two task IPs and talks to each):
@@ -168,7 +169,7 @@ def spread(client: docker.DockerClient, name: str) -> None:
 
 
 def without_fixes(spec: SiteSpec, odoo: ServiceSpec) -> ServiceSpec:
-    """The panel's Odoo service the way the seed ran it: no session_redis (file sessions), and the data
+    """The panel's Odoo service run the naive way: no session_redis (file sessions), and the data
     dir on a named volume, which Swarm creates on each node where a task lands (not shared)."""
     labels = {"panel.site": spec.slug, "panel.role": "nofix", TEST_LABEL: "seed-failures"}
     args = ["--load=base,web" if a.startswith("--load=") else a for a in odoo.args]

@@ -1,4 +1,4 @@
-"""The Odoo stand-in honours the contracts of shared/docs/odoo-swarm-facts.md.
+"""The Odoo stand-in honours the Odoo contracts listed in lab/images/odoo/README.md.
 
 Each test runs lab/images/odoo/odoo as a subprocess against the local PostgreSQL (a throwaway
 database, dropped afterwards) and Redis. No Django, no Docker.

@@ -283,7 +283,7 @@ def test_update_with_a_new_dependency_on_the_path_installs_it_and_its_auto_insta
     install_both(odoo)
     write_addon(addons, "dep_mod", depends=["base", "mail"])
     result = odoo("-u", "dep_mod")
-    assert result.returncode == 0, result.stderr  # real 19: exit 0, no warning (facts §8)
+    assert result.returncode == 0, result.stderr  # real 19: exit 0, no warning
     assert not re.search(r" (WARNING|ERROR|CRITICAL) ", result.stderr), result.stderr
     mods = states(db)
     assert mods["mail"][0] == mods["mail_follower"][0] == mods["bus"][0] == "installed"
@@ -351,7 +351,8 @@ def test_flags_removed_in_19_are_refused_there_and_known_before(flag):
 
 @pytest.mark.parametrize("series", ["17.0", "19.0"])
 def test_every_option_the_panel_renders_is_known(series):
-    # clusters/stack/render.py: _odoo, _cron, render_update_task and _odoo_common_args.
+    # clusters/stack: render.py's _odoo and _cron, one_off.py's render_update_task, service_parts.py's
+    # odoo_common_args.
     panel = [
         "--load=base,web", "--data-dir=/tmp/x", "--addons-path=/tmp", "--proxy-mode", "--db-filter=^x$",
         "--no-database-list", "--workers=0", "--max-cron-threads=0", "--database=x", "-d", "x", "-u", "x",

@@ -49,9 +49,9 @@ def test_failing_module_exit_255(db_with):  # type: ignore[no-untyped-def]
 
 def test_unmet_dependency_exit_0_names_what_vanished(db_with):  # type: ignore[no-untyped-def]
     db, addons = db_with
-    h.write_addon(addons, "shop_base", depends=["sale", "sale_subscription"])  # the seed's trap
+    h.write_addon(addons, "shop_base", depends=["sale", "sale_subscription"])  # a dependency not installed
     # Known to the database (e.g. an Enterprise module listed once) but with no code here: Odoo takes
-    # the skip path and exits 0 (facts §4); with no row at all it raises and exits 255 instead.
+    # the skip path and exits 0; with no row at all it raises and exits 255 instead.
     h.execute(db, "INSERT INTO ir_module_module (name, state) VALUES ('sale_subscription', 'uninstalled')")
     r = h.run(
         [*h.db_args(db), "--addons-path", str(addons), "-u", "shop_base", "--stop-after-init", "--no-http"]

@@ -1,5 +1,5 @@
 """The log judge on real Odoo 19.0 logs (../shared/data/odoo-19-logs, read in place): every shared log
-gets the verdict its run deserves, and `manage.py odoo-log judge` keeps its contract (README, Commands).
+gets the verdict its run deserves, and `manage.py odoo-log judge` keeps its contract (README, Command line).
 
 The real logs are the oracle. A missing shared folder fails here, loudly: never a skip."""
 
@@ -137,9 +137,9 @@ def test_real_log_verdict_without_the_modules(name):  # type: ignore[no-untyped-
     assert verdict.ok is (case.ok or name == "d2_update_uninstalled_mail.log"), verdict.reasons
 
 
-# --- An update that installs modules nobody asked for (facts §8) -------------------------------
+# --- An update that installs modules nobody asked for (seen on real 19) ------------------------
 # No real log of it is shared (the README's table has none): this one is made from d2's lines
-# (a real 19 `-u`) with the lines facts §8 describes: `-u dep_mod` whose new manifest depends on
+# (a real 19 `-u`) and what real 19 was seen to do: `-u dep_mod` whose new manifest depends on
 # mail (on the path, not installed) installs mail and auto-install modules, and exits 0. Odoo
 # loads by (depth, name): a new dependency before dep_mod, its followers before or after it.
 

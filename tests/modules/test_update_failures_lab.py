@@ -71,7 +71,7 @@ def test_unmet_dependency_exit_0(make_site, monkeypatch, docker_client, lab):  #
     }
     push_variant(lab, docker_client, site, [manifest_line("sale_subscription", subscription)])
     site = deploy_and_install(monkeypatch, site)
-    # ...then shop_base depends on it and its code is gone (the seed's dependency trap).
+    # ...then shop_base depends on it and its code is gone (a dependency not installed in production).
     depends = {**SHOP_BASE, "depends": ["sale", "sale_subscription"]}
     push_variant(lab, docker_client, site, [manifest_line("shop_base", depends)])
     site = redeploy(monkeypatch, site)

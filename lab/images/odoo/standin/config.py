@@ -2,7 +2,7 @@
 
 Precedence as in Odoo (odoo/tools/config.py): command line over the `[options]` section of the config
 file (-c, else $ODOO_RC). The official image's entrypoint turns HOST/PORT/USER/PASSWORD into --db_*
-flags unless the config file sets them (facts §5 "Paths"); here they fill whatever is still unset.
+flags unless the config file sets them; here they fill whatever is still unset.
 """
 
 import argparse
@@ -61,7 +61,7 @@ class Config:
     dbfilter: str = ""
     addons_path: list[str] = field(default_factory=list)
     data_dir: str = os.path.expanduser("~/.local/share/Odoo")
-    # 19 adds rpc (XML/JSON-RPC) to the defaults (facts §1 "--load").
+    # 19 adds rpc (XML/JSON-RPC) to the defaults.
     server_wide_modules: list[str] = field(
         default_factory=lambda: ["base", "rpc", "web"] if MAJOR >= 19 else ["base", "web"]
     )
@@ -72,7 +72,7 @@ class Config:
     workers: int = 0
     max_cron_threads: int = 2
     without_demo: str | bool = False
-    with_demo: bool = False  # 19: demo data is off unless --with-demo (facts §1 "Demo data")
+    with_demo: bool = False  # 19: demo data is off unless --with-demo
     log_level: str = "info"
     stop_after_init: bool = False
     init: dict[str, int] = field(default_factory=dict)
@@ -153,7 +153,7 @@ _IGNORED_FLAGS = (
 
 
 def _parser() -> argparse.ArgumentParser:
-    """Odoo's optparse options for the series imitated (facts §1): 19 dropped the xmlrpc and
+    """Odoo's optparse options for the series imitated: 19 dropped the xmlrpc and
     longpolling aliases and added --with-demo."""
     p = _Parser(prog="odoo", allow_abbrev=True, add_help=True, description="Odoo stand-in (lab fixture)")
     a = p.add_argument
@@ -177,7 +177,7 @@ def _parser() -> argparse.ArgumentParser:
     a("--gevent-port", *(["--longpolling-port"] if old else []), dest="gevent_port", type=int)
     a("--workers", dest="workers", type=int)
     a("--max-cron-threads", dest="max_cron_threads", type=int)
-    # 16/17 take a value (--without-demo=all); 19 makes it an optional bool (facts §1 "Demo data").
+    # 16/17 take a value (--without-demo=all); 19 makes it an optional bool.
     a("--without-demo", dest="without_demo", nargs="?", const="all")
     if not old:
         a("--with-demo", dest="with_demo", action="store_true")
@@ -228,7 +228,7 @@ def _modules_dict(value: str | None) -> dict[str, int]:
         return {}
     names = dict.fromkeys(value.split(","), 1)
     if MAJOR >= 19 and "all" in names:
-        # 19: `-u all` is rewritten into an update of base, which cascades (facts §1).
+        # 19: `-u all` is rewritten into an update of base, which cascades.
         names.pop("all")
         names["base"] = 1
     return names

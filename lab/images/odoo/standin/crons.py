@@ -2,7 +2,7 @@
 
 Each poll logs `cronN polling for jobs` (DEBUG in Odoo, INFO here so the lab can see which replica
 runs crons) and, for every loaded database, records a heartbeat row in standin_cron_run, unless a
-module is in a `to %` state: then cron skips the database with Odoo's WARNING (facts §2).
+module is in a `to %` state: then cron skips the database with Odoo's WARNING.
 """
 
 import logging

@@ -1,14 +1,14 @@
 """The dependency graph of modules being loaded (odoo/modules/graph.py, Odoo 14-18).
 
 A module enters the graph only when all its dependencies (from the manifest on disk) are in it.
-The others are silently left out after an INFO `Unmet dependencies` line (facts §4).
+The others are silently left out after an INFO `Unmet dependencies` line; the run still exits 0.
 """
 
 import logging
 
 from . import MAJOR, manifest
 
-# 19 rewrote graph.py as module_graph.py, with its own wording (facts §8): no `Unmet dependencies`.
+# 19 rewrote graph.py as module_graph.py, with its own wording: no `Unmet dependencies`.
 _logger = logging.getLogger("odoo.modules.module_graph" if MAJOR >= 19 else "odoo.modules.graph")
 
 FLAGS = ("init", "update", "demo")

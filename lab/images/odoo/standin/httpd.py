@@ -1,9 +1,9 @@
 """The HTTP routes the lab needs, with Odoo 17's observable behaviour (odoo/http.py, addons/web).
 
-- /web/health: 200 {"status": "pass"}, no session, no database unless ?db_server_status (facts §5).
+- /web/health: 200 {"status": "pass"}, no session, no database unless ?db_server_status.
 - /web/login, /web, /web/session/logout: session cookie `session_id`; 303 redirects like Odoo's
   request.redirect. A session unknown to this replica's store is a new anonymous session, which is
-  what turns two replicas with file sessions into the login loop of the seed article.
+  what turns two replicas with file sessions into an endless redirect back to the login page.
 - /web/binary/upload_attachment and /web/content/<id>: files in data_dir/filestore/<db>/<sha[:2]>/<sha>;
   a file missing from this replica's disk is a 500, as in Odoo (Stream.from_attachment os.stat).
 Every response carries X-Standin-Host (socket.gethostname()) so tests can tell replicas apart.
@@ -272,7 +272,7 @@ class App:
 
     def dispatch(self, req: Request) -> Response:
         # A registry that failed to load (broken code) is loaded again by each request, which fails
-        # again: every request answers 500, /web/health included (facts §8).
+        # again: every request answers 500, /web/health included (seen on real 19).
         for db in loading.failed_registries():
             self.registry(db)
         if isinstance(self.store, BrokenStore):  # the store is used before any route (g log)
@@ -280,7 +280,7 @@ class App:
         if req.path == "/web/health":  # auth='none', save_session=False
             return self.health(req)
         if MAJOR >= 19 and self.server_wide.failed:
-            # 19's asset loader treats server-wide modules as installed (facts §8): every page 500s.
+            # 19's asset loader treats server-wide modules as installed: every page 500s.
             raise RuntimeError(
                 f"server-wide module(s) {', '.join(self.server_wide.failed)} not found on the addons path"
             )

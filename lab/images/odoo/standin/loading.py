@@ -1,7 +1,7 @@
 """Loading a database's modules (odoo/modules/loading.py load_modules, registry.py Registry.new).
 
-Markers and their levels are those of facts §1 "Log format and markers". Each module that is
-installed or upgraded is committed on its own: updates are not atomic (facts §1 "Exit codes").
+Markers and their levels are Odoo's own (`loading N modules...`, `Modules loaded.`, ...). Each module
+that is installed or upgraded is committed on its own: updates are not atomic.
 """
 
 import itertools
@@ -169,8 +169,7 @@ def load_modules(cfg, dbname: str, update_module: bool) -> str:
 def _mark_modules(cr, cfg, paths: list[str]) -> None:
     """STEP 2: mark the modules named by -i / -u.
 
-    facts §1: -i only picks uninstalled modules, -u only installed ones, then cascades to installed
-    dependents.
+    -i only picks uninstalled modules, -u only installed ones, then cascades to installed dependents.
     """
     _logger.info("updating modules list")
     _allow("update_list", [])

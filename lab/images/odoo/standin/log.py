@@ -1,4 +1,4 @@
-"""Odoo's log format on stderr (facts §1 "Log format and markers", odoo/netsvc.py).
+"""Odoo's log format on stderr (odoo/netsvc.py).
 
 `%(asctime)s %(pid)s %(levelname)s %(dbname)s %(name)s: %(message)s %(perf_info)s`; the database is
 the current thread's `dbname` attribute, else `?`; level 25 prints as INFO.

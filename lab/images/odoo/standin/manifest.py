@@ -1,4 +1,4 @@
-"""Addons on disk: discovery and `__manifest__.py` (facts §3, odoo/modules/module.py).
+"""Addons on disk: discovery and `__manifest__.py` (odoo/modules/module.py).
 
 A manifest is a single dict literal, read with ast.literal_eval and never executed.
 """
@@ -170,7 +170,7 @@ def _raised(stmt: ast.Raise) -> Exception:
 def import_module(name: str, paths: list[str]) -> None:
     """load_openerp_module: `import odoo.addons.<name>`. The stand-in does not execute addon code; it
     reads `__init__.py` and raises what a top-level `raise` (or a syntax error) would, which is how
-    a test makes an addon whose Python breaks on import (facts §8). CRITICAL `Couldn't load module`.
+    a test makes an addon whose Python breaks on import. CRITICAL `Couldn't load module`.
     """
     if name in _imported:
         return

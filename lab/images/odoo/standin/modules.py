@@ -1,4 +1,4 @@
-"""ir.module.module's state machine (odoo/addons/base/models/ir_module.py, facts §1 and §2).
+"""ir.module.module's state machine (odoo/addons/base/models/ir_module.py).
 
 update_list, button_install (with auto_install), button_upgrade (with the cascade to installed
 dependents) and reset_modules_state, over the real tables.
@@ -69,7 +69,7 @@ def _update_dependencies(cr, module_id: int, depends: list[str], auto_required) 
 
 
 def check_module_names(cr, names) -> None:
-    """loading._check_module_names: unknown names are only a WARNING (facts §1)."""
+    """loading._check_module_names: unknown names are only a WARNING, never an error."""
     mod_names = set(names)
     if "base" in mod_names:
         mod_names.discard("all")  # 'all' is only a dummy name next to base
@@ -156,7 +156,7 @@ class Modules:
             ]
 
     def button_upgrade(self, names: list[str]) -> None:
-        """Mark names and every installed module depending on them `to upgrade` (facts §1)."""
+        """Mark names and every installed module depending on them `to upgrade`."""
         todo = list(names)
         if "base" in names:
             todo += [n for n in sorted(self.state) if self.state[n] == "installed" and n not in todo]
@@ -193,7 +193,7 @@ class Modules:
 
 
 def reset_modules_state(cfg, dbname: str) -> None:
-    """Registry.new's cleanup after a failed load (facts §1 "Exit codes")."""
+    """Registry.new's cleanup after a failed load, before the exception is re-raised (exit 255)."""
     with pg.Cursor(cfg, dbname) as cr:
         if not schema.is_initialized(cr):  # the table may not exist if installation failed
             return

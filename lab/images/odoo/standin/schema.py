@@ -1,6 +1,6 @@
 """The stand-in's tables and `init db` (odoo/modules/db.py initialize).
 
-ir_module_module and ir_module_module_dependency keep the stored columns of facts §2. The other
+ir_module_module and ir_module_module_dependency keep Odoo's stored columns (ir_module.py). The other
 tables are the minimum behind the HTTP routes (users, attachments) and the cron heartbeat.
 """
 

@@ -1,8 +1,8 @@
 """`odoo` main (odoo/cli/server.py main, odoo/service/server.py ThreadedServer/PreforkServer.run).
 
-- A database named with -d that does not exist is created and gets base (facts §1, the typo trap).
+- A database named with -d that does not exist is created and gets base: a typo creates a database.
 - --stop-after-init: load/update the databases and exit with preload_registries' code: -1 on a
-  failure, i.e. process status 255 (facts §1 "Exit codes"); everything else exits 0.
+  failure, i.e. process status 255; everything else exits 0.
 - Otherwise: the HTTP server starts first (health answers while modules load), then the databases
   are loaded, then the cron threads; SIGTERM/SIGINT end the process promptly with status 0.
 """
@@ -104,7 +104,7 @@ def main(argv: list[str]) -> int:
     if cfg.stop_after_init:
         bound = None
         if cfg.workers > 0 and cfg.http_enable:
-            # PreforkServer.start() binds the HTTP port even when stopping (facts §1): add --no-http.
+            # PreforkServer.start() binds the HTTP port even when stopping: add --no-http.
             bound = socket.create_server((cfg.http_interface or "0.0.0.0", cfg.http_port))  # noqa: S104
         rc = loading.preload_registries(cfg, cfg.db_names)
         if bound:

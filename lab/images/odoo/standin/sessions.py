@@ -3,8 +3,8 @@
 No store is built into the stand-in's core: the stores are addons an image carries in an addons
 folder (lab/images/odoo/session_addons/<series>/), loaded server-wide with --load like real ones:
 - camptocamp's session_redis (16.0-18.0 releases): active when server-wide, on the addons path, AND
-  ODOO_SESSION_REDIS is 1/true (facts §5; session_redis/http.py, session.py). Its 18.0 code on 19
-  makes every request answer 500 (facts §8, real log g_session_redis_enabled1.log).
+  ODOO_SESSION_REDIS is 1/true (session_redis/http.py, session.py). There is no 19.0 release; its
+  18.0 code on 19 makes every request answer 500 (real log g_session_redis_enabled1.log).
 - OCA's session_db (19.0 release too): sessions in PostgreSQL at $SESSION_DB_URI, in a table of its
   own (http_sessions), active when server-wide and on the addons path.
 """
@@ -40,7 +40,7 @@ class ServerWide:
 
 def load_server_wide_modules(cfg) -> ServerWide:
     names = list(cfg.server_wide_modules)
-    if MAJOR >= 19:  # base and web are always forced in (facts §1 "--load")
+    if MAJOR >= 19:  # 19 always forces base and web into --load
         names += [m for m in ("base", "web") if m not in names]
     paths = cfg.all_addons_paths
     result = ServerWide()
@@ -211,7 +211,7 @@ def _is_true(value: str | None) -> bool:
 
 def _purge_fs_sessions(path: str) -> None:
     # session_redis http.py purges data_dir/sessions at import. Its loop reuses `path`, so after the
-    # first entry every unlink fails (facts §5): "OS Error during purge of redis sessions." warnings.
+    # first entry every unlink fails: "OS Error during purge of redis sessions." warnings.
     for fname in os.listdir(path):
         path = os.path.join(path, fname)
         try:
@@ -300,7 +300,7 @@ def make_store(cfg, server_wide: ServerWide | None = None):
         return store
     if "session_redis" in loaded and _is_true(env.get("ODOO_SESSION_REDIS")):
         if MAJOR >= 19 and "session_redis" in incompatible:
-            # camptocamp's 18.0 code on 19 (facts §8): the patched store cannot even be created.
+            # camptocamp's 18.0 code on 19 (seen on real 19): the patched store cannot even be created.
             return BrokenStore(
                 TypeError("Cannot use cached_property instance without calling __set_name__ on it.")
             )

@@ -1,5 +1,5 @@
 # ruff: noqa: B018 (a manifest is a bare dict literal)
-# Stand-in manifest: 19's XML-RPC/JSON-RPC module, server-wide by default (facts §1 "--load").
+# Stand-in manifest: 19's XML-RPC/JSON-RPC module, server-wide by default (19's --load is base,rpc,web).
 # standin_since: the stand-in's own key, the first series whose Odoo has the module.
 {
     "name": "RPC",

@@ -1,6 +1,6 @@
 # ruff: noqa: B018 (a manifest is a bare dict literal)
-# camptocamp/odoo-cloud-platform session_redis, as an image carries it (no 19.0 release exists,
-# facts §8). The stand-in's code for it is standin/sessions.py.
+# camptocamp/odoo-cloud-platform session_redis, as an image carries it (no 19.0 release exists).
+# The stand-in's code for it is standin/sessions.py.
 {
     "name": "Sessions in Redis",
     "summary": "Store web sessions in Redis",
