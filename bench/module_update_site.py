@@ -15,25 +15,11 @@ def make_site(lab: Any) -> Any:
     """A lab site on the lab's Odoo image, deployed, with the demo modules installed."""
     from clusters.models import Cluster, Domain, Site
     from jobs import control
-    from lab.api import FILESTORE_ROOT
+    from lab.sites import lab_site_fields
 
     cluster = Cluster.objects.create(name="lab-bench", endpoint=lab.manager_socket, is_lab=True)
     slug = f"b{uuid.uuid4().hex[:8]}"
-    site = Site.objects.create(
-        cluster=cluster,
-        slug=slug,
-        image=lab.image("odoo").ref,
-        series=lab.image("odoo").series,
-        db_image=lab.image("postgres").ref,
-        redis_image=lab.image("redis").ref,
-        db_name=slug,
-        db_node=lab.workers[0].hostname,
-        replicas=2,
-        filestore_kind=Site.Filestore.BIND,
-        bind_path=f"{FILESTORE_ROOT}/{slug}",
-        traefik_network="",
-        traefik_certresolver="",
-    )
+    site = Site.objects.create(cluster=cluster, **lab_site_fields(lab, slug))
     Domain.objects.create(site=site, name=f"{slug}.lab.test")
     control.enqueue = lambda job_id, task_id: None  # jobs run here, as a worker would run them
     for kind, params in (("deploy", {}), ("module_install", {"modules": ["shop_sale", "shop_stock"]})):

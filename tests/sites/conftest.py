@@ -10,7 +10,7 @@ import docker
 import pytest
 
 from clusters.models import Cluster, Domain, Site
-from lab.api import FILESTORE_ROOT
+from lab.sites import lab_site_fields
 
 
 @pytest.fixture
@@ -47,25 +47,12 @@ def new_lab_site(  # type: ignore[no-untyped-def]
     """A site on the lab with its own image tag, so a test can push a new image under it. On the
     lab's 17.0 stand-in unless `image` names another of the lab's Odoo images (e.g. "odoo19")."""
     slug = f"t{uuid.uuid4().hex[:8]}"
-    odoo = lab.image(kw.pop("image", "odoo"))
+    odoo_name = kw.pop("image", "odoo")
+    odoo = lab.image(odoo_name)
     tag = f"{lab.registry}/oplab/site-{slug}:{odoo.series}"
     retag(client, odoo.ref, tag)
-    site = Site.objects.create(
-        cluster=cluster,
-        slug=slug,
-        image=tag,
-        series=kw.pop("series", odoo.series),
-        db_image=lab.image("postgres").ref,
-        redis_image=lab.image("redis").ref,
-        db_name=slug,
-        db_node=lab.workers[0].hostname,
-        replicas=replicas,
-        filestore_kind=Site.Filestore.BIND,
-        bind_path=f"{FILESTORE_ROOT}/{slug}",
-        traefik_network="",
-        traefik_certresolver="",
-        **kw,
-    )
+    fields = lab_site_fields(lab, slug, odoo=odoo_name, image=tag)
+    site = Site.objects.create(cluster=cluster, **{**fields, "replicas": replicas, **kw})
     for name in domains:
         Domain.objects.create(site=site, name=f"{slug}-{name}")
     return site

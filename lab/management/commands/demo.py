@@ -9,8 +9,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError, CommandParser
 
 from clusters.models import Cluster, Domain, Site
-from lab.api import FILESTORE_ROOT, LabInfo, info
+from lab.api import LabInfo, info
 from lab.errors import LabError
+from lab.sites import lab_site_fields
 from panel.cli import WHOLE, PanelCommand
 
 SLUG = "demo"
@@ -66,22 +67,8 @@ class Command(PanelCommand):
         """
         site = Site.objects.filter(slug=slug).first()
         if site is None:
-            site = Site.objects.create(
-                cluster=cluster,
-                slug=slug,
-                name="Demo shop",
-                image=lab.image(DEMO_IMAGE).ref,
-                series=lab.image(DEMO_IMAGE).series,
-                db_image=lab.image("postgres").ref,
-                redis_image=lab.image("redis").ref,
-                db_name="demo",
-                db_node=lab.workers[0].hostname,
-                replicas=2,
-                filestore_kind=Site.Filestore.BIND,
-                bind_path=f"{FILESTORE_ROOT}/{slug}",
-                traefik_network="",
-                traefik_certresolver="",
-            )
+            fields = lab_site_fields(lab, slug, odoo=DEMO_IMAGE)
+            site = Site.objects.create(cluster=cluster, **{**fields, "name": "Demo shop", "db_name": "demo"})
             for name in domains:
                 Domain.objects.create(site=site, name=name)
             self.stdout.write(f"created site {slug} on the lab")
