@@ -87,7 +87,9 @@ def _isolate_parallel_process(worker: str) -> None:
     os.makedirs(tmp, exist_ok=True)
     os.environ["TMPDIR"] = tempfile.tempdir = tmp
 
-    url = settings.REDIS_URL.rpartition("/")[0] + f"/{10 + int(worker[2:])}"
+    # PANEL_TEST_REDIS_FIRST_DB moves the range, so that two suites on one machine stay apart.
+    first = int(os.environ.get("PANEL_TEST_REDIS_FIRST_DB", "10"))
+    url = settings.REDIS_URL.rpartition("/")[0] + f"/{first + int(worker[2:])}"
     os.environ["PANEL_REDIS_URL"] = os.environ["PANEL_JOB_LOG_REDIS_URL"] = url
     cache = {**settings.CACHES["default"], "LOCATION": url}
     # override_settings (left on for the session) also resets the cache handler already set up.
