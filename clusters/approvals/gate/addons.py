@@ -14,9 +14,10 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from clusters.approvals.gate.errors import FileError, GateError, ManifestError
-from clusters.approvals.gate.manifest import is_addon_name, read_manifest
+from clusters.approvals.gate.manifest import is_addon_name, parse_manifest, read_manifest
 
 MANIFEST_NAMES = ("__manifest__.py", "__openerp__.py")
 MAX_ADDONS = 50_000
@@ -32,6 +33,9 @@ class Addon:
     depends: tuple[str, ...]
     installable: bool
     version: str | None
+    # Odoo installs an auto_install addon by itself once its depends (True) or the listed ones are
+    # installed: the blast radius of installing anything.
+    auto_install: bool | tuple[str, ...] = False
 
 
 @dataclass
@@ -102,15 +106,44 @@ def _manifests_in(base: str) -> Iterable[tuple[str, str]]:
 
 
 def _load(name: str, manifest_path: str) -> Addon:
-    manifest = read_manifest(manifest_path)
-    depends = manifest.get("depends", [])
+    return addon_from(name, os.path.dirname(manifest_path), read_manifest(manifest_path))
+
+
+def addon_from(name: str, folder: str, manifest: dict[str, Any]) -> Addon:
+    """An Addon from a manifest already parsed (parse_manifest checked its fields)."""
+    auto = manifest.get("auto_install", False)
     return Addon(
         name=name,
-        path=os.path.dirname(manifest_path),
-        depends=tuple(dict.fromkeys(depends)),
+        path=folder,
+        depends=tuple(dict.fromkeys(manifest.get("depends", []))),
         installable=manifest.get("installable", True),
         version=manifest.get("version"),
+        auto_install=tuple(auto) if isinstance(auto, list | tuple) else bool(auto),
     )
+
+
+def index_from_texts(paths: list[str], entries: Iterable[tuple[str, str, str]]) -> AddonsIndex:
+    """The index of addons read elsewhere (an image): (name, folder, manifest text), in addons-path
+    order so that the first path wins, as with discover_addons. GateError lists every bad manifest."""
+    index = AddonsIndex(paths=paths)
+    errors: list[FileError] = []
+    for name, folder, text in entries:
+        where = f"{folder}/__manifest__.py"
+        if not is_addon_name(name):
+            errors.append(FileError(where, f"folder name {name!r} is not a valid addon name"))
+            continue
+        try:
+            addon = addon_from(name, folder, parse_manifest(text.encode(), where))
+        except ManifestError as exc:
+            errors.extend(exc.errors)
+            continue
+        if name in index.addons:
+            index.shadowed.append(addon)
+        else:
+            index.addons[name] = addon
+    if errors:
+        raise GateError(f"{len(errors)} manifest(s) refused", errors)
+    return index
 
 
 def core_addons(series: str) -> frozenset[str]:

@@ -187,3 +187,8 @@ def _check_fields(manifest: dict[Any, Any], path: str) -> None:
     version = manifest.get("version")
     if version is not None and not isinstance(version, str):
         raise ManifestError(path, f"'version' must be a string, not {type(version).__name__}")
+    auto = manifest.get("auto_install", False)
+    if not isinstance(auto, bool) and not (isinstance(auto, list) and all(is_addon_name(d) for d in auto)):
+        raise ManifestError(
+            path, f"'auto_install' must be True, False or a list of addon names, not {auto!r}"
+        )

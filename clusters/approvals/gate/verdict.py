@@ -28,6 +28,7 @@ from typing import Any
 from clusters.approvals.gate.addons import AddonsIndex, core_addons, discover_addons
 from clusters.approvals.gate.closure import compute_closures, dependents, reverse_depends
 from clusters.approvals.gate.installed import InstalledModules
+from clusters.approvals.gate.installs import auto_installed, install_note
 from clusters.approvals.gate.report import resolve_selection
 
 
@@ -72,7 +73,8 @@ def check_change(
     Shape: {series, passes, installed_snapshot: {source, read_at, count}, addons_paths, blocked: [names],
     blast_radius: [union], warnings: [str], addons: {name: {installed, installed_version, version,
     installable, depends, new, depends_added, depends_removed, closure, missing, not_installed,
-    not_installable, outside_paths, blocked, reasons, notes, blast_radius}}}; lists sorted.
+    not_installable, outside_paths, blocked, reasons, notes, blast_radius,
+    would_install: {modules, auto_install}}}}; lists sorted.
     """
     core = core_addons(series)
     index = index or discover_addons(addons_paths)
@@ -85,6 +87,7 @@ def check_change(
         closure = closures[name].closure if name in closures else frozenset()
         entry = _entry(name, closure, index, core, installed, current_depends)
         _judge(name, entry, installed, series, strict or select is not None)
+        _would_install(entry, index, installed)
         if entry["blocked"]:
             radius = dependents(reverse, [name]) | {name}
             entry["blast_radius"] = sorted(n for n in radius if n in installed)
@@ -123,6 +126,16 @@ def _blast_graph(
         for name, deps in source.items():
             graph.setdefault(name, set()).update(deps)
     return graph
+
+
+def _would_install(entry: dict[str, Any], index: AddonsIndex, installed: InstalledModules) -> None:
+    """Odoo 19 installs a new dependency that is on the addons path (and what auto-installs after it)
+    instead of dropping the addon: name them, the blast radius in the other direction."""
+    present = entry["not_installed"]
+    followers = auto_installed(index, installed.versions, present) if present else []
+    entry["would_install"] = {"modules": present, "auto_install": followers}
+    if present and entry["blocked"]:
+        entry["reasons"].append(install_note(present, followers))
 
 
 def _classify(
