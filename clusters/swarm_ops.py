@@ -24,6 +24,10 @@ DOWNTIME_POLL_S = 0.25
 ENDED = {"complete", "failed", "rejected", "shutdown", "orphaned", "remove"}
 
 
+class Refused(Exception):
+    """Refused before anything changed (preflight, the image check, the gate): the site is as it was."""
+
+
 class SwarmError(Exception):
     """A step failed; the message is written for the job log and the user."""
 

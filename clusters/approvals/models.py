@@ -28,6 +28,7 @@ class ChangeSource(models.TextChoices):
     UPLOAD = "upload", "Uploaded archive"
     FOLDER = "folder", "Folder on the panel's host"
     API = "api", "HTTP API"
+    IMAGE = "image", "Addons of a new image (read at deploy)"
 
 
 class ManifestChange(models.Model):

@@ -38,6 +38,25 @@ def submit(
     require(user, "operate")
     if source == ChangeSource.FOLDER:
         require(user, "admin")  # a path on the panel's host
+    return _store(site, evaluation, source, title, user, user.get_username(), request)
+
+
+def record_image(site: Site, evaluation: Evaluation, *, actor: Any, actor_name: str) -> ManifestChange:
+    """A new image's addons, as a deploy read them: stored like an upload, so that the change page
+    shows the verdict and an admin may override a block for this digest (actor: who started the
+    deploy; a command line's has no panel user)."""
+    return _store(site, evaluation, ChangeSource.IMAGE, "", actor, actor_name, None)
+
+
+def image_change(site: Site, source_name: str) -> ManifestChange | None:
+    """The latest change recorded for this image of this site."""
+    changes = ManifestChange.objects.filter(site=site, source=ChangeSource.IMAGE, source_name=source_name)
+    return changes.order_by("-id").first()
+
+
+def _store(
+    site: Site, evaluation: Evaluation, source: ChangeSource, title: str, user: Any, who: str, request: Any
+) -> ManifestChange:
     verdict = evaluation.verdict
     state = workflow.initial_state(verdict)
     with transaction.atomic():
@@ -55,7 +74,7 @@ def submit(
             manifests=evaluation.manifests,
             modules_read_at=site.modules_read_at,
             submitted_by=user,
-            submitted_by_name=user.get_username(),
+            submitted_by_name=who,
         )
         ChangeAddon.objects.bulk_create(
             [
@@ -69,7 +88,7 @@ def submit(
         record(
             "manifest.submit",
             request=request,
-            actor=user,
+            actor=user if user is not None else who,
             target=change,
             site=site,
             after={

@@ -17,8 +17,9 @@ import docker
 
 from clusters import swarm_ops as ops
 from clusters.models import Site
-from clusters.sites import image_check
+from clusters.sites import boot_check, image_check
 from clusters.sites.client import set_status, site_client
+from clusters.sites.image_gate import gate_image
 from clusters.sites.site_spec import spec_for
 from clusters.stack import SiteSpec, SpecError, preflight, render
 from clusters.stack.preflight import blocking
@@ -28,6 +29,7 @@ from panel.crypto import reveal
 
 Log = Callable[[str], object]
 Step = Callable[[str], contextlib.AbstractContextManager[Any]]
+Gate = Callable[[docker.DockerClient, SiteSpec], None]
 CONVERGE_S = 600.0
 PROBE_S = 120.0
 
@@ -75,19 +77,24 @@ def _pinned(
     return replace(spec, image_digest=digest)
 
 
-def _checked(client: docker.DockerClient, spec: SiteSpec, run_id: str, log: Log, step: Step) -> Any:
-    """The preflight and the image check; the rendered stack when both pass."""
+def _checked(
+    client: docker.DockerClient, spec: SiteSpec, run_id: str, log: Log, step: Step, gate: Gate | None
+) -> Any:
+    """The preflight, the image check and the gate; the rendered stack when all pass. A refusal
+    raises ops.Refused: nothing has changed yet."""
     with step("Preflight"):
         problems = blocking(preflight(spec))
         for p in problems:
             log(f"preflight: {p.title}: {p.reason} Fix: {p.fix}")
         if problems:
-            raise ops.SwarmError(f"preflight failed: {', '.join(p.title for p in problems)}")
+            raise ops.Refused(f"preflight failed: {', '.join(p.title for p in problems)}")
         stack = render(spec)
     with step("Image check"):
         refused = image_problems(client, spec, run_id, log)
         if refused:
-            raise ops.SwarmError("the image cannot serve this site: " + " ".join(refused))
+            raise ops.Refused("the image cannot serve this site: " + " ".join(refused))
+        if gate is not None:
+            gate(client, spec)
     return stack
 
 
@@ -113,14 +120,16 @@ def deploy(
     step: Step = _no_step,
     converge_s: float = CONVERGE_S,
     resolve: bool = True,
+    gate: Gate | None = None,
 ) -> DeployResult:
-    """resolve=False keeps the digest already pinned in `spec` (reconcile, domain changes)."""
+    """resolve=False keeps the digest already pinned in `spec` (reconcile, domain changes). `gate`
+    judges the image's addons (raising ops.Refused) before anything changes."""
     if resolve:
         with step("Resolve image"):
             spec = _pinned(client, spec, registry_auth, log)
     elif not spec.image_digest:
         raise ops.SwarmError("the site has no pinned digest yet: deploy it first")
-    stack = _checked(client, spec, run_id, log, step)
+    stack = _checked(client, spec, run_id, log, step, gate)
     result = DeployResult(digest=spec.image_digest or "", created=[], updated=[], healthy=[])
     with step("Database and Redis"):
         if ops.ensure_network(client, stack.network):
@@ -128,9 +137,12 @@ def deploy(
         _apply(client, stack, ("db", "redis"), result, deadline_s=converge_s, log=log)
     web = [stack.service(role).name for role in ("odoo", "cron")]
     existed = [name for name in web if ops.find_service(client, name) is not None]
+    before = boot_check.task_ids(client, web[0]) if web[0] in existed else None
     try:
         with step("Odoo and cron"):
             _apply(client, stack, ("odoo", "cron"), result, deadline_s=converge_s, log=log)
+        with step("Boot check"):
+            boot_check.check(client, spec, before, run_id=run_id, log=log)
         with step("Health probe"):
             result.healthy = probe_health(client, spec, run_id, log)
             log(f"{len(result.healthy)} Odoo task(s) answer /web/health from inside {stack.network.name}")
@@ -155,6 +167,21 @@ def _ensure_lab_filestore(site: Site) -> None:
 class DeployRunner(JobRunner):
     """Resolve the tag, render, apply start-first, wait, probe; roll back on failure."""
 
+    def _gate(self) -> Gate:
+        def gate(client: docker.DockerClient, spec: SiteSpec) -> None:
+            who = self.job.created_by_name or "system"
+            gate_image(
+                client,
+                self.site,
+                spec,
+                run_id=f"j{self.job.pk}",
+                log=self.log,
+                actor=self.job.created_by,
+                actor_name=who,
+            )
+
+        return gate
+
     kind = "deploy"
     plan = [
         "Resolve image",
@@ -162,12 +189,14 @@ class DeployRunner(JobRunner):
         "Image check",
         "Database and Redis",
         "Odoo and cron",
+        "Boot check",
         "Health probe",
     ]
     resolve = True
 
     def run(self) -> dict[str, Any]:
         site = self.site
+        before = site.status
         _ensure_lab_filestore(site)
         set_status(site, Site.Status.DEPLOYING)
         try:
@@ -181,7 +210,12 @@ class DeployRunner(JobRunner):
                     log=self.log,
                     step=self.step,
                     resolve=self.resolve,
+                    gate=self._gate() if self.resolve else None,
                 )
+        except ops.Refused as exc:
+            set_status(site, before)  # nothing changed: the site is as it was
+            self.job.result = {"refused": str(exc)}
+            raise JobFailed(str(exc)) from exc
         except (ops.SwarmError, SpecError) as exc:
             set_status(site, Site.Status.DEGRADED)
             raise JobFailed(str(exc)) from exc
@@ -210,7 +244,7 @@ class ReconcileRunner(DeployRunner):
     (drift repair must not pull in a new image behind the operator's back)."""
 
     kind = "reconcile"
-    plan = ["Preflight", "Image check", "Database and Redis", "Odoo and cron", "Health probe"]
+    plan = ["Preflight", "Image check", "Database and Redis", "Odoo and cron", "Boot check", "Health probe"]
     resolve = False
 
 

@@ -10,6 +10,7 @@ every test, pointing at the same live services.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,7 +21,9 @@ import docker
 import pytest
 from django.test import override_settings
 
+from clusters import swarm_ops as ops
 from clusters.models import Cluster, Domain, Site
+from clusters.stack import service_name
 from jobs.models import Job
 from lab.api import LabInfo
 from panel.crypto import reveal
@@ -105,6 +108,20 @@ def redeploy(monkeypatch: pytest.MonkeyPatch, site: Site) -> Site:
     """Deploy whatever the site's tag points to now (a variant just pushed)."""
     job = run_inline(monkeypatch, "deploy", site)
     assert job.state == "succeeded", job.error + log_text(job)[-3000:]
+    site.refresh_from_db()
+    return site
+
+
+def put_in_place(client: docker.DockerClient, site: Site, digest: str) -> Site:
+    """New code reaches the running site without the panel's deploy (one from before the gate and
+    the boot check existed, or by hand): what an update must still judge."""
+    ref = f"{site.image.rpartition(':')[0]}@{digest}"
+    for role in ("odoo", "cron"):
+        name = service_name(site.slug, role)
+        since = datetime.datetime.now(datetime.UTC)
+        client.services.get(name).update(image=ref)
+        ops.wait_converged(client, name, since=since, deadline_s=300)
+    Site.objects.filter(pk=site.pk).update(image_digest=digest)
     site.refresh_from_db()
     return site
 

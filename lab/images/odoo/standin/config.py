@@ -15,7 +15,11 @@ from . import MAJOR, SERIES
 
 _logger = logging.getLogger("odoo.tools.config")
 
-CORE_ADDONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "core_addons")
+# Odoo's own addons: in an image where the official image keeps them (ODOO_STANDIN_CORE_ADDONS),
+# run from the repository next to this package.
+CORE_ADDONS = os.environ.get("ODOO_STANDIN_CORE_ADDONS") or os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "core_addons"
+)
 
 # INI key -> attribute; legacy names mapped like Odoo's outdated_options_map.
 FILE_KEYS = {
