@@ -11,8 +11,9 @@ trip shows them all.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,24 @@ class AddonsIndex:
     def installable(self) -> dict[str, Addon]:
         return {name: a for name, a in self.addons.items() if a.installable}
 
+    def take(self, name: str, where: str, load: Callable[[], Addon], errors: list[FileError]) -> None:
+        """Add one addon (the first of a name wins; later ones are shadowed); a bad name or manifest
+        goes to `errors`, so that one pass reports them all."""
+        if len(self.addons) + len(self.shadowed) >= MAX_ADDONS:
+            raise GateError(f"more than {MAX_ADDONS:,} addons in the addons paths")
+        if not is_addon_name(name):
+            errors.append(FileError(where, f"folder name {name!r} is not a valid addon name"))
+            return
+        try:
+            addon = load()
+        except ManifestError as exc:
+            errors.extend(exc.errors)
+            return
+        if name in self.addons:
+            self.shadowed.append(addon)
+        else:
+            self.addons[name] = addon
+
     def depends_map(self) -> dict[str, tuple[str, ...]]:
         """Direct depends of every installable addon: the graph the closure walks."""
         return {name: a.depends for name, a in self.addons.items() if a.installable}
@@ -73,20 +92,7 @@ def discover_addons(addons_paths: str | Sequence[str | os.PathLike[str]]) -> Add
         if not os.path.isdir(base):
             raise GateError(f"addons path {base} is not a directory")
         for name, manifest_path in _manifests_in(base):
-            if len(index.addons) + len(index.shadowed) >= MAX_ADDONS:
-                raise GateError(f"more than {MAX_ADDONS:,} addons in the addons paths")
-            if not is_addon_name(name):
-                errors.append(FileError(manifest_path, f"folder name {name!r} is not a valid addon name"))
-                continue
-            try:
-                addon = _load(name, manifest_path)
-            except ManifestError as exc:
-                errors.extend(exc.errors)
-                continue
-            if name in index.addons:
-                index.shadowed.append(addon)
-            else:
-                index.addons[name] = addon
+            index.take(name, manifest_path, partial(_load, name, manifest_path), errors)
     if errors:
         raise GateError(f"{len(errors)} manifest(s) refused", errors)
     return index
@@ -129,21 +135,14 @@ def index_from_texts(paths: list[str], entries: Iterable[tuple[str, str, str]]) 
     errors: list[FileError] = []
     for name, folder, text in entries:
         where = f"{folder}/__manifest__.py"
-        if not is_addon_name(name):
-            errors.append(FileError(where, f"folder name {name!r} is not a valid addon name"))
-            continue
-        try:
-            addon = addon_from(name, folder, parse_manifest(text.encode(), where))
-        except ManifestError as exc:
-            errors.extend(exc.errors)
-            continue
-        if name in index.addons:
-            index.shadowed.append(addon)
-        else:
-            index.addons[name] = addon
+        index.take(name, where, partial(_from_text, name, folder, text), errors)
     if errors:
         raise GateError(f"{len(errors)} manifest(s) refused", errors)
     return index
+
+
+def _from_text(name: str, folder: str, text: str) -> Addon:
+    return addon_from(name, folder, parse_manifest(text.encode(), f"{folder}/__manifest__.py"))
 
 
 def core_addons(series: str) -> frozenset[str]:
