@@ -234,6 +234,9 @@ class JobRunner:
         return self._finish(state, result, error)
 
     def _finish(self, state: str, result: Any, error: str) -> str:
+        # A job that ends without returning keeps what its runner recorded in job.result (a
+        # refusal, a verdict): `site ... --wait` tells a refusal (exit 2) from a failure by it.
+        result = result if result is not None else self.job.result
         # The last lines are stored before the job counts as finished: a viewer that sees
         # finished_at reads the rest from the database and must find everything there.
         self.writer.flush()

@@ -36,7 +36,7 @@ def gate_image(
     actor: Any,
     actor_name: str,
 ) -> None:
-    """Raise ops.SwarmError when the image's addons would break the site and nobody let them through."""
+    """Raise ops.Refused when the image's addons would break the site and nobody let them through."""
     if site.modules_read_at is None:
         log("the gate: the site's installed modules were never read (a new site): nothing to break")
         return
@@ -61,18 +61,36 @@ def gate_image(
     source_name = f"image {spec.image_digest}"
     change = services.image_change(site, source_name)
     if change is None:
-        blocked = check_for_site(
-            site, index.paths, spec.series, installed, index=index, select=verdict["blocked"]
-        )
-        manifests = {n: _facts(index.addons[n]) for n in blocked["addons"]}
-        change = services.record_image(
-            site, Evaluation(blocked, manifests, source_name), actor=actor, actor_name=actor_name
-        )
+        change = _record(site, spec, index, installed, verdict, source_name, actor, actor_name)
     if change.may_update:
         state = change.get_state_display().lower()
         log(f"the gate: blocked, but manifest change #{change.pk} lets this digest through ({state})")
         return
     raise ops.Refused(_refusal(change.verdict, change.pk))
+
+
+def _record(
+    site: Site,
+    spec: SiteSpec,
+    index: Any,
+    installed: Any,
+    verdict: dict[str, Any],
+    source_name: str,
+    actor: Any,
+    who: str,
+) -> Any:
+    """Store the block as the image's manifest change, covering the addons whose own manifest
+    changed (the others break only through them and are in its blast radius)."""
+    changed = [
+        n for n in verdict["blocked"] if verdict["addons"][n]["new"] or verdict["addons"][n]["depends_added"]
+    ]
+    blocked = check_for_site(
+        site, index.paths, spec.series, installed, index=index, select=changed or verdict["blocked"]
+    )
+    manifests = {n: _facts(index.addons[n]) for n in blocked["addons"]}
+    return services.record_image(
+        site, Evaluation(blocked, manifests, source_name), actor=actor, actor_name=who
+    )
 
 
 def _facts(addon: Any) -> dict[str, Any]:

@@ -165,10 +165,6 @@ class ModuleUpdateRunner(QuietSiteRunner):
                 entry["state"] = "failed"
         self._save_steps()
 
-    def _finish(self, state: str, result: Any, error: str) -> str:
-        # A failed update keeps its verdict (exit code, vanished modules, error lines) as result.
-        return super()._finish(state, result if result is not None else self.job.result, error)
-
     def _checksums(self, client: Any, site: Site, run_id: str) -> dict[str, str] | None:
         """Advisory (they feed the "changed modules" offer): a failure is logged, never fatal."""
         try:
