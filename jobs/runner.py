@@ -116,6 +116,7 @@ class JobRunner:
         self.writer = writer or LogWriter(job.pk, last_seq=last_seq(job.pk))
         self.logger = logging.getLogger(f"jobs.run.{job.kind}.{job.pk}")
         self._background: Background | None = None
+        self._step_failing = False
 
     # --- what subclasses write ------------------------------------------------------------------
 
@@ -152,6 +153,7 @@ class JobRunner:
         self._save_steps()
         self.log(f"▶ {name}", Stream.SYSTEM)
         started = time.monotonic()
+        self._step_failing = False
         try:
             yield
         except JobCancelled:
@@ -160,7 +162,12 @@ class JobRunner:
         except BaseException:
             self._end_step(entry, "failed", started)
             raise
-        self._end_step(entry, "succeeded", started)
+        self._end_step(entry, "failed" if self._step_failing else "succeeded", started)
+
+    def step_fails(self) -> None:
+        """The running step ends failed without raising: the job goes on (to restore replicas, to
+        verify) and fails afterwards, and the log and timeline show where it went wrong."""
+        self._step_failing = True
 
     def set_compensation(self, action: str, **args: Any) -> None:
         """Record an undo action BEFORE making the change it undoes (stored at once)."""

@@ -61,6 +61,8 @@ class Lines(JobRunner):
                 self.log(f"line {n}", Stream.STDERR if n % 10 == 0 else Stream.STDOUT)
                 if delay:
                     time.sleep(delay)
+            if self.params.get("write_fails"):
+                self.step_fails()  # and go on: the job fails later, as a module update does
         with self.step("finish"):
             if self.params.get("fail"):
                 self.fail("asked to fail")

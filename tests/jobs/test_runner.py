@@ -37,6 +37,17 @@ def test_a_job_runs_to_success_with_steps_result_and_log():
     assert JobLogLine.objects.filter(job=job, text="line 10", stream="stderr").exists()
 
 
+def test_a_step_can_end_failed_while_the_job_goes_on():
+    job = factories.job(
+        kind="test.lines", mutating=False, params={"count": 2, "write_fails": True, "fail": True}
+    )
+    assert runner.execute(job.pk) == State.FAILED
+    job.refresh_from_db()
+    assert [(s["name"], s["state"]) for s in job.steps] == [("write", "failed"), ("finish", "failed")]
+    marks = [t for t in texts(job) if t[:2] in ("✓ ", "✗ ")]
+    assert [m.split(" (")[0] for m in marks] == ["✗ write", "✗ finish"]  # never "✓" for a step that failed
+
+
 def test_a_job_is_claimed_once():
     job = factories.job(kind="test.lines", mutating=False, params={"count": 1})
     assert runner.execute(job.pk) == State.SUCCEEDED

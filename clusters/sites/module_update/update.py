@@ -105,6 +105,8 @@ class ModuleUpdateRunner(QuietSiteRunner):
                         ended=lambda: self.scale_back(client, recorded),
                         installed_before={n for n, (state, _) in installed.items() if state == "installed"},
                     )
+                    if not verdict.ok:
+                        self.step_fails()
             except BaseException as exc:
                 failure = exc
                 raise
@@ -114,7 +116,8 @@ class ModuleUpdateRunner(QuietSiteRunner):
             with self.step("Verify"):
                 after = read_modules(client, site, run_id, self.log, guard=self)
                 stuck = sorted(n for n, (state, _) in after.items() if state.startswith("to "))
-        failed_step = "Update" if not verdict.ok else "Verify"
+                if stuck:
+                    self.step_fails()
         if stuck:
             verdict.ok = False
             verdict.reasons.append(f"modules left in a transient state: {', '.join(stuck)}")
@@ -127,7 +130,7 @@ class ModuleUpdateRunner(QuietSiteRunner):
         }
         self.job.result = result
         if not verdict.ok:
-            self._fail(failed_step, verdict)
+            self._fail(verdict)
         if current is not None:
             recorded_sums = record_checksums(site, current, updated | set(modules))
             result["checksums_recorded"] = sorted(set(recorded_sums) & (updated | set(modules)))
@@ -148,22 +151,13 @@ class ModuleUpdateRunner(QuietSiteRunner):
         self.log(f"updating {', '.join(modules)} in {site.db_name} on {spec.odoo_image_ref}")
         return installed, modules, spec, self._checksums(client, site, run_id)
 
-    def _fail(self, step: str, verdict: Verdict) -> NoReturn:
-        self._mark_failed(step)
+    def _fail(self, verdict: Verdict) -> NoReturn:
         # Odoo's own ERROR/CRITICAL lines first: they say what broke, the rest is context.
         for line in verdict.error_lines[:20]:
             self.log(line, Stream.STDERR)
         raise JobFailed(
             "\n".join(["the update failed: " + "; ".join(verdict.reasons), *verdict.error_lines[:20]])
         )
-
-    def _mark_failed(self, name: str) -> None:
-        """The step whose outcome failed the job, shown failed on the timeline (the job went on
-        to restore and verify, so the step itself ended without raising)."""
-        for entry in self.job.steps:
-            if entry["name"] == name:
-                entry["state"] = "failed"
-        self._save_steps()
 
     def _checksums(self, client: Any, site: Site, run_id: str) -> dict[str, str] | None:
         """Advisory (they feed the "changed modules" offer): a failure is logged, never fatal."""
