@@ -233,12 +233,30 @@ class Site(models.Model):
                 errors["nfs_server"] = "An NFS filestore needs the server's host name."
             if not self.nfs_export:
                 errors["nfs_export"] = "An NFS filestore needs the exported path."
-        elif not self.bind_path:
-            errors["bind_path"] = "A shared host folder needs its path."
+        else:
+            errors.update(self._bind_problems())
         if problem := self._db_node_problem():
             errors["db_node"] = problem
         if errors:
             raise ValidationError(errors)
+
+    def _bind_problems(self) -> dict[str, str]:
+        """A host folder is only for the lab, whose nodes share one disk; anywhere else it mounts a node's
+        own disk into an image the operator chose (root on the node). The renderer refuses the same
+        (clusters/stack/host_access.py), so a row stored by other means still never renders."""
+        if not self.bind_path:
+            return {"bind_path": "A shared host folder needs its path."}
+        errors: dict[str, str] = {}
+        if self.cluster_id and not self.cluster.is_lab:
+            errors["filestore_kind"] = (
+                f"A host folder filestore is only for the lab: on cluster {self.cluster.name} it would mount "
+                "a node's own disk into the site's containers. Use an NFS export."
+            )
+        try:
+            v.validate_bind_path(self.bind_path)
+        except ValidationError as exc:
+            errors["bind_path"] = " ".join(exc.messages)
+        return errors
 
     def _db_node_problem(self) -> str | None:
         """Why db_node names no node of the cluster, or None.

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
-from clusters.stack import rules
+from clusters.stack import host_access, rules
 from clusters.stack.rules import (
     DB_NAME_RE,
     DIGEST_RE,
@@ -99,7 +99,7 @@ def validate_absolute_path(value: str) -> None:
         raise ValidationError("Enter an absolute path without '..', such as /srv/odoo/filestore.")
 
 
-# The next five call the rules the stack renderer applies (clusters/stack/rules.py), so a value saved
+# The next six call the rules the stack renderer applies (clusters/stack/rules.py), so a value saved
 # here is one the deploy accepts, and the message is the one the deploy would give.
 
 
@@ -117,7 +117,14 @@ def validate_traefik_certresolver(value: str) -> None:
 
 
 def validate_traefik_network(value: str) -> None:
-    _refuse(rules.token_problem(value, "Traefik network"))
+    _refuse(rules.token_problem(value, "Traefik network") or host_access.network_problem(value))
+
+
+def validate_bind_path(value: str) -> None:
+    """A host folder for a lab filestore: never a system folder of the node, nor one holding one
+    (the renderer's own rule, clusters/stack/host_access.py). Whether the site's cluster is a lab is
+    the model's check: it needs the cluster."""
+    _refuse(host_access.bind_path_problem(value))
 
 
 def validate_nfs_options(value: str) -> None:

@@ -68,13 +68,16 @@ def token_problem(value: str, what: str) -> str | None:
 
 def nfs_options_problem(options: str) -> str | None:
     """Why `options` cannot be the NFS mount options of the filestore volume, or None. addr= is refused
-    because the panel writes it from the server's name."""
+    because the panel writes it from the server's name; bind and rbind because they reach the host."""
     names = {part.split("=", 1)[0].strip().lower() for part in options.split(",")}
     if "addr" in names or any(c in options for c in " \"'\n"):
         return (
             "NFS options are comma-separated mount options such as rw,nfsvers=4,hard, with no spaces or "
             "quotes and no addr= (the panel adds the server's address)."
         )
+    if names & {"bind", "rbind"}:
+        # The local volume driver hands these to mount(2) as MS_BIND: a node's folder, not the export.
+        return "NFS options may not include bind or rbind: they would mount a folder of the node instead."
     return None
 
 

@@ -23,6 +23,7 @@ from docker.types import (
     UpdateConfig,
 )
 
+from clusters.stack.host_access import refuse_host_reach
 from clusters.stack.service_spec import ServiceSpec
 from clusters.stack.spec import ODOO_HTTP_PORT, PG_PORT, REDIS_PORT, BindFilestore, SiteSpec, ns
 
@@ -136,12 +137,16 @@ def update_configs(spec: SiteSpec, order: str) -> tuple[UpdateConfig, RollbackCo
 
 def service(spec: SiteSpec, role: str, **kw: Any) -> ServiceSpec:
     """A service of the site labelled with its role, on the site's network with the cluster's endpoint mode
-    unless `kw` says otherwise; `extra_labels` are the service labels beyond the panel's own."""
+    unless `kw` says otherwise; `extra_labels` are the service labels beyond the panel's own.
+
+    Every ServiceSpec the panel renders, long-running or one-off, is built here, so this is where the host
+    rule is applied: a service (or a site) that could reach its node's host raises SpecError."""
     name = kw.pop("name", spec.service_name(role))
     labels = {**panel_labels(spec, role), **kw.pop("extra_labels", {"traefik.enable": "false"})}
     kw.setdefault("networks", [spec.network_name])
     kw.setdefault("endpoint_spec", endpoint(spec))
-    return ServiceSpec(name=name, role=role, labels=labels, container_labels=panel_labels(spec, role), **kw)
+    built = ServiceSpec(name=name, role=role, labels=labels, container_labels=panel_labels(spec, role), **kw)
+    return refuse_host_reach(spec, built)
 
 
 def db_node_constraint(spec: SiteSpec) -> str:

@@ -123,7 +123,8 @@ class NfsFilestore:
 @dataclass(frozen=True)
 class BindFilestore:
     """Lab filestore: a host folder bind-mounted into every replica. Only shared because all lab nodes live on
-    one machine's disk (the lab kernel has no NFS); preflight refuses it in production."""
+    one machine's disk (the lab kernel has no NFS). Anything else would mount a node's own disk: the
+    renderer refuses it outside the lab, and system folders everywhere (clusters/stack/host_access.py)."""
 
     path: str
 
@@ -171,6 +172,7 @@ class SiteSpec:
     filestore: NfsFilestore | BindFilestore
     domains: tuple[str, ...] = ()
     cluster_mode: Literal["production", "lab"] = "production"
+    lab_filestore_root: str | None = None  # in the lab, bind filestores must lie inside it (when known)
     image_digest: str | None = None
     replicas: int = 2
     workers: int = 0
@@ -223,6 +225,8 @@ class SiteSpec:
             )
         if self.cluster_mode not in ("production", "lab"):
             raise SpecError(f"cluster_mode must be production or lab, not {self.cluster_mode!r}.")
+        if self.lab_filestore_root is not None:
+            check_abs_path(self.lab_filestore_root, "lab filestore root")
 
     def _check_images(self) -> None:
         images = (

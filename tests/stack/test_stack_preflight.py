@@ -8,7 +8,7 @@ import pytest
 
 from clusters.stack.preflight import CHECKS, blocking, preflight, side_by_side
 from clusters.stack.render import render
-from clusters.stack.spec import BindFilestore, NfsFilestore, TraefikSpec
+from clusters.stack.spec import BindFilestore, NfsFilestore, SpecError, TraefikSpec
 
 D = "sha256:" + "d" * 64
 VALID = {
@@ -84,8 +84,16 @@ def test_no_domain_blocks(make_spec):
     assert results["domains_valid"].severity == "hard"
 
 
-def test_bind_filestore_in_production_blocks(make_spec):
-    r = _by_key(preflight(make_spec(filestore=BindFilestore("/srv/acme"))))["filestore_shared"]
+def test_bind_filestore_in_production_is_not_even_rendered(make_spec):
+    # The host rule (clusters/stack/host_access.py) refuses it before any check runs.
+    with pytest.raises(SpecError, match="refused outside the lab"):
+        preflight(make_spec(filestore=BindFilestore("/srv/acme")))
+
+
+def test_live_bind_filestore_in_production_blocks(make_spec):
+    lab = make_spec(cluster_mode="lab", filestore=BindFilestore("/srv/acme"))
+    results = preflight(make_spec(), live=render(lab).summary())
+    r = _by_key(results, "live")["filestore_shared"]
     assert not r.ok and r.severity == "hard" and "lab only" in r.reason
 
 
