@@ -201,6 +201,45 @@ def test_c4_plain_boot_with_a_missing_dependency(site):
     assert states(db)["dep_mod"][0] == "installed"  # the silent drop: still `installed`
 
 
+def boot_part(markers_: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """The markers of a boot up to its registry load, without the HTTP lines around it."""
+    boot = [m for m in markers_ if not (m[1:2] == ("werkzeug",) or "HTTP service" in m[-1])]
+    end = next(i for i, m in enumerate(boot) if m[-1].startswith("Registry loaded in"))
+    return boot[: end + 1]
+
+
+@pytest.mark.parametrize(
+    ("log", "depends"),
+    [("a4_plain_boot.log", ["base"]), ("c4_plain_boot_dep_nonexistent.log", ["base", "nonexistent_dep"])],
+)
+def test_a_web_replica_without_d_loads_its_registry_at_the_first_health_check(site, tmp_path, log, depends):
+    # The panel starts its web replicas with --db-filter and no -d: nothing is preloaded, and the
+    # first request (the healthcheck's /web/health) opens the one database the filter lets through,
+    # logging what a plain boot logs (a4, c4), before its access line.
+    db, addons, odoo, role = site
+    install_both(odoo)
+    write_addon(addons, "dep_mod", depends=depends)
+    server = Server(
+        None,
+        tmp_path / "w",
+        f"--addons-path={addons}",
+        f"--db-filter=^{db}$",
+        "--no-database-list",
+        ready_marker="HTTP service (werkzeug)",
+        db_user=role,
+        **S19,
+    )
+    try:
+        assert request(server.port, "GET", "/web/health").status == 200
+    finally:
+        assert server.stop() == 0
+    text = server.log
+    assert text.index("HTTP service (werkzeug)") < text.index("Registry loaded in")
+    assert text.index("Registry loaded in") < text.index('"GET /web/health HTTP/1.1" 200')
+    assert text.count("Registry loaded in") == 1  # loaded once, by the first request
+    assert boot_part(markers(text)) == boot_part(markers(real(log))), text
+
+
 def test_d2_update_of_an_uninstalled_module_is_silent(site):
     db, _addons, odoo, _ = site
     install_both(odoo)

@@ -1,6 +1,8 @@
 """The HTTP routes the lab needs, with Odoo 17's observable behaviour (odoo/http.py, addons/web).
 
-- /web/health: 200 {"status": "pass"}, no session, no database unless ?db_server_status.
+- /web/health: 200 {"status": "pass"}, no session saved; like every route it opens the registry of the
+  database the request serves (the only one the filter lets through), so a server started without -d
+  loads its registry at the first health check; ?db_server_status also checks the connection.
 - /web/login, /web, /web/session/logout: session cookie `session_id`; 303 redirects like Odoo's
   request.redirect. A session unknown to this replica's store is a new anonymous session, which is
   what turns two replicas with file sessions into an endless redirect back to the login page.
@@ -145,6 +147,20 @@ class App:
         if loading.registry_status(self.cfg, db) != "ready":
             raise RuntimeError(f"Database {db} not initialized")
 
+    def open_monodb(self, req: Request) -> None:
+        """A route that keeps no session still runs on the database the request serves, and opens
+        its registry first (http.Request._serve_db): the one database the filter lets through. So a
+        server started without -d (a web replica with --db-filter only) loads its registry at the
+        first health check, logging what a plain boot logs, and a registry that cannot load answers
+        500 there too. PostgreSQL unreachable: no database (db_list answers []), health passes."""
+        try:
+            dbs = db_filter(self.cfg, pg.list_dbs(self.cfg), req.host)
+        except pg.Error:
+            return
+        if len(dbs) == 1:
+            log.set_db(dbs[0])  # cleared by Handler once the request is logged
+            self.registry(dbs[0])
+
     def uid(self, req: Request) -> int | None:
         """The session's user if it still exists in its database (security.check_session)."""
         uid = req.session.uid
@@ -278,6 +294,7 @@ class App:
         if isinstance(self.store, BrokenStore):  # the store is used before any route (g log)
             self.store.new()
         if req.path == "/web/health":  # auth='none', save_session=False
+            self.open_monodb(req)
             return self.health(req)
         if MAJOR >= 19 and self.server_wide.failed:
             # 19's asset loader treats server-wide modules as installed: every page 500s.

@@ -265,9 +265,12 @@ def preload_registries(cfg, dbnames: list[str]) -> int:
 
 
 def registry_status(cfg, dbname: str) -> str:
-    """The registry of a database, loaded on first use like odoo.registry(db) (no update)."""
+    """The registry of a database, loaded on first use like odoo.registry(db) (no update). One that
+    failed is loaded again; so is one of a database not initialized yet: Odoo reloads a registry
+    once the database signals a change (check_signaling), which the process that initializes it
+    (e.g. the cron with -d on a new database) does at its end."""
     with REGISTRY_LOCK:
-        if REGISTRIES.get(dbname, "failed") == "failed":
+        if REGISTRIES.get(dbname, "failed") in ("failed", "uninitialized"):
             new_registry(cfg, dbname, update_module=False)
         return REGISTRIES[dbname]
 
