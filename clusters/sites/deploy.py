@@ -137,12 +137,12 @@ def deploy(
         _apply(client, stack, ("db", "redis"), result, deadline_s=converge_s, log=log)
     web = [stack.service(role).name for role in ("odoo", "cron")]
     existed = [name for name in web if ops.find_service(client, name) is not None]
-    before = boot_check.task_ids(client, web[0]) if web[0] in existed else None
+    old_tasks = boot_check.task_ids(client, web[0]) if web[0] in existed else None
     try:
         with step("Odoo and cron"):
             _apply(client, stack, ("odoo", "cron"), result, deadline_s=converge_s, log=log)
         with step("Boot check"):
-            boot_check.check(client, spec, before, run_id=run_id, log=log)
+            boot_check.check(client, spec, old_tasks, run_id=run_id, log=log)
         with step("Health probe"):
             result.healthy = probe_health(client, spec, run_id, log)
             log(f"{len(result.healthy)} Odoo task(s) answer /web/health from inside {stack.network.name}")
