@@ -115,6 +115,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("PANEL_REDIS_URL", "redis://127.0.0.1:6379/0")
+# Where the local lab keeps its sites' bind filestores (lab/api.py FILESTORE_ROOT, a test holds the
+# two together): a lab site's bind path must lie inside it.
+LAB_FILESTORE_ROOT = env("PANEL_LAB_FILESTORE_ROOT", env("OPLAB_STATE_DIR", "/var/lib/oplab") + "/filestore")
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",

@@ -13,7 +13,16 @@ from clusters import engine
 from clusters import swarm_ops as ops
 from clusters.models import Cluster, Site
 from clusters.sites.site_spec import spec_for
-from clusters.stack import CheckResult, Drift, diff, live_stack_summary, preflight, render, service_name
+from clusters.stack import (
+    CheckResult,
+    Drift,
+    SpecError,
+    diff,
+    live_stack_summary,
+    preflight,
+    render,
+    service_name,
+)
 from jobs.models import Job
 
 log = logging.getLogger(__name__)
@@ -107,7 +116,7 @@ def check_cluster_drift(cluster: Cluster) -> int:
                 try:
                     check_drift(site, client)
                     checked += 1
-                except (docker.errors.DockerException, requests.RequestException) as exc:
+                except (docker.errors.DockerException, requests.RequestException, SpecError) as exc:
                     log.warning("drift of %s not checked: %s", site.slug, exc)  # the next site still is
     except engine.EngineError:
         pass  # the cluster's own status (node sync) says why

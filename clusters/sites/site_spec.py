@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from django.conf import settings
+
 from clusters.models import Site
 from clusters.stack import BindFilestore, NfsFilestore, SiteSpec, TraefikSpec
 from clusters.stack.spec import split_addons_path
@@ -43,6 +45,7 @@ def spec_for(site: Site, *, image_digest: str | None = None) -> SiteSpec:
         filestore=filestore,
         domains=tuple(d.name for d in site.domains.all()),
         cluster_mode="lab" if site.cluster.is_lab else "production",
+        lab_filestore_root=settings.LAB_FILESTORE_ROOT if site.cluster.is_lab else None,
         replicas=site.replicas,
         workers=site.workers,
         series=site.series,

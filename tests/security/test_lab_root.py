@@ -1,0 +1,10 @@
+"""The panel's idea of where lab filestores live is the lab's own (the renderer refuses a lab bind
+mount outside it)."""
+
+from django.conf import settings
+
+from lab.api import FILESTORE_ROOT
+
+
+def test_the_panel_and_the_lab_agree_on_the_lab_filestore_root() -> None:
+    assert settings.LAB_FILESTORE_ROOT == str(FILESTORE_ROOT)
