@@ -1,11 +1,18 @@
 """Read an Odoo `__manifest__.py` without executing anything.
 
 Odoo itself does `ast.literal_eval` (odoo/modules/module.py load_manifest). Uploaded manifests are hostile
-until proven otherwise, so before any parsing we bound the size (a 10 MB file is refused unread) and the
+until proven otherwise, so before any parsing we bound the size (a 10 MB file is refused unread), the
 bracket nesting (CPython's parser gives up at 200 levels and `literal_eval` recurses once per level, so
-10,000 levels must be refused by a cheap scan first). The parsed tree is then walked once, accepting only
-literal nodes, and converted to values: a strict subset of what `literal_eval` accepts, so the result is
-the same, and one walk costs half of "check, then literal_eval" on 20,000 manifests.
+10,000 levels must be refused by a cheap scan first), and the expressions outside strings: a literal
+manifest has no names (but True/False/None), no operators (but a sign before a number), no calls and no
+subscripts, while each of those can nest without a bracket (`x.y.y...`, `x()()...`, `- - 1`, `1+1+...`,
+`not not 1`, `1 if 1 else 1 if ...`, `lambda: lambda: ...`, one inside an f-string): a few hundred
+make the parser or any walker of its tree recurse past Python's limit, a RecursionError that would
+surface as a 500. More than MAX_OPERATORS of them are refused by a scan of the text (regular
+expressions over the text with its strings and comments blanked, an f-string's expressions kept);
+fewer cannot nest deeper than that. The parsed tree is then walked once, accepting only literal nodes, and
+converted to values: a strict subset of what `literal_eval` accepts, so the result is the same, and one
+walk costs half of "check, then literal_eval" on 20,000 manifests.
 """
 
 from __future__ import annotations
@@ -23,11 +30,33 @@ from clusters.approvals.gate.errors import ManifestError
 MAX_MANIFEST_BYTES = 256 * 1024
 MAX_NESTING = 32  # real manifests nest 3-4 levels (dict > list > tuple)
 MAX_DEPENDS = 2_000
+MAX_OPERATORS = 64  # names, operators, calls, subscripts outside strings; a literal manifest has none
 ADDON_NAME_RE = re.compile(r"[A-Za-z0-9_]{1,128}")
 _OPENERS = "([{"
 _CLOSERS = ")]}"
 _NUMBER_TYPES = (int, float)
 _SCALAR_TYPES = (str, int, float, bool, type(None))
+_LITERALS_ONLY = "(only literals: dicts, lists, tuples, strings, numbers, True/False/None)"
+# A string literal (a backslash escapes the next character, also in raw strings; a single-quoted string
+# ends at the line's end), its body in one of the groups b1-b4.
+_STRING = (
+    r"'''(?P<b1>[^'\\]*(?:(?:\\.|'(?!''))[^'\\]*)*)'''"
+    r'|"""(?P<b2>[^"\\]*(?:(?:\\.|"(?!""))[^"\\]*)*)"""'
+    r"|'(?P<b3>[^'\\\n]*(?:\\.[^'\\\n]*)*)'"
+    r'|"(?P<b4>[^"\\\n]*(?:\\.[^"\\\n]*)*)"'
+)
+# A comment, or a string with its prefix; without the prefix, it stays in the text as a name.
+_STRING_OR_COMMENT = re.compile(r"#[^\n]*|(?P<prefix>[rRbBuUfF]{0,2})(?:" + _STRING + ")", re.DOTALL)
+_UNPREFIXED_STRING_OR_COMMENT = re.compile(r"#[^\n]*|" + _STRING, re.DOTALL)
+# Anything but brackets, commas, colons and digits, or a call or a subscript of a value ("a"[0], ()()).
+_NOT_PLAIN = re.compile(r"[^\s\d()\[\]{},:\\]|[\d)\]}]\s*[(\[]")
+# A number, with its sign when that is a unary sign (after a bracket, a comma or a colon).
+_NUMBER = re.compile(
+    r"(?:(?<=[(\[{,:])\s*[-+]\s*)?"
+    r"(?:0[xXoObB][0-9a-fA-F_]+|(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][-+]?\d[\d_]*)?[jJ]?)"
+)
+# What no literal has: a name, an operator, a call or a subscript (a bracket right after a value).
+_OPERATOR = re.compile(r"\b(?!(?:True|False|None)\b)[^\W\d]\w*|[-+.~*/%@<>=!&|^]|(?<=[\w)\]}])\s*[(\[]")
 
 
 def is_addon_name(value: object) -> bool:
@@ -66,6 +95,7 @@ def parse_manifest(data: bytes, path: str = "<manifest>") -> dict[str, Any]:
         ) from None
     if "\x00" in text:
         raise ManifestError(path, "contains a NUL byte; a manifest is Python source text")
+    _check_operators(text, path)  # first: cheap, and it spares the tokenizer of _check_nesting a chain
     _check_nesting(text, path)
     try:
         tree = ast.parse(text, filename=path, mode="eval")
@@ -82,8 +112,10 @@ def parse_manifest(data: bytes, path: str = "<manifest>") -> dict[str, Any]:
         raise ManifestError(
             path,
             f"line {getattr(node, 'lineno', '?')}: {_describe(node)} is not allowed in a manifest "
-            "(only literals: dicts, lists, tuples, strings, numbers, True/False/None)",
+            + _LITERALS_ONLY,
         ) from None
+    except RecursionError:  # bounded by MAX_NESTING; this only guards a caller already deep in its stack
+        raise ManifestError(path, "is nested too deeply to be read") from None
     except TypeError as exc:  # an unhashable key such as {[1]: 2}
         raise ManifestError(path, f"has an invalid key ({exc})") from None
     _check_fields(manifest, path)
@@ -117,6 +149,47 @@ def _check_nesting(text: str, path: str) -> None:
                 depth -= 1
     except (tokenize.TokenError, SyntaxError):
         return  # unbalanced or malformed: the parser below reports it with a line number
+
+
+def _check_operators(text: str, path: str) -> None:
+    """Refuse more than MAX_OPERATORS names and operators outside strings, before the parser sees them.
+
+    Most manifests hold, outside strings and comments, nothing but brackets, commas, colons, digits and
+    True/False/None: one substitution and one search in C say so. The others are scanned in full.
+    """
+    quick = _UNPREFIXED_STRING_OR_COMMENT.sub(" 0 ", text)  # a prefix (f'{x}', r'') is left as a name
+    for word in ("True", "False", "None"):
+        quick = quick.replace(word, "")
+    if _NOT_PLAIN.search(quick) is None:
+        return
+    code = _code(text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text)
+    for count, match in enumerate(_OPERATOR.finditer(code), 1):
+        if count == 1:
+            first = code.count("\n", 0, match.start()) + 1
+        elif count > MAX_OPERATORS:
+            raise ManifestError(
+                path,
+                f"line {first}: an expression of more than {MAX_OPERATORS} names, operators, calls or "
+                f"subscripts is not allowed in a manifest {_LITERALS_ONLY}",
+            )
+
+
+def _code(text: str) -> str:
+    """The text with each string as a number and comments removed (lines kept), numbers and their unary
+    signs as 0, up to the first quote that opens no string (the parser stops there). An f-string's
+    expressions are code: they count, with one more for the f-string."""
+
+    def blank(match: re.Match[str]) -> str:
+        if match["prefix"] is None:  # a comment
+            return ""
+        body = match["b1"] or match["b2"] or match["b3"] or match["b4"] or ""
+        if "f" in match["prefix"].lower():
+            return " 0 . " + _code(body) + " "
+        return " 0 " + "\n" * body.count("\n")
+
+    code = _STRING_OR_COMMENT.sub(blank, text)
+    stray = min((i for i in (code.find("'"), code.find('"')) if i >= 0), default=len(code))
+    return _NUMBER.sub(" 0 ", code[:stray])
 
 
 class _Refused(Exception):
@@ -164,7 +237,10 @@ def _describe(node: ast.AST) -> str:
 
 
 def _snippet(node: ast.AST) -> str:
-    text = ast.unparse(node)
+    try:
+        text = ast.unparse(node)  # recursive, and its depth is bounded by MAX_OPERATORS and MAX_NESTING
+    except RecursionError:
+        return type(node).__name__
     return text if len(text) <= 40 else text[:37] + "..."
 
 
