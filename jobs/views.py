@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.handlers.asgi import ASGIRequest
 from django.db.models import QuerySet
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_POST
@@ -105,12 +105,15 @@ def job_detail(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
 @requires("view")
 def job_log(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     """`?before=<seq>`: the chunk before it ("load earlier"). `?after=<seq>`: what came after (polling)."""
+    try:
+        before = logread.cursor_param(request.GET.get("before"), "before")
+        after = logread.cursor_param(request.GET.get("after"), "after") or 0
+    except logread.BadCursor as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
     job = get_object_or_404(Job.objects.only("id", "finished_at"), pk=job_id)
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        lines = logread.stored_before(job.pk, int(before))
+    if before is not None:
+        lines = logread.stored_before(job.pk, before)
         return render(request, "jobs/partials/log_earlier.html", {"job": job, "lines": lines})
-    after = int(request.GET["after"]) if request.GET.get("after", "").isdigit() else 0
     finished = job.finished_at is not None  # read before the lines: nothing can follow them then
     lines = logread.stored_after(job.pk, after)
     stop = finished and len(lines) < logread.CHUNK

@@ -8,6 +8,7 @@ fills it from the database.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 
@@ -20,6 +21,34 @@ CHUNK = 1000
 ENTRIES = 50  # stream entries per read (each holds up to jobs.logs.store.ENTRY_LINES lines)
 TAIL = 500
 GAP_WAIT_SECONDS = 1.5  # a little over the flush interval: how long a hole may take to be stored
+MAX_SEQ = 2**63 - 1  # JobLogLine.seq is a PositiveBigIntegerField
+_SEQ = re.compile(r"[0-9]{1,19}")
+
+
+class BadCursor(ValueError):
+    """A cursor sent by a client that is not a seq: the view answers 400."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name}: a log line number (up to 19 ASCII digits) is expected")
+
+
+def parse_seq(value: str | None) -> int | None:
+    """A seq sent by a client, or None: ASCII digits only, up to the column's maximum. Not isdigit():
+    it says yes to "²" (which int() refuses) and to "١٢" (which int() reads as 12)."""
+    if value is None or _SEQ.fullmatch(value) is None:
+        return None
+    seq = int(value)
+    return seq if seq <= MAX_SEQ else None
+
+
+def cursor_param(value: str | None, name: str) -> int | None:
+    """A cursor from a query parameter or header: None when absent or empty, BadCursor when not a seq."""
+    if not value:
+        return None
+    seq = parse_seq(value)
+    if seq is None:
+        raise BadCursor(name)
+    return seq
 
 
 def _as_lines(rows: list[tuple[int, object, str, str]]) -> list[LogLine]:

@@ -22,7 +22,13 @@ from typing import Any, Union
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponseNotAllowed, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponseBadRequest,
+    HttpResponseNotAllowed,
+    StreamingHttpResponse,
+)
 from django.http.response import HttpResponseBase
 from django.utils.html import escape
 from redis.asyncio.retry import Retry as AsyncRetry
@@ -283,18 +289,26 @@ def _follows(after: int, batches: list[Batch]) -> bool:
 
 
 def cursor(request: HttpRequest) -> int:
-    """The last seq the viewer has: Last-Event-ID on reconnect, or ?after= on the first connect."""
-    values = [request.headers.get("Last-Event-ID", ""), request.GET.get("after", "")]
-    return max([int(v) for v in values if v.isdigit()] or [0])
+    """The last seq the viewer has: Last-Event-ID on reconnect, or ?after= on the first connect;
+    logread.BadCursor when either is not a seq."""
+    values = [
+        logread.cursor_param(request.headers.get("Last-Event-ID"), "Last-Event-ID"),
+        logread.cursor_param(request.GET.get("after"), "after"),
+    ]
+    return max([v for v in values if v is not None] or [0])
 
 
 @requires("view")
 async def job_events(request: HttpRequest, job_id: int) -> HttpResponseBase:
     if request.method != "GET":
         return HttpResponseNotAllowed(["GET"])
+    try:
+        after = cursor(request)
+    except logread.BadCursor as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
     if not await Job.objects.filter(pk=job_id).aexists():
         raise Http404("no such job")
-    response = StreamingHttpResponse(event_stream(job_id, cursor(request)), content_type="text/event-stream")
+    response = StreamingHttpResponse(event_stream(job_id, after), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
     return response
