@@ -1,7 +1,9 @@
 """The deploy sequence: a site rendered, pinned by digest, converged, probed, rolled back on failure.
 
-    resolve digest -> preflight -> network -> db, redis (wait) -> odoo, cron (start-first, wait)
-    -> health probe from inside the site's network -> done, or roll back odoo with the reason
+    resolve digest -> preflight -> image check and gate (refused: nothing changed) -> network
+    -> db, redis (wait) -> odoo, cron (start-first, wait) -> boot check (each new replica's
+    registry load: no module skipped) -> health probe from inside the site's network -> done,
+    or roll back odoo and cron with the reason
 
 Written against two callables so that it runs inside a job (the job's log and steps) and in tests.
 """

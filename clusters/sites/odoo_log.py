@@ -36,7 +36,7 @@ _LINE = re.compile(
 _UNMET = re.compile(r"module (?P<module>[\w.]+): Unmet dependencies: (?P<deps>.*)$")
 _SKIPPED_19 = re.compile(
     r"module (?P<module>[\w.]+): "
-    r"(?:some depends are not loaded|its (?:direct|indirect) dependency is skipped), skipped"
+    r"(?:some depends are not loaded|its direct/indirect dependency is skipped|in a dependency loop), skipped"
 )
 _NOT_INSTALLABLE = re.compile(r"module (?P<module>[\w.]+): not installable, skipped")
 _INCOMPATIBLE = re.compile(

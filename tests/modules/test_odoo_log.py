@@ -71,3 +71,16 @@ def test_judge_on_odoo_19_wording_and_invalid_names():
     verdict = judge(0, log)
     assert not verdict.ok and verdict.vanished == ["x"] and "typo" in verdict.reasons[-1]
     assert not judge(None, []).ok
+
+
+def test_every_wording_of_a_skip_in_odoo_19_names_the_module() -> None:
+    # odoo/modules/module_graph.py of 19.0: the three ways a module is left out of the graph.
+    lines = [
+        "2026-12-06 01:13:45,294 1 INFO db odoo.modules.module_graph: module a: some depends are not loaded, skipped",
+        "2026-12-06 01:13:45,294 1 INFO db odoo.modules.module_graph: "
+        "module b: its direct/indirect dependency is skipped, skipped",
+        "2026-12-06 01:13:45,294 1 WARNING db odoo.modules.module_graph: module c: in a dependency loop, skipped",
+        "2026-12-06 01:13:46,031 1 INFO db odoo.registry: Registry loaded in 0.768s",
+    ]
+    verdict = judge(0, lines, mode="boot")
+    assert verdict.vanished == ["a", "b", "c"] and not verdict.ok
