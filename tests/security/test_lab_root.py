@@ -7,4 +7,4 @@ from lab.api import FILESTORE_ROOT
 
 
 def test_the_panel_and_the_lab_agree_on_the_lab_filestore_root() -> None:
-    assert settings.LAB_FILESTORE_ROOT == str(FILESTORE_ROOT)
+    assert str(FILESTORE_ROOT) == settings.LAB_FILESTORE_ROOT
