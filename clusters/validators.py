@@ -43,6 +43,8 @@ normalize_fqdn = rules.normalize_domain  # the form in which a domain is stored 
 
 
 def validate_fqdn(value: str) -> None:
+    if rules.has_control(value):
+        raise ValidationError("A domain name holds no newline, tab or other control character.")
     name = normalize_fqdn(value)
     if not name:
         raise ValidationError("Enter a domain name such as shop.example.com.")
@@ -95,7 +97,7 @@ def validate_cookie_name(value: str) -> None:
 
 
 def validate_absolute_path(value: str) -> None:
-    if not value.startswith("/") or "\x00" in value or "/../" in f"{value}/":
+    if not value.startswith("/") or rules.has_control(value) or "/../" in f"{value}/":
         raise ValidationError("Enter an absolute path without '..', such as /srv/odoo/filestore.")
 
 
@@ -136,6 +138,8 @@ def validate_addons_path(value: str) -> None:
 
 
 def validate_endpoint(value: str) -> None:
+    if rules.has_control(value):
+        raise ValidationError("An engine address holds no newline, tab or other control character.")
     parts = urlsplit(value)
     if parts.scheme not in ENDPOINT_SCHEMES:
         raise ValidationError(

@@ -11,26 +11,32 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-SLUG_RE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+SLUG_RE = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*\Z")
 SLUG_MAX = 30  # `<slug>_update_<run id>` must fit in a 63-character Swarm service name
-DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}\Z")
 IMAGE_RE = re.compile(
     r"^(?:(?P<registry>[a-zA-Z0-9.-]+(?::[0-9]+)?)/)?"
     r"(?P<repo>[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
-    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?$"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?\Z"
 )
-DB_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
-HOSTNAME_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(?:\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*$")
-DNS_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # cookie, entrypoint, cert resolver, network names
-MODULE_RE = re.compile(r"^[a-z0-9_]+$")
-ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-SERIES_RE = re.compile(r"^(\d{2})\.0$")
-PG_USER_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+DB_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}\Z")
+HOSTNAME_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(?:\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\Z")
+DNS_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")  # cookie, entrypoint, cert resolver, network names
+MODULE_RE = re.compile(r"^[a-z0-9_]+\Z")
+ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
+SERIES_RE = re.compile(r"^(\d{2})\.0\Z")
+PG_USER_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}\Z")
 
 
 class SpecError(ValueError):
     """A SiteSpec (or a task request) that cannot be rendered safely; the message is meant for ops."""
+
+
+def has_control(value: str) -> bool:
+    """A newline, tab, NUL or other control character: never part of a name, path or option (a
+    newline in a domain would split a Traefik rule; `$` in a regex lets one through at the end)."""
+    return any(ord(c) < 32 or ord(c) == 127 for c in value)
 
 
 def normalize_domain(value: str) -> str:
@@ -42,6 +48,8 @@ def domain_problem(name: str) -> str | None:
     Wildcards are refused: Traefik matches them only from v3.7 on."""
     if not name:
         return "an empty domain name"
+    if has_control(name):
+        return f"{name!r} holds a control character (a newline, a tab)"
     if name != name.lower():
         return f"{name!r} is not lower-case"
     if "*" in name:
@@ -70,7 +78,7 @@ def nfs_options_problem(options: str) -> str | None:
     """Why `options` cannot be the NFS mount options of the filestore volume, or None. addr= is refused
     because the panel writes it from the server's name; bind and rbind because they reach the host."""
     names = {part.split("=", 1)[0].strip().lower() for part in options.split(",")}
-    if "addr" in names or any(c in options for c in " \"'\n"):
+    if "addr" in names or has_control(options) or any(c in options for c in " \"'"):
         return (
             "NFS options are comma-separated mount options such as rw,nfsvers=4,hard, with no spaces or "
             "quotes and no addr= (the panel adds the server's address)."
@@ -120,7 +128,7 @@ def is_plain_abs_path(value: str) -> bool:
     """Absolute, no '..' segment, and nothing that separates values in a volume or Odoo option."""
     return (
         value.startswith("/")
-        and "\x00" not in value
+        and not has_control(value)
         and "/../" not in f"{value}/"
         and "," not in value
         and ":" not in value
