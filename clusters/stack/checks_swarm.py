@@ -36,9 +36,14 @@ def update_safety(spec: SiteSpec, s: Services, _: str | None) -> Outcome:
 def restart_policy(spec: SiteSpec, s: Services, _: str | None) -> Outcome:
     for role in ("odoo", "cron", "db", "redis"):
         svc = service(spec, s, role)
-        if svc["restart_condition"] == "none":
-            return False, f"{svc['name']} is never restarted (restart condition none, the SDK default)"
-    return True, "web on-failure, db and redis always"
+        if svc["restart_condition"] != "any":
+            return False, (
+                f"{svc['name']} restarts on {svc['restart_condition']}: Odoo exits 0 when Swarm stops it, "
+                "so a stopped replica would never be replaced"
+                if svc["restart_condition"] == "on-failure"
+                else f"{svc['name']} is never restarted (restart condition none, the SDK default)"
+            )
+    return True, "every service restarts whatever its exit code"
 
 
 def labels(spec: SiteSpec, s: Services, _: str | None) -> Outcome:

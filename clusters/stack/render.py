@@ -5,7 +5,8 @@ What a site becomes, and why each setting:
   its environment (session_redis with `<slug>_redis`, or session_db in the site's database), the filestore
   on the service's own mount (NFS options in production, a bind path in the lab), a healthcheck on
   /web/health with a long start period (Swarm routes no traffic to a task before it is healthy),
-  start-first updates with rollback, restart on-failure (docker-py's default is `none`), the image pinned by
+  start-first updates with rollback, restart on any exit (docker-py's default is `none`, and Odoo
+  exits 0 on SIGTERM), the image pinned by
   digest, and the Traefik labels on the *service* (Traefik reads service labels on Swarm).
   No `-d` on web replicas: Odoo creates a `-d` database that does not exist, and N replicas starting
   together would race to create it; `--db-filter` pins them to the site's database instead.
@@ -126,7 +127,9 @@ def _odoo_like(
         args=args,
         **odoo_process(spec),
         mode=ServiceMode("replicated", replicas=replicas),
-        restart_policy=RestartPolicy(condition="on-failure", delay=ns(5)),
+        # Any exit: Odoo exits 0 on SIGTERM, so a replica Swarm stopped (unhealthy, a node drained)
+        # ends "complete", and with on-failure it would never be replaced (the service sat at 0/2).
+        restart_policy=RestartPolicy(condition="any", delay=ns(5)),
         healthcheck=odoo_healthcheck(spec),
         update_config=upd,
         rollback_config=rb,

@@ -58,7 +58,7 @@ def test_deploy_applies_the_checklist(make_site, monkeypatch, docker_client):  #
     assert (
         spec["UpdateConfig"]["Order"] == "start-first" and spec["UpdateConfig"]["FailureAction"] == "rollback"
     )
-    assert spec["TaskTemplate"]["RestartPolicy"]["Condition"] == "on-failure"
+    assert spec["TaskTemplate"]["RestartPolicy"]["Condition"] == "any"  # Odoo exits 0 on SIGTERM
     rule = next(v for k, v in labels.items() if k.endswith(".rule") and "websocket" not in k)
     for domain in site.domains.values_list("name", flat=True):
         assert f"Host(`{domain}`)" in rule

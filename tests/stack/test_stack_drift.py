@@ -46,7 +46,7 @@ def test_live_summary_parses_engine_json(odoo_attrs, load_fixture):
     assert live["update_config"]["order"] == "start-first" and live["update_config"]["monitor_ns"] == 60 * S
     assert live["healthcheck"]["start_period_ns"] == 180 * S
     assert live["mounts"][0]["driver_options"]["type"] == "nfs"
-    assert live["endpoint_mode"] == "vip" and live["restart_condition"] == "on-failure"
+    assert live["endpoint_mode"] == "vip" and live["restart_condition"] == "any"
     assert live["traefik"]["routers"]["acme"]["domains"] == ["shop.example.com", "www.example.com"]
     assert live["traefik"]["services"]["acme"]["port"] == 8069
     assert live["task_digests"] == {"0kzzo1i0y4jz6027t0k7aezc7": A, "1yljwbmlr8er2waf8orvqpwms": A}

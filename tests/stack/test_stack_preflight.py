@@ -217,3 +217,13 @@ def test_one_row_per_check_with_both_results_and_hard_failures_first(make_spec):
     for group in (0, 1, 2):
         inside = [row.key for row, g in zip(rows, groups, strict=True) if g == group]
         assert inside == sorted(inside, key=order.index)
+
+
+def test_web_restarting_only_on_failure_is_caught(make_spec):
+    # Odoo exits 0 on SIGTERM: a replica Swarm stops ends "complete" and on-failure never replaces it.
+    spec = make_spec()
+    results = preflight(
+        spec, live=_live(spec, lambda s: s["acme_odoo"].update(restart_condition="on-failure"))
+    )
+    r = _by_key(results, "live")["restart_policy"]
+    assert not r.ok and "Odoo exits 0 when Swarm stops it" in r.reason

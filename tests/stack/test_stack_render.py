@@ -125,7 +125,7 @@ def test_update_rollback_restart_and_durations_in_ns(make_spec):
         "Order": "start-first",
     }
     assert web.rollback_config["FailureAction"] == "pause" and web.rollback_config["Order"] == "start-first"
-    assert web.restart_policy["Condition"] == "on-failure" and web.restart_policy["Delay"] == 5 * S
+    assert web.restart_policy["Condition"] == "any" and web.restart_policy["Delay"] == 5 * S
     assert web.stop_grace_period == 30 * S
 
 
