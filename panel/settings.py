@@ -46,6 +46,9 @@ if PRODUCTION and (len(SECRET_KEY) < 50 or not ENCRYPTION_KEY):
 SECRET_KEY = SECRET_KEY or _dev_secret("secret_key")
 # Secrets at rest (cluster TLS keys, database passwords) are encrypted with this key; see panel/crypto.py.
 ENCRYPTION_KEY = ENCRYPTION_KEY or _dev_secret("encryption_key")
+# Keys being replaced (comma-separated): what they encrypted still decrypts until
+# `manage.py encryption reencrypt` has moved it to ENCRYPTION_KEY.
+ENCRYPTION_KEY_OLD = envlist("PANEL_ENCRYPTION_KEY_OLD", "")
 
 ALLOWED_HOSTS = envlist("PANEL_ALLOWED_HOSTS", "" if PRODUCTION else "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = envlist("PANEL_CSRF_TRUSTED_ORIGINS", "")
