@@ -38,10 +38,10 @@ def _dev_secret(name: str) -> str:
 
 SECRET_KEY = env("PANEL_SECRET_KEY")
 ENCRYPTION_KEY = env("PANEL_ENCRYPTION_KEY")
-if PRODUCTION and (len(SECRET_KEY) < 50 or not ENCRYPTION_KEY):
+if PRODUCTION and (len(SECRET_KEY) < 50 or len(ENCRYPTION_KEY) < 32):
     raise ImproperlyConfigured(
-        "production mode needs PANEL_SECRET_KEY (50+ characters) and PANEL_ENCRYPTION_KEY "
-        "(any long random string, e.g. from: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        "production mode needs PANEL_SECRET_KEY (50+ characters) and PANEL_ENCRYPTION_KEY (32+ characters "
+        "of a long random string, e.g. from: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
     )
 SECRET_KEY = SECRET_KEY or _dev_secret("secret_key")
 # Secrets at rest (cluster TLS keys, database passwords) are encrypted with this key; see panel/crypto.py.

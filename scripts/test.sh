@@ -24,7 +24,7 @@ say "import contracts (pyproject.toml: the layers, and no circles)"
 say "django checks"
 "$PY" manage.py check
 "$PY" manage.py makemigrations --check --dry-run
-PANEL_MODE=production PANEL_SECRET_KEY="$(printf 'x%.0s' $(seq 60))-check-only" PANEL_ENCRYPTION_KEY=check-only \
+PANEL_MODE=production PANEL_SECRET_KEY="$(printf 'x%.0s' $(seq 60))-check-only" PANEL_ENCRYPTION_KEY="$(printf 'y%.0s' $(seq 40))-check-only" \
   PANEL_ALLOWED_HOSTS=panel.example.com "$PY" manage.py check --deploy --fail-level WARNING
 if [ $# -gt 0 ]; then  # what was asked for, in one process
   say "pytest $*"

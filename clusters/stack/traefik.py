@@ -117,7 +117,7 @@ def parse_labels(labels: Mapping[str, str]) -> dict[str, Any]:
             s = services.setdefault(m.group(1), {"port": None, "sticky": {}})
             attr = m.group(2)
             if attr == "server.port":
-                s["port"] = int(value) if value.isdigit() else value
+                s["port"] = int(value) if value.isascii() and value.isdigit() else value
             elif attr.startswith("sticky.cookie"):
                 s["sticky"][attr.removeprefix("sticky.cookie").lstrip(".") or "enabled"] = value
     return {

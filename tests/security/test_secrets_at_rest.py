@@ -219,3 +219,22 @@ def test_reencrypt_stops_on_a_value_no_key_opens(saved_with_the_old_key, setting
         call_command("encryption", "reencrypt")
     assert refused.value.returncode == 2
     assert _raw_tokens() == before
+
+
+@pytest.mark.parametrize("key", ["", "x", "a" * 31])
+def test_production_refuses_a_short_encryption_key(key: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "PANEL_MODE": "production",
+        "PANEL_SECRET_KEY": "s" * 60,
+        "PANEL_ENCRYPTION_KEY": key,
+    }
+    env.pop("PANEL_ENCRYPTION_KEY_FILE", None)
+    done = subprocess.run(
+        [sys.executable, "-c", "import panel.settings"], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode != 0 and "PANEL_ENCRYPTION_KEY (32+ characters" in done.stderr
