@@ -152,9 +152,11 @@ class App:
         its registry first (http.Request._serve_db): the one database the filter lets through. So a
         server started without -d (a web replica with --db-filter only) loads its registry at the
         first health check, logging what a plain boot logs, and a registry that cannot load answers
-        500 there too. PostgreSQL unreachable: no database (db_list answers []), health passes."""
+        500 there too. PostgreSQL unreachable: no database (db_list answers []), health passes. The
+        lab's health checks time out after 3 s, and a task on a node new to the overlay cannot reach
+        the database for some seconds: the list is asked with libpq's shortest connect timeout, 2 s."""
         try:
-            dbs = db_filter(self.cfg, pg.list_dbs(self.cfg), req.host)
+            dbs = db_filter(self.cfg, pg.list_dbs(self.cfg, timeout=2), req.host)
         except pg.Error:
             return
         if len(dbs) == 1:

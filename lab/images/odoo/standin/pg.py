@@ -18,14 +18,14 @@ def sqlstate(exc: Exception) -> str | None:
     return getattr(exc, "pgcode", None) or getattr(exc, "sqlstate", None)
 
 
-def connect(cfg, dbname: str, autocommit: bool = False):
+def connect(cfg, dbname: str, autocommit: bool = False, timeout: int = 10):
     params = {
         "host": cfg.db_host,
         "port": cfg.db_port,
         "user": cfg.db_user,
         "password": cfg.db_password,
         "dbname": dbname,
-        "connect_timeout": 10,
+        "connect_timeout": timeout,
         "application_name": "odoo-standin",
     }
     conn = driver.connect(**{k: v for k, v in params.items() if v not in (None, "", False)})
@@ -86,9 +86,9 @@ def database_exists(cfg, dbname: str) -> bool:
         conn.close()
 
 
-def list_dbs(cfg) -> list[str]:
+def list_dbs(cfg, timeout: int = 10) -> list[str]:
     # odoo.service.db.list_dbs: databases owned by the connecting user, minus templates and postgres.
-    conn = connect(cfg, "postgres", autocommit=True)
+    conn = connect(cfg, "postgres", autocommit=True, timeout=timeout)
     try:
         cr = conn.cursor()
         cr.execute(
