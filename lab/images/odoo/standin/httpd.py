@@ -157,9 +157,14 @@ class App:
         the database for some seconds: the list is asked with libpq's shortest connect timeout, 2 s."""
         try:
             dbs = db_filter(self.cfg, pg.list_dbs(self.cfg, timeout=2), req.host)
+            # A database another process is still initializing (the cron's -d on a new site) is
+            # left alone: opening it would wait on that transaction's locks past the health check's
+            # timeout. Real Odoo answers 500 there ("not initialized"); until the panel initializes
+            # a new database before starting replicas, the stand-in lets the health check pass.
+            ready = len(dbs) == 1 and pg.has_modules_table(self.cfg, dbs[0], timeout=2)
         except pg.Error:
             return
-        if len(dbs) == 1:
+        if ready:
             log.set_db(dbs[0])  # cleared by Handler once the request is logged
             self.registry(dbs[0])
 

@@ -86,6 +86,18 @@ def database_exists(cfg, dbname: str) -> bool:
         conn.close()
 
 
+def has_modules_table(cfg, dbname: str, timeout: int = 10) -> bool:
+    """Whether ir_module_module is committed in `dbname`: a catalogue read that never waits on the
+    locks of a transaction still initializing the database."""
+    conn = connect(cfg, dbname, autocommit=True, timeout=timeout)
+    try:
+        cr = conn.cursor()
+        cr.execute("SELECT to_regclass('ir_module_module') IS NOT NULL")
+        return bool(cr.fetchone()[0])
+    finally:
+        conn.close()
+
+
 def list_dbs(cfg, timeout: int = 10) -> list[str]:
     # odoo.service.db.list_dbs: databases owned by the connecting user, minus templates and postgres.
     conn = connect(cfg, "postgres", autocommit=True, timeout=timeout)
