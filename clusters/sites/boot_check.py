@@ -18,7 +18,6 @@ in the new image (image_check's one-off reader) against the site's installed mod
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -34,7 +33,6 @@ from clusters.sites import image_check
 from clusters.sites.checksums import DEFAULT_ADDONS_PATH
 from clusters.sites.odoo_log import Verdict, judge
 from clusters.stack import SiteSpec
-from clusters.stack.render import render_image_task
 from jobs.logs.follow import pump, service_frames
 
 DEADLINE_S = 120.0
@@ -240,15 +238,8 @@ def read_depends(
     """The `depends` of each module's manifest in the new image, read by image_check's one-off
     reader; for a module whose manifest is missing or unreadable, why."""
     paths = spec.addons_path or DEFAULT_ADDONS_PATH
-    command = ["python3", "-c", image_check.SCRIPT]
-    task = render_image_task(
-        spec, "bootdeps", command, [json.dumps(names), *paths], run_id=run_id, on_network=False
-    )
-    code, lines = ops.run_one_off(client, task, image_check.DEADLINE_S, ops._quiet)
-    if code != 0:
-        raise ops.SwarmError(f"exit {code}: {' '.join(lines[-3:])}")
     out: dict[str, list[str] | str] = {}
-    for name, text in image_check.parse_output(lines).items():
+    for name, text in image_check.read_manifests(client, spec, run_id, names, "bootdeps").items():
         if text is None:
             out[name] = f"the new image has no {name} manifest on its addons path ({', '.join(paths)})"
             continue

@@ -60,12 +60,10 @@ def image_problems(client: docker.DockerClient, spec: SiteSpec, run_id: str, log
     """What the pinned image lacks for the site's `--load` (image_check), read by a one-off task."""
     if not image_check.looked_for(spec):
         return []
-    code, lines = ops.run_one_off(
-        client, image_check.render_manifest_task(spec, run_id), image_check.DEADLINE_S, ops._quiet
-    )
-    if code != 0:
-        return [f"reading the image's addons failed (exit {code}): {' '.join(lines[-3:])}"]
-    manifests = image_check.parse_output(lines)
+    try:
+        manifests = image_check.read_manifests(client, spec, run_id)
+    except ops.SwarmError as exc:
+        return [f"reading the image's addons failed: {exc}"]
     for name, text in manifests.items():
         log(f"{name}: {'in the image' if text is not None else 'not in the image'}")
     return image_check.problems(spec, manifests)
@@ -169,7 +167,21 @@ def _ensure_lab_filestore(site: Site) -> None:
 class DeployRunner(JobRunner):
     """Resolve the tag, render, apply start-first, wait, probe; roll back on failure."""
 
+    kind = "deploy"
+    plan = [
+        "Resolve image",
+        "Preflight",
+        "Image check",
+        "Database and Redis",
+        "Odoo and cron",
+        "Boot check",
+        "Health probe",
+    ]
+    resolve = True
+
     def _gate(self) -> Gate:
+        """The approval gate on the image this deploy pins (clusters.sites.image_gate)."""
+
         def gate(client: docker.DockerClient, spec: SiteSpec) -> None:
             who = self.job.created_by_name or "system"
             gate_image(
@@ -183,18 +195,6 @@ class DeployRunner(JobRunner):
             )
 
         return gate
-
-    kind = "deploy"
-    plan = [
-        "Resolve image",
-        "Preflight",
-        "Image check",
-        "Database and Redis",
-        "Odoo and cron",
-        "Boot check",
-        "Health probe",
-    ]
-    resolve = True
 
     def run(self) -> dict[str, Any]:
         site = self.site

@@ -16,6 +16,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+import docker
+
+from clusters import swarm_ops as ops
 from clusters.approvals.gate.errors import ManifestError
 from clusters.approvals.gate.manifest import parse_manifest
 from clusters.sites.checksums import DEFAULT_ADDONS_PATH
@@ -48,14 +51,31 @@ def looked_for(spec: SiteSpec) -> list[str]:
     return [name for name in spec.server_wide if name not in CORE_SERVER_WIDE]
 
 
-def render_manifest_task(spec: SiteSpec, run_id: str | None = None) -> ServiceSpec:
-    """A one-off task with the site's pinned image that prints the server-wide modules' manifests."""
+def render_manifest_task(
+    spec: SiteSpec, run_id: str | None = None, names: list[str] | None = None, kind: str = "manifests"
+) -> ServiceSpec:
+    """A one-off task with the site's pinned image that prints the manifests of `names` (by
+    default the server-wide modules) as found on the site's addons path."""
     paths = spec.addons_path or DEFAULT_ADDONS_PATH
-    args = [json.dumps(looked_for(spec)), *paths]
+    args = [json.dumps(looked_for(spec) if names is None else names), *paths]
     # It reads the image's own files: a first deploy runs it before the site's network exists.
-    return render_image_task(
-        spec, "manifests", ["python3", "-c", SCRIPT], args, run_id=run_id, on_network=False
-    )
+    return render_image_task(spec, kind, ["python3", "-c", SCRIPT], args, run_id=run_id, on_network=False)
+
+
+def read_manifests(
+    client: docker.DockerClient,
+    spec: SiteSpec,
+    run_id: str,
+    names: list[str] | None = None,
+    kind: str = "manifests",
+) -> dict[str, str | None]:
+    """Run that task: module -> manifest text, or None where the image has no such module.
+    ops.SwarmError("exit N: ...") when the task fails."""
+    task = render_manifest_task(spec, run_id, names, kind)
+    code, lines = ops.run_one_off(client, task, DEADLINE_S, ops._quiet)
+    if code != 0:
+        raise ops.SwarmError(f"exit {code}: {' '.join(lines[-3:])}")
+    return parse_output(lines)
 
 
 def parse_output(lines: Iterable[str]) -> dict[str, str | None]:
