@@ -21,7 +21,15 @@ class ClusterForm(forms.ModelForm):
 
     class Meta:
         model = Cluster
-        fields = ["name", "endpoint", "tls_ca", "tls_cert", "tls_key"]
+        fields = [
+            "name",
+            "endpoint",
+            "tls_ca",
+            "tls_cert",
+            "tls_key",
+            "default_db_image",
+            "default_redis_image",
+        ]
         widgets = {
             "tls_ca": KeepSecretWidget(
                 attrs={"rows": 3, "placeholder": "Leave blank to keep the stored CA certificate"}
@@ -77,6 +85,9 @@ class SiteForm(forms.ModelForm):
             "sticky_cookie",
             "db_image",
             "redis_image",
+            "language",
+            "country",
+            "with_demo",
             "registry_username",
             "registry_password",
         ]
@@ -86,8 +97,13 @@ class SiteForm(forms.ModelForm):
         password = self.cleaned_data.get("registry_password")
         return password or (self.instance.registry_password if self.instance.pk else "")
 
+    def clean_language(self) -> str:
+        """Left out (an older client, a form without it): Odoo's own default."""
+        return str(self.cleaned_data.get("language") or Site._meta.get_field("language").default)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["language"].required = False
         if self.instance.pk:
             # Renaming a site would orphan its Swarm services and database.
             self.fields["slug"].disabled = True

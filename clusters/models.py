@@ -34,6 +34,24 @@ class Cluster(models.Model):
     tls_key = EncryptedTextField(blank=True, help_text="PEM of the client key; stored encrypted.")
     # The local lab has no IPVS and no NFS: services use dnsrr and a bind filestore.
     is_lab = models.BooleanField(default=False, help_text="The local Swarm lab (made by `manage.py lab up`).")
+    # What a new site on this cluster gets when it names no database or Redis image: a cluster that
+    # cannot pull Docker Hub (the lab, an air-gapped site) names its own; blank is the public default.
+    # db_default: rows written by code from before these columns (a rolling upgrade) still insert.
+    default_db_image = models.CharField(
+        max_length=255,
+        blank=True,
+        db_default="",
+        validators=[v.validate_image],
+        help_text="Blank: postgres:16.",
+    )
+    default_redis_image = models.CharField(
+        max_length=255,
+        blank=True,
+        default="",
+        db_default="",
+        validators=[v.validate_image],
+        help_text="Blank: redis:7-alpine.",
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.UNKNOWN)
     status_message = models.TextField(blank=True)
     engine_version = models.CharField(max_length=40, blank=True)
@@ -102,6 +120,11 @@ class Site(models.Model):
         NFS = "nfs", "NFS export (production)"
         BIND = "bind", "Host folder shared by every node (lab)"
 
+    class DatabaseOrigin(models.TextChoices):
+        UNKNOWN = "", "Not deployed yet"
+        PANEL = "panel", "Initialised by the panel"
+        EXISTING = "existing", "An existing database (adopted)"
+
     class TraefikVersion(models.TextChoices):
         V3 = "v3", "Traefik v3"
         V2 = "v2", "Traefik v2"
@@ -152,6 +175,35 @@ class Site(models.Model):
         help_text="Hostname of the node that holds the database's data; the database is pinned there.",
     )
     db_password = EncryptedTextField(blank=True, help_text="Stored encrypted; generated when empty.")
+    # What a database the panel initialises starts with (`odoo db init`); unused for an adopted one.
+    admin_password = EncryptedTextField(
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Odoo's admin password for a database the panel creates; generated, stored encrypted.",
+    )
+    language = models.CharField(
+        max_length=16,
+        default="en_US",
+        db_default="en_US",
+        validators=[v.validate_language],
+        help_text="e.g. en_US, fr_BE.",
+    )
+    country = models.CharField(
+        max_length=2,
+        blank=True,
+        db_default="",
+        validators=[v.validate_country],
+        help_text="The main company's, e.g. BE.",
+    )
+    with_demo = models.BooleanField(
+        default=False, db_default=False, help_text="Load demo data into a new database."
+    )
+    database_origin = models.CharField(
+        max_length=10, choices=DatabaseOrigin.choices, blank=True, default="", db_default=""
+    )
+    # What the pinned image is, read from it at the deploy: {"digest", "uid", "gid", "series", "version"}.
+    image_facts = models.JSONField(default=dict, blank=True, db_default={})
     db_image = models.CharField(max_length=255, default="postgres:16", validators=[v.validate_image])
     redis_image = models.CharField(max_length=255, default="redis:7-alpine", validators=[v.validate_image])
     registry_username = models.CharField(
@@ -213,6 +265,8 @@ class Site(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self.db_password:
             self.db_password = Secret(secrets.token_urlsafe(24))
+        if not self.admin_password:
+            self.admin_password = Secret(secrets.token_urlsafe(18))
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:

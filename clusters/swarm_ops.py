@@ -6,6 +6,7 @@ correctly can hang a worker forever).
 """
 
 import datetime as dt
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,8 @@ import docker
 from docker.errors import APIError, ImageNotFound, NotFound
 
 from clusters.stack.render import NetworkSpec, ServiceSpec, to_create_kwargs
+from clusters.stack.service_spec import engine_spec
+from clusters.stack.unchanged import changed_fields
 
 Log = Callable[[str], object]
 POLL_S = 1.0
@@ -22,6 +25,10 @@ POLL_S = 1.0
 DOWNTIME_POLL_S = 0.25
 # Task states after which a task never runs again (api/types/swarm/task.go).
 ENDED = {"complete", "failed", "rejected", "shutdown", "orphaned", "remove"}
+# A log line that says what went wrong: Odoo's ERROR/CRITICAL lines, an exception's last line.
+ERROR_LINE = re.compile(r" (?:ERROR|CRITICAL) |^\w*(?:Error|Exception): ")
+# A wait knows its outcome once each wanted replica of the new spec ended this often without serving.
+ENDED_PER_REPLICA = 2
 
 
 class Refused(Exception):
@@ -68,13 +75,22 @@ def find_service(client: docker.DockerClient, name: str) -> Any | None:
         return None
 
 
-def apply_service(client: docker.DockerClient, spec: ServiceSpec) -> str:
-    """Create the service, or update it to the spec; returns "created" or "updated"."""
+def apply_service(client: docker.DockerClient, spec: ServiceSpec, log: Log = _quiet) -> str:
+    """Create the service, update it to the spec, or leave it alone when it is the spec already
+    (clusters/stack/unchanged.py); returns "created", "updated" or "unchanged"."""
     kwargs = to_create_kwargs(spec)
     service = find_service(client, spec.name)
     if service is None:
         client.services.create(**kwargs)
         return "created"
+    live = service.attrs.get("Spec") or {}
+    try:
+        changed = changed_fields(engine_spec(spec), live, lambda n: str(client.networks.get(n).id))
+    except NotFound:  # a network the spec names does not exist: the update will say so
+        changed = ["networks"]
+    if not changed:
+        return "unchanged"
+    log(f"{spec.name}: updating {', '.join(changed[:6])}" + (" ..." if len(changed) > 6 else ""))
     kwargs.pop("name")
     service.update(**kwargs)
     return "updated"
@@ -114,18 +130,52 @@ def pending_reasons(client: docker.DockerClient, name: str) -> list[str]:
     return sorted(set(reasons))
 
 
-def failed_reasons(client: docker.DockerClient, name: str, image: str, limit: int = 3) -> list[str]:
-    """The errors of the latest failed tasks of the current spec, and how often they failed."""
-    failed = [
-        t
-        for t in tasks(client, name, desired=None)
-        if task_image(t) == image and t.get("Status", {}).get("State") in ("failed", "rejected")
-    ]
-    if not failed:
+def _when(stamp: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(stamp[:26].rstrip("Z") + "+00:00")
+    except ValueError:
+        return None
+
+
+def ended_tasks(
+    client: docker.DockerClient, name: str, image: str, since: dt.datetime | None = None
+) -> list[dict]:
+    """Tasks of the current spec that ended, whatever their state: failed, rejected, and also
+    `complete` (Odoo exits 0 on SIGTERM: a replica Swarm stopped as unhealthy ends complete)."""
+    found = []
+    for task in tasks(client, name, desired=None):
+        state = task.get("Status", {}).get("State")
+        if task_image(task) != image or state not in ENDED or state == "remove":
+            continue
+        when = _when(task.get("UpdatedAt", ""))
+        if since is None or (when is not None and when >= since):
+            found.append(task)
+    return found
+
+
+def _task_reason(task: dict) -> str:
+    status = task.get("Status", {})
+    code = status.get("ContainerStatus", {}).get("ExitCode")
+    text = status.get("Err") or status.get("Message", "")
+    return f"{status.get('State')}" + (f" (exit {code})" if code is not None else "") + f": {text}"
+
+
+def failed_reasons(
+    client: docker.DockerClient, name: str, image: str, limit: int = 3, since: dt.datetime | None = None
+) -> list[str]:
+    """Why the tasks of the current spec ended (latest first), and how many ended."""
+    ended = ended_tasks(client, name, image, since)
+    if not ended:
         return []
-    failed.sort(key=lambda t: t.get("UpdatedAt", ""), reverse=True)
-    errors = list(dict.fromkeys(t["Status"].get("Err") or t["Status"].get("Message", "") for t in failed))
-    return [f"{len(failed)} task(s) failed: " + "; ".join(errors[:limit])]
+    ended.sort(key=lambda t: t.get("UpdatedAt", ""), reverse=True)
+    errors = list(dict.fromkeys(_task_reason(t) for t in ended))
+    return [f"{len(ended)} task(s) ended: " + "; ".join(errors[:limit])]
+
+
+def last_errors(client: docker.DockerClient, name: str, limit: int = 2) -> list[str]:
+    """The service's last log lines that name an error (a traceback's last line, an ERROR line)."""
+    lines = [line for line in service_logs(client, name)[-400:] if ERROR_LINE.search(line)]
+    return [line.strip()[:300] for line in lines[-limit:]]
 
 
 def replicas_of(service: Any) -> int | None:
@@ -136,13 +186,7 @@ def replicas_of(service: Any) -> int | None:
 def _update_status(service: Any) -> tuple[str, str, dt.datetime | None]:
     status = service.attrs.get("UpdateStatus") or {}
     started = status.get("StartedAt")
-    when = None
-    if started:
-        try:
-            when = dt.datetime.fromisoformat(started[:26].rstrip("Z") + "+00:00")
-        except ValueError:
-            when = None
-    return status.get("State", ""), status.get("Message", ""), when
+    return status.get("State", ""), status.get("Message", ""), _when(started) if started else None
 
 
 def wait_converged(
@@ -152,15 +196,22 @@ def wait_converged(
     since: dt.datetime,
     deadline_s: float,
     log: Log = _quiet,
+    stop: Callable[[], object] | None = None,
 ) -> None:
     """Wait until every desired replica runs the service's current image, or fail with the reason.
 
     `since`: when our update was sent; an UpdateStatus older than that belongs to an earlier update.
     Swarm rolls a failed start-first update back by itself (failure action rollback): that is
-    reported as a failure with Swarm's own message, the old tasks keep serving."""
+    reported as a failure with Swarm's own message, the old tasks keep serving. The wait ends as
+    soon as the outcome is known: once the new spec's tasks have ended ENDED_PER_REPLICA times per
+    replica (a new service has no update to roll back, its tasks would restart until the deadline),
+    with their states and the service's last error lines. `stop` is called on every poll and may
+    raise (a job's Cancel ends the wait)."""
     end = time.monotonic() + deadline_s
     last = ""
     while True:
+        if stop is not None:
+            stop()
         service = find_service(client, name)
         if service is None:
             raise SwarmError(f"{name} disappeared while waiting for it")
@@ -184,6 +235,12 @@ def wait_converged(
             last = progress
         if want is not None and len(current) == want and len(running) == want and not updating:
             return
+        ended = ended_tasks(client, name, image, since - dt.timedelta(seconds=5))
+        if want and not current and len(ended) >= ENDED_PER_REPLICA * want:
+            raise SwarmError(
+                f"{name}: the new spec's tasks ended {len(ended)} times without serving: "
+                + "; ".join(failed_reasons(client, name, image, since=since) + last_errors(client, name))
+            )
         if time.monotonic() > end:
             reasons = pending_reasons(client, name) + failed_reasons(client, name, image)
             raise SwarmError(

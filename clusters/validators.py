@@ -10,11 +10,13 @@ from django.core.exceptions import ValidationError
 
 from clusters.stack import host_access, rules
 from clusters.stack.rules import (
+    COUNTRY_RE,
     DB_NAME_RE,
     DIGEST_RE,
     DNS_LABEL_RE,
     HOSTNAME_RE,
     IMAGE_RE,
+    LANGUAGE_RE,
     SLUG_MAX,
     SLUG_RE,
     TOKEN_RE,
@@ -84,6 +86,16 @@ def validate_db_name(value: str) -> None:
         raise ValidationError(
             "Use a letter then letters, digits, _ or -, at most 63 characters (a PostgreSQL database name)."
         )
+
+
+def validate_language(value: str) -> None:
+    if not LANGUAGE_RE.match(value):
+        raise ValidationError("Use an Odoo language code such as en_US, fr_BE or sr@latin.")
+
+
+def validate_country(value: str) -> None:
+    if value and not COUNTRY_RE.match(value):
+        raise ValidationError("Use a two-letter country code in capitals, such as BE or US, or none.")
 
 
 def validate_hostname(value: str) -> None:

@@ -19,6 +19,7 @@ import docker
 
 from lab import config
 from lab.errors import LabError
+from lab.image_extras import base_for
 from lab.image_inputs import SKIP_NAMES, content_hash, image_names, read_spec, write_context
 from lab.proc import Log
 from lab.rootfs import ensure_base
@@ -52,9 +53,10 @@ class ImageRef:
 
     @property
     def series(self) -> str:
-        """The Odoo series an Odoo stand-in image runs as (its ODOO_STANDIN_SERIES), for the sites on it."""
+        """The Odoo series an Odoo image runs as, for the sites on it: a stand-in's ODOO_STANDIN_SERIES,
+        the real image's ODOO_VERSION (as the official image sets it)."""
         env = read_spec(config.IMAGES_DIR, self.name).get("env", {})
-        return str(env.get("ODOO_STANDIN_SERIES", "17.0"))
+        return str(env.get("ODOO_STANDIN_SERIES") or env.get("ODOO_VERSION") or "17.0")
 
 
 def repo_for(name: str) -> str:
@@ -129,11 +131,10 @@ def _ensure_images(cli: docker.DockerClient, images_dir: Path, log: Log) -> dict
     if not names:
         raise LabError(f"no lab/images/*/image.json under {config.IMAGES_DIR}")
     refs: dict[str, ImageRef] = {}
-    base = ""
     for name in names:
         digest = registry_digest(name, tag)
         if not digest:
-            base = base or ensure_base(cli, log)
+            base = ensure_base(cli, log, base_for(read_spec(images_dir, name)))
             log(f"images: build and push {repo_for(name)}:{tag}")
             build_and_push(cli, images_dir, name, base, tag)
             digest = registry_digest(name, tag)

@@ -34,6 +34,9 @@ LOCK_FILE = RUN_ROOT / "oplab.lock"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LAB_DIR = REPO_ROOT / "lab"
 IMAGES_DIR = LAB_DIR / "images"
+# The team's shared data beside the checkout (CI clones with it beside too): the real Odoo 19 source
+# and its Debian package list, which lab/images/odoo19-real names as `shared:<path>`.
+SHARED_DIR = Path(os.environ.get("OPLAB_SHARED_DIR", str(REPO_ROOT.parent / "shared")))
 INSTALL_SCRIPT = LAB_DIR / "install-engine.sh"
 
 MAX_WORKERS = 20

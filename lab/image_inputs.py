@@ -13,7 +13,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from lab import config
+from lab import config, image_extras
 from lab.errors import LabError
 from lab.rootfs import rootfs_key
 
@@ -31,6 +31,9 @@ SPEC_KEYS = {
     "workdir",
     "user",
     "comment",
+    "debian",  # image_extras: the image's own Debian base
+    "unpack",
+    "wheels",
 }
 SKIP_NAMES = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 # Used only while lab/images/odoo/odoo (owned by the stand-in's author) does not exist yet.
@@ -86,6 +89,9 @@ def content_hash(images_dir: Path = config.IMAGES_DIR) -> str:
         executable = bool(path.stat().st_mode & stat.S_IXUSR)
         digest.update(f"F {rel} {int(executable)} {path.stat().st_size}\n".encode())
         digest.update(path.read_bytes())
+    for name in image_names(images_dir):
+        for line in image_extras.hash_lines(read_spec(images_dir, name)):
+            digest.update(f"{name} {line}\n".encode())
     return digest.hexdigest()[:20]
 
 
@@ -111,6 +117,8 @@ def write_context(images_dir: Path, name: str, base: str, tag: str, ctx: Path) -
     root.mkdir()
     for src, dest in spec.get("copy", {}).items():
         _copy_into(src_dir / src, root / dest.lstrip("/"))
+    image_extras.unpack_into(spec, root)
+    image_extras.wheels_into(spec, root)
     if name == "odoo" and not (src_dir / "odoo").exists():
         placeholder = root / "opt/odoo/odoo"
         placeholder.parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import docker
@@ -91,14 +92,45 @@ def debian_mirror() -> str:
     raise LabError(f"no apt source for Debian {SUITE} in /etc/apt/sources.list(.d): cannot debootstrap")
 
 
+@dataclass(frozen=True)
+class Base:
+    """One Debian root file system: its packages, and the uid of its `odoo` user (None: the
+    system picks one; the real Odoo image wants the official image's 101)."""
+
+    packages: tuple[str, ...] = PACKAGES
+    odoo_uid: int | None = None
+
+    @property
+    def key(self) -> str:
+        spec: dict[str, object] = {
+            "suite": SUITE,
+            "packages": sorted(self.packages),
+            "prune": PRUNE,
+            "recipe": RECIPE_VERSION,
+        }
+        if self.odoo_uid is not None:
+            spec["odoo_uid"] = self.odoo_uid
+        return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+LAB_BASE = Base()
+
+
 def rootfs_key() -> str:
-    spec = {"suite": SUITE, "packages": sorted(PACKAGES), "prune": PRUNE, "recipe": RECIPE_VERSION}
-    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+    return LAB_BASE.key
 
 
-def rootfs_tarball(log: Log) -> Path:
+def _add_odoo_user(target: Path, uid: int | None) -> None:
+    # The stand-in may drop to this user, like the official Odoo image (whose odoo user is 101;
+    # in the lab base Debian gave 101 to postgres, so the uid differs there).
+    fixed = ["--uid", str(uid), "--user-group"] if uid is not None else []
+    run(["chroot", str(target), "useradd", "--system", *fixed, "--home-dir", "/var/lib/odoo", "odoo"])
+    (target / "var/lib/odoo").mkdir(parents=True, exist_ok=True)
+
+
+def rootfs_tarball(log: Log, base: Base = LAB_BASE) -> Path:
     """The cached rootfs tarball, made by debootstrap when missing (about a minute, 330 MB)."""
-    key = rootfs_key()
+    key = base.key
     tarball = config.CACHE_DIR / f"rootfs-{SUITE}-{key}.tar"
     if tarball.exists():
         return tarball
@@ -113,7 +145,7 @@ def rootfs_tarball(log: Log) -> Path:
             [
                 "debootstrap",
                 "--variant=minbase",
-                f"--include={','.join(PACKAGES)}",
+                f"--include={','.join(base.packages)}",
                 SUITE,
                 str(target),
                 mirror,
@@ -127,10 +159,7 @@ def rootfs_tarball(log: Log) -> Path:
             elif victim.exists() or victim.is_symlink():
                 victim.unlink()
         (target / "var/log").mkdir(exist_ok=True)
-        # The stand-in may drop to this user, like the official Odoo image (whose odoo user is 101;
-        # Debian gave 101 to postgres here, so the uid differs).
-        run(["chroot", str(target), "useradd", "--system", "--home-dir", "/var/lib/odoo", "odoo"])
-        (target / "var/lib/odoo").mkdir(parents=True, exist_ok=True)
+        _add_odoo_user(target, base.odoo_uid)
         partial = tarball.with_suffix(".partial")
         run(["tar", "--numeric-owner", "-C", str(target), "-cf", str(partial), "."], timeout=600)
         partial.rename(tarball)
@@ -139,17 +168,18 @@ def rootfs_tarball(log: Log) -> Path:
     return tarball
 
 
-def ensure_base(cli: docker.DockerClient, log: Log) -> str:
-    ref = f"{BASE_REPO}:{rootfs_key()}"
+def ensure_base(cli: docker.DockerClient, log: Log, base: Base = LAB_BASE) -> str:
+    """The base image of `base` on the host engine, imported from its tarball when missing."""
+    ref = f"{BASE_REPO}:{base.key}"
     try:
         cli.images.get(ref)
         return ref
     except docker.errors.ImageNotFound:
         pass
-    tarball = rootfs_tarball(log)
+    tarball = rootfs_tarball(log, base)
     log(f"images: docker import {tarball.name} as {ref}")
     if not tarball.is_file():  # docker-py would take a missing path for a URL to fetch
         raise LabError(f"{tarball} vanished")
-    cli.api.import_image_from_file(str(tarball), repository=BASE_REPO, tag=rootfs_key(), changes=BASE_CHANGES)
+    cli.api.import_image_from_file(str(tarball), repository=BASE_REPO, tag=base.key, changes=BASE_CHANGES)
     cli.images.get(ref)
     return ref

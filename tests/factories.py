@@ -1,8 +1,10 @@
 """Small builders for the models, valid by default."""
 
 from itertools import count
+from typing import Any
 
 from clusters.models import Cluster, Domain, Node, Site
+from clusters.stack.spec import NfsFilestore, SiteSpec
 
 _n = count(1)
 
@@ -69,3 +71,17 @@ def job(site: Site | None = None, **kw):  # type: ignore[no-untyped-def]
         "cluster": site.cluster if site else None,
     }
     return Job.objects.create(**{**defaults, **kw})
+
+
+def site_spec(**kw: Any) -> SiteSpec:
+    """A SiteSpec of a production site (NFS filestore) with a pinned digest; `kw` overrides."""
+    base: dict[str, Any] = {
+        "slug": "acme",
+        "image": "registry.example.com/odoo:19.0",
+        "image_digest": "sha256:" + "a" * 64,
+        "db_name": "acme",
+        "db_node": "db1",
+        "db_password": "x",
+        "filestore": NfsFilestore(server="nfs1", export="/srv/acme"),
+    }
+    return SiteSpec(**{**base, **kw})

@@ -239,7 +239,7 @@ def read_depends(
     reader; for a module whose manifest is missing or unreadable, why."""
     paths = spec.addons_path or DEFAULT_ADDONS_PATH
     out: dict[str, list[str] | str] = {}
-    for name, text in image_check.read_manifests(client, spec, run_id, names, "bootdeps").items():
+    for name, text in image_check.read_image(client, spec, run_id, names, "bootdeps").manifests.items():
         if text is None:
             out[name] = f"the new image has no {name} manifest on its addons path ({', '.join(paths)})"
             continue

@@ -1,9 +1,10 @@
 """The deploy sequence: a site rendered, pinned by digest, converged, probed, rolled back on failure.
 
-    resolve digest -> preflight -> image check and gate (refused: nothing changed) -> network
-    -> db, redis (wait) -> odoo, cron (start-first, wait) -> boot check (each new replica's
-    registry load: no module skipped) -> health probe from inside the site's network -> done,
-    or roll back odoo and cron with the reason
+    resolve digest -> preflight -> image check (its addons, its user and series) and gate
+    (refused: nothing changed) -> network -> db, redis (wait) -> initialise database (filestore
+    owner, a new database initialised or an existing one adopted: db_init) -> odoo, cron
+    (start-first, wait) -> boot check (each new replica's registry load: no module skipped) ->
+    health probe from inside the site's network -> done, or roll back odoo and cron with the reason
 
 Written against two callables so that it runs inside a job (the job's log and steps) and in tests.
 """
@@ -11,7 +12,7 @@ Written against two callables so that it runs inside a job (the job's log and st
 import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +20,22 @@ import docker
 
 from clusters import swarm_ops as ops
 from clusters.models import Site
-from clusters.sites import boot_check, image_check
+from clusters.sites import boot_check, db_init, image_check
 from clusters.sites.client import set_status, site_client
+from clusters.sites.db_init import InitSettings
+from clusters.sites.image_check import ImageIdentity
 from clusters.sites.image_gate import gate_image
 from clusters.sites.site_spec import spec_for
 from clusters.stack import SiteSpec, SpecError, preflight, render
 from clusters.stack.preflight import blocking
 from clusters.stack.render import render_probe_task
-from jobs.runner import JobFailed, JobRunner, register
+from jobs.runner import JobCancelled, JobFailed, JobRunner, register
 from panel.crypto import reveal
 
 Log = Callable[[str], object]
 Step = Callable[[str], contextlib.AbstractContextManager[Any]]
 Gate = Callable[[docker.DockerClient, SiteSpec], None]
+Record = Callable[[str, Any], object]  # what the deploy learnt, kept as it is learnt ("identity", "database")
 CONVERGE_S = 600.0
 PROBE_S = 120.0
 
@@ -42,6 +46,9 @@ class DeployResult:
     created: list[str]
     updated: list[str]
     healthy: list[str]
+    unchanged: list[str] = field(default_factory=list)
+    identity: ImageIdentity | None = None
+    database: str = ""  # adopted | initialised; "" when the step had nothing to do
 
 
 @contextlib.contextmanager
@@ -56,17 +63,24 @@ def probe_health(client: docker.DockerClient, spec: SiteSpec, run_id: str, log: 
     return [line.split()[0] for line in lines if line.endswith(" healthy")]
 
 
-def image_problems(client: docker.DockerClient, spec: SiteSpec, run_id: str, log: Log) -> list[str]:
-    """What the pinned image lacks for the site's `--load` (image_check), read by a one-off task."""
-    if not image_check.looked_for(spec):
-        return []
+def image_problems(
+    client: docker.DockerClient, spec: SiteSpec, run_id: str, log: Log
+) -> tuple[list[str], ImageIdentity | None]:
+    """What the pinned image lacks for the site (image_check): the `--load` addons and the site's
+    series; and who it runs as. Read by one one-off task."""
     try:
-        manifests = image_check.read_manifests(client, spec, run_id)
+        read = image_check.read_image(client, spec, run_id)
     except ops.SwarmError as exc:
-        return [f"reading the image's addons failed: {exc}"]
-    for name, text in manifests.items():
+        return [f"reading the image failed: {exc}"], None
+    for name, text in read.manifests.items():
         log(f"{name}: {'in the image' if text is not None else 'not in the image'}")
-    return image_check.problems(spec, manifests)
+    if read.identity is not None:
+        ident = read.identity
+        log(f"the image runs as uid {ident.uid}:{ident.gid}; odoo --version: {ident.version or 'no answer'}")
+    problems = image_check.problems(spec, read.manifests)
+    if series := image_check.series_problem(spec, read.identity):
+        problems.append(series)
+    return problems, read.identity
 
 
 def _pinned(
@@ -79,9 +93,9 @@ def _pinned(
 
 def _checked(
     client: docker.DockerClient, spec: SiteSpec, run_id: str, log: Log, step: Step, gate: Gate | None
-) -> Any:
-    """The preflight, the image check and the gate; the rendered stack when all pass. A refusal
-    raises ops.Refused: nothing has changed yet."""
+) -> tuple[Any, ImageIdentity | None]:
+    """The preflight, the image check and the gate; the rendered stack and the image's identity when
+    all pass. A refusal raises ops.Refused: nothing has changed yet."""
     with step("Preflight"):
         problems = blocking(preflight(spec))
         for p in problems:
@@ -90,12 +104,55 @@ def _checked(
             raise ops.Refused(f"preflight failed: {', '.join(p.title for p in problems)}")
         stack = render(spec)
     with step("Image check"):
-        refused = image_problems(client, spec, run_id, log)
+        refused, identity = image_problems(client, spec, run_id, log)
         if refused:
             raise ops.Refused("the image cannot serve this site: " + " ".join(refused))
         if gate is not None:
             gate(client, spec)
-    return stack
+    return stack, identity
+
+
+def _prepare_database(
+    client: docker.DockerClient,
+    spec: SiteSpec,
+    identity: ImageIdentity | None,
+    run_id: str,
+    log: Log,
+    prepare: "DatabasePrep",
+) -> str:
+    """The filestore's owner and the database's initialisation (db_init); returns adopted, initialised,
+    or "" when the database was known already."""
+    if identity is None:
+        raise ops.SwarmError("the image's user is unknown: the image check did not read it")
+    if identity.uid != 0 and (identity.uid, identity.gid) != prepare.filestore_owner:
+        db_init.give_filestore(client, spec, identity, run_id, log)
+        log(f"the filestore {spec.data_dir} belongs to uid {identity.uid}:{identity.gid}")
+    prepare.record("filestore_owner", (identity.uid, identity.gid))
+    if prepare.init is None:
+        log(f"the database {spec.db_name} was initialised or adopted at an earlier deploy")
+        return ""
+    outcome = db_init.initialise(client, spec, identity, prepare.init, run_id, log)
+    if outcome.result == "adopted":
+        log(f"the database {spec.db_name} exists with base installed: adopted as it is, nothing initialised")
+    else:
+        log(f"the database {spec.db_name} was {outcome.state}: initialised, admin password set")
+    prepare.record("database", outcome.result)
+    return outcome.result
+
+
+def _ignore(_: str, __: Any) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class DatabasePrep:
+    """What the "Initialise database" step is to do: `init` None when the database is known (initialised
+    or adopted before); `filestore_owner` the uid:gid the filestore was last given; `record` keeps what
+    the step learnt as soon as it is learnt (a later failure must not forget it)."""
+
+    init: InitSettings | None = None
+    filestore_owner: tuple[int, int] | None = None
+    record: Record = _ignore
 
 
 def _apply(
@@ -105,7 +162,12 @@ def _apply(
     since = dt.datetime.now(dt.UTC)
     for role in roles:
         svc = stack.service(role)
-        (result.created if ops.apply_service(client, svc) == "created" else result.updated).append(svc.name)
+        outcome = ops.apply_service(client, svc, wait["log"])
+        {"created": result.created, "updated": result.updated, "unchanged": result.unchanged}[outcome].append(
+            svc.name
+        )
+        if outcome == "unchanged":
+            wait["log"](f"{svc.name}: unchanged, left alone")
     for role in roles:
         ops.wait_converged(client, stack.service(role).name, since=since, **wait)
 
@@ -121,33 +183,39 @@ def deploy(
     converge_s: float = CONVERGE_S,
     resolve: bool = True,
     gate: Gate | None = None,
+    prepare: DatabasePrep | None = None,
+    stop: Callable[[], object] | None = None,
 ) -> DeployResult:
     """resolve=False keeps the digest already pinned in `spec` (reconcile, domain changes). `gate`
-    judges the image's addons (raising ops.Refused) before anything changes."""
+    judges the image's addons (raising ops.Refused) before anything changes. `prepare` None skips
+    the database step (tests of other steps). `stop` is called while waiting and may raise (Cancel)."""
     if resolve:
         with step("Resolve image"):
             spec = _pinned(client, spec, registry_auth, log)
     elif not spec.image_digest:
         raise ops.SwarmError("the site has no pinned digest yet: deploy it first")
-    stack = _checked(client, spec, run_id, log, step, gate)
-    result = DeployResult(digest=spec.image_digest or "", created=[], updated=[], healthy=[])
+    stack, identity = _checked(client, spec, run_id, log, step, gate)
+    result = DeployResult(spec.image_digest or "", created=[], updated=[], healthy=[], identity=identity)
     with step("Database and Redis"):
         if ops.ensure_network(client, stack.network):
             log(f"created network {stack.network.name}")
-        _apply(client, stack, ("db", "redis"), result, deadline_s=converge_s, log=log)
+        _apply(client, stack, ("db", "redis"), result, deadline_s=converge_s, log=log, stop=stop)
+    if prepare is not None:
+        with step("Initialise database"):
+            result.database = _prepare_database(client, spec, identity, run_id, log, prepare)
     web = [stack.service(role).name for role in ("odoo", "cron")]
     existed = [name for name in web if ops.find_service(client, name) is not None]
     old_tasks = boot_check.task_ids(client, web[0]) if web[0] in existed else None
     try:
         with step("Odoo and cron"):
-            _apply(client, stack, ("odoo", "cron"), result, deadline_s=converge_s, log=log)
+            _apply(client, stack, ("odoo", "cron"), result, deadline_s=converge_s, log=log, stop=stop)
         with step("Boot check"):
             boot_check.check(client, spec, old_tasks, run_id=run_id, log=log)
         with step("Health probe"):
             result.healthy = probe_health(client, spec, run_id, log)
             log(f"{len(result.healthy)} Odoo task(s) answer /web/health from inside {stack.network.name}")
-    except ops.SwarmError as exc:
-        log(f"deploy failed: {exc}")
+    except (ops.SwarmError, JobCancelled) as exc:
+        log(f"deploy {'cancelled' if isinstance(exc, JobCancelled) else 'failed'}: {exc}")
         # Whether the new tasks never converged or converged but do not answer: back to the spec
         # that served before (a first deploy has none; its services stay for the log to explain).
         for name in existed:
@@ -173,11 +241,42 @@ class DeployRunner(JobRunner):
         "Preflight",
         "Image check",
         "Database and Redis",
+        "Initialise database",
         "Odoo and cron",
         "Boot check",
         "Health probe",
     ]
     resolve = True
+
+    def _stop_if_cancelled(self) -> None:
+        """A Cancel pressed while the deploy waits on Swarm ends the wait (and rolls back)."""
+        if self.cancelled:
+            raise JobCancelled("cancelled on request")
+
+    def _prepare(self) -> DatabasePrep:
+        """The database step from the site's row; what it learns is saved at once."""
+        site = self.site
+        owner = site.image_facts.get("filestore_owner")
+
+        def record(what: str, value: Any) -> None:
+            if what == "database":
+                origin = Site.DatabaseOrigin.PANEL if value == "initialised" else Site.DatabaseOrigin.EXISTING
+                Site.objects.filter(pk=site.pk).update(database_origin=origin)
+                site.database_origin = origin
+            elif what == "filestore_owner":
+                facts = {**site.image_facts, "filestore_owner": list(value)}
+                Site.objects.filter(pk=site.pk).update(image_facts=facts)
+                site.image_facts = facts
+
+        init = None
+        if not site.database_origin:
+            init = InitSettings(
+                admin_password=reveal(site.admin_password),
+                language=site.language,
+                country=site.country,
+                with_demo=site.with_demo,
+            )
+        return DatabasePrep(init=init, filestore_owner=tuple(owner) if owner else None, record=record)
 
     def _gate(self) -> Gate:
         """The approval gate on the image this deploy pins (clusters.sites.image_gate)."""
@@ -213,6 +312,8 @@ class DeployRunner(JobRunner):
                     step=self.step,
                     resolve=self.resolve,
                     gate=self._gate() if self.resolve else None,
+                    prepare=self._prepare(),
+                    stop=self._stop_if_cancelled,
                 )
         except ops.Refused as exc:
             set_status(site, before)  # nothing changed: the site is as it was
@@ -224,6 +325,10 @@ class DeployRunner(JobRunner):
         except BaseException:
             set_status(site, Site.Status.DEGRADED)
             raise
+        identity = result.identity
+        facts = dict(site.image_facts)
+        if identity is not None:
+            facts.update(digest=result.digest, uid=identity.uid, gid=identity.gid, version=identity.version)
         set_status(
             site,
             Site.Status.HEALTHY,
@@ -231,12 +336,15 @@ class DeployRunner(JobRunner):
             running_replicas=len(result.healthy),
             drift=[],
             pending={},
+            image_facts=facts,
         )
         return {
             "digest": result.digest,
             "created": result.created,
             "updated": result.updated,
+            "unchanged": result.unchanged,
             "healthy_tasks": len(result.healthy),
+            "database": result.database or site.get_database_origin_display(),
         }
 
 
@@ -246,7 +354,7 @@ class ReconcileRunner(DeployRunner):
     (drift repair must not pull in a new image behind the operator's back)."""
 
     kind = "reconcile"
-    plan = ["Preflight", "Image check", "Database and Redis", "Odoo and cron", "Boot check", "Health probe"]
+    plan = DeployRunner.plan[1:]  # all but "Resolve image"
     resolve = False
 
 

@@ -14,7 +14,9 @@ Odoo's own server-wide modules (base, web, rpc) ship in its core addons and are 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import docker
 
@@ -26,13 +28,15 @@ from clusters.stack import SiteSpec
 from clusters.stack.render import ServiceSpec, render_image_task
 
 CORE_SERVER_WIDE = frozenset({"base", "web", "rpc"})
+VERSION_RE = re.compile(r"\bOdoo Server (?:saas~)?(\d{1,2}\.\d)")
 DEADLINE_S = 120
 MAX_BYTES = 256 * 1024
 
 # argv[1]: JSON list of module names; argv[2:]: addons paths. Prints one line
-# `MANIFESTS {"module": "<manifest text>" | null, ...}`; files are read as text, never imported.
+# `MANIFESTS {"module": "<manifest text>" | null, ...}`; files are read as text, never imported. Then
+# `IDENTITY {"uid", "gid", "version"}`: who the image runs as and what its `odoo --version` says.
 SCRIPT = r"""
-import json, os, sys
+import json, os, subprocess, sys
 found = {}
 for name in json.loads(sys.argv[1]):
     found[name] = None
@@ -43,6 +47,12 @@ for name in json.loads(sys.argv[1]):
                 found[name] = f.read(MAX_BYTES).decode("utf-8", "replace")
             break
 print("MANIFESTS " + json.dumps(found, sort_keys=True))
+try:
+    out = subprocess.run(["odoo", "--version"], capture_output=True, timeout=90).stdout
+    version = out.decode("utf-8", "replace").strip().splitlines()[-1][:200]
+except Exception as exc:
+    version = None
+print("IDENTITY " + json.dumps({"uid": os.getuid(), "gid": os.getgid(), "version": version}))
 """.replace("MAX_BYTES", str(MAX_BYTES + 1))
 
 
@@ -62,15 +72,36 @@ def render_manifest_task(
     return render_image_task(spec, kind, ["python3", "-c", SCRIPT], args, run_id=run_id, on_network=False)
 
 
-def read_manifests(
+@dataclass(frozen=True)
+class ImageIdentity:
+    """Who the image runs as and which Odoo it is, as the image itself says (never assumed)."""
+
+    uid: int
+    gid: int
+    version: str | None  # `odoo --version`'s last line, e.g. "Odoo Server 19.0+e-20251227"
+
+    @property
+    def series(self) -> str | None:
+        """19.0 of "Odoo Server 19.0+e-20251227" (saas~18.3 -> 18.3); None when no Odoo answered."""
+        match = VERSION_RE.search(self.version or "")
+        return match.group(1) if match else None
+
+
+@dataclass(frozen=True)
+class ImageRead:
+    manifests: dict[str, str | None]
+    identity: ImageIdentity | None
+
+
+def read_image(
     client: docker.DockerClient,
     spec: SiteSpec,
     run_id: str,
     names: list[str] | None = None,
     kind: str = "manifests",
-) -> dict[str, str | None]:
-    """Run that task: module -> manifest text, or None where the image has no such module.
-    ops.SwarmError("exit N: ...") when the task fails."""
+) -> ImageRead:
+    """Run that task: module -> manifest text (None where the image has no such module), and the
+    image's identity. ops.SwarmError("exit N: ...") when the task fails."""
     task = render_manifest_task(spec, run_id, names, kind)
     code, lines = ops.run_one_off(client, task, DEADLINE_S, ops._quiet)
     if code != 0:
@@ -78,11 +109,36 @@ def read_manifests(
     return parse_output(lines)
 
 
-def parse_output(lines: Iterable[str]) -> dict[str, str | None]:
+def parse_output(lines: Iterable[str]) -> ImageRead:
+    manifests: dict[str, str | None] | None = None
+    identity = None
     for line in lines:
         if line.startswith("MANIFESTS "):
-            return {str(k): v for k, v in json.loads(line.removeprefix("MANIFESTS ")).items()}
-    raise ValueError("the manifest task printed no MANIFESTS line")
+            manifests = {str(k): v for k, v in json.loads(line.removeprefix("MANIFESTS ")).items()}
+        elif line.startswith("IDENTITY "):
+            raw = json.loads(line.removeprefix("IDENTITY "))
+            version = raw.get("version")
+            identity = ImageIdentity(int(raw["uid"]), int(raw["gid"]), str(version) if version else None)
+    if manifests is None:
+        raise ValueError("the manifest task printed no MANIFESTS line")
+    return ImageRead(manifests, identity)
+
+
+def series_problem(spec: SiteSpec, identity: ImageIdentity | None) -> str | None:
+    """Why the image's own Odoo does not match the site's series, or None when it does."""
+    if identity is None or identity.series is None:
+        said = f" (it answered {identity.version!r})" if identity and identity.version else ""
+        return (
+            f"the image's `odoo --version` names no Odoo series{said}: is {spec.image} an Odoo image? "
+            "The panel reads the series from the image and never assumes it."
+        )
+    if identity.series != spec.series:
+        return (
+            f"the image runs Odoo {identity.series} ({identity.version}), the site is set to "
+            f"{spec.series}: flags, session store and addons differ between series. Set the site's "
+            f"series to {identity.series} (site edit --series), or deploy an image of {spec.series}."
+        )
+    return None
 
 
 def problems(spec: SiteSpec, manifests: dict[str, str | None]) -> list[str]:

@@ -81,6 +81,11 @@ JUDGED_FIELDS = frozenset(
         "constraints",
         "command",
         "stop_grace_period",
+        "stop_signal",
+        # root inside the container holds Docker's default capabilities only; what it can touch of the
+        # host is what is mounted, and mounts are judged above.
+        "user",
+        "secrets",  # Swarm secret files in /run/secrets, from the swarm's store, not the node's disk
     }
 )
 

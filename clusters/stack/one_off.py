@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from docker.types import Healthcheck, RestartPolicy, ServiceMode
+from docker.types import Healthcheck, RestartPolicy, SecretReference, ServiceMode
 
 from clusters.stack.service_parts import (
     db_node_constraint,
@@ -191,4 +191,54 @@ def render_query_task(spec: SiteSpec, sql: str, run_id: str | None = None) -> Se
         ],
         env={"PGPASSWORD": spec.db_password, "PGCONNECT_TIMEOUT": "10"},
         mounts=[],
+    )
+
+
+def render_owner_task(spec: SiteSpec, uid: int, gid: int, run_id: str | None = None) -> ServiceSpec:
+    """As root, with the site's filestore where Odoo keeps it: hand the image's user (uid:gid, read from
+    the image) whatever there is not theirs yet, so that Odoo can write sessions and attachments. Only
+    what differs is touched (a large filestore owned right costs one walk); symlinks are not followed."""
+    if uid < 0 or gid < 0:
+        raise SpecError(f"uid {uid} / gid {gid}: not a user of the image.")
+    script = (
+        f'find "$0" -xdev \\( ! -user {uid} -o ! -group {gid} \\) -exec chown -h {uid}:{gid} {{}} + '
+        '&& echo "owner $(stat -c %u:%g "$0")"'
+    )
+    return _one_off(
+        spec,
+        "owner",
+        run_id,
+        image=spec.odoo_image_ref,
+        command=["sh", "-c", script, spec.data_dir],
+        args=[],
+        env={},
+        mounts=[odoo_process(spec)["mounts"][0]],
+        user="0:0",
+        networks=[],
+    )
+
+
+def render_init_task(
+    spec: SiteSpec, script: str, args: list[str], secret: SecretReference, run_id: str | None = None
+) -> ServiceSpec:
+    """The panel's database initialisation script (clusters/sites/db_init.py) with the site's pinned image,
+    environment and filestore on its network, PG* set for libpq, the admin password as a secret file."""
+    process = odoo_process(spec)
+    pg_env = {
+        "PGHOST": spec.service_name("db"),
+        "PGPORT": str(PG_PORT),
+        "PGUSER": spec.db_user,
+        "PGPASSWORD": spec.db_password,
+    }
+    return _one_off(
+        spec,
+        "dbinit",
+        run_id,
+        image=process["image"],
+        command=["python3", "-c", script],
+        args=args,
+        env={**process["env"], **pg_env},
+        mounts=process["mounts"],
+        secrets=[secret],
+        extra_labels={"traefik.enable": "false"},
     )

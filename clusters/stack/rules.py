@@ -23,6 +23,10 @@ DB_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}\Z")
 HOSTNAME_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(?:\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\Z")
 DNS_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")  # cookie, entrypoint, cert resolver, network names
+# Odoo language codes (en_US, fr_BE, sr@latin, es_419) and ISO 3166 country codes: what a new database
+# is initialised with (`odoo db init --language --country`).
+LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(?:_(?:[A-Z]{2}|[0-9]{3}))?(?:@[a-z]{1,10})?\Z")
+COUNTRY_RE = re.compile(r"^[A-Z]{2}\Z")
 MODULE_RE = re.compile(r"^[a-z0-9_]+\Z")
 ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 SERIES_RE = re.compile(r"^(\d{2})\.0\Z")

@@ -17,6 +17,7 @@ from docker.types import (
     Placement,
     RestartPolicy,
     RollbackConfig,
+    SecretReference,
     ServiceMode,
     TaskTemplate,
     UpdateConfig,
@@ -68,6 +69,9 @@ class ServiceSpec:
     constraints: list[str] = field(default_factory=list)
     command: list[str] | None = None  # None keeps the image's entrypoint (it maps HOST/PORT/... to flags)
     stop_grace_period: int | None = None
+    stop_signal: str | None = None  # None: the image's STOPSIGNAL (SIGTERM when it names none)
+    user: str | None = None  # None: the image's own USER (only a one-off that prepares a folder sets it)
+    secrets: list[SecretReference] = field(default_factory=list)  # Swarm secrets, files in /run/secrets
 
 
 @dataclass
@@ -108,6 +112,9 @@ def to_create_kwargs(service: ServiceSpec) -> dict[str, Any]:
         "update_config": service.update_config,
         "rollback_config": service.rollback_config,
         "stop_grace_period": service.stop_grace_period,
+        "stop_signal": service.stop_signal,
+        "user": service.user,
+        "secrets": list(service.secrets) or None,
     }
     kwargs.update({k: v for k, v in optional.items() if v is not None})
     return kwargs
@@ -125,6 +132,9 @@ def engine_spec(service: ServiceSpec) -> dict[str, Any]:
         mounts=list(service.mounts),
         healthcheck=service.healthcheck,
         stop_grace_period=service.stop_grace_period,
+        stop_signal=service.stop_signal,
+        user=service.user,
+        secrets=list(service.secrets) or None,
     )
     task = TaskTemplate(
         container_spec=container,

@@ -1,27 +1,20 @@
 """What an image must carry for the site's `--load`, judged from the manifests the image holds."""
 
 from clusters.sites.image_check import (
+    ImageIdentity,
     looked_for,
     parse_output,
     problems,
     render_manifest_task,
+    series_problem,
     version_series,
 )
 from clusters.stack.spec import BindFilestore, SiteSpec
+from tests import factories
 
 
 def spec(**kw) -> SiteSpec:  # type: ignore[no-untyped-def]
-    base = {
-        "slug": "acme",
-        "image": "registry.example.com/odoo:19.0",
-        "image_digest": "sha256:" + "a" * 64,
-        "db_name": "acme",
-        "db_node": "db1",
-        "db_password": "x",
-        "filestore": BindFilestore("/srv/acme"),
-        "cluster_mode": "lab",
-    }
-    return SiteSpec(**{**base, **kw})
+    return factories.site_spec(**{"filestore": BindFilestore("/srv/acme"), "cluster_mode": "lab", **kw})
 
 
 def manifest(version: str, **extra) -> str:  # type: ignore[no-untyped-def]
@@ -65,4 +58,20 @@ def test_unreadable_or_uninstallable_manifests_are_refused():  # type: ignore[no
 
 def test_versions_and_the_task_output():  # type: ignore[no-untyped-def]
     assert version_series("18.0.1.2.0") == "18.0" and version_series("1.2.0") is None
-    assert parse_output(["noise", 'MANIFESTS {"session_db": null}']) == {"session_db": None}
+    assert parse_output(["noise", 'MANIFESTS {"session_db": null}']).manifests == {"session_db": None}
+    read = parse_output(
+        ["MANIFESTS {}", 'IDENTITY {"uid": 101, "gid": 101, "version": "Odoo Server 19.0+e-20251227"}']
+    )
+    assert read.identity == ImageIdentity(101, 101, "Odoo Server 19.0+e-20251227")
+    assert read.identity.series == "19.0"
+    assert ImageIdentity(0, 0, "Odoo Server saas~18.3").series == "18.3"
+    assert ImageIdentity(0, 0, None).series is None
+
+
+def test_the_series_is_read_from_the_image_never_assumed():  # type: ignore[no-untyped-def]
+    assert series_problem(spec(), ImageIdentity(101, 101, "Odoo Server 19.0+e-20251227")) is None
+    why = series_problem(spec(series="17.0"), ImageIdentity(101, 101, "Odoo Server 19.0+e-20251227"))
+    assert why and "runs Odoo 19.0" in why and "set to 17.0" in why and "site edit --series" in why
+    for answer in (None, ImageIdentity(0, 0, None), ImageIdentity(0, 0, "bash: odoo: not found")):
+        why = series_problem(spec(), answer)
+        assert why and "names no Odoo series" in why

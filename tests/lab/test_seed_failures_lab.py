@@ -25,11 +25,12 @@ import pytest
 from docker.types import Mount
 
 from clusters import swarm_ops as ops
-from clusters.models import Cluster
+from clusters.models import Cluster, Site
 from clusters.sites.site_spec import spec_for
 from clusters.stack import SiteSpec
 from clusters.stack.render import ServiceSpec, render, render_probe_task, to_create_kwargs
 from clusters.swarm_ops import run_one_off
+from panel.crypto import reveal
 from tests.sites.conftest import new_lab_site, remove_site_objects
 from tests.sites.jobrun import log_text, run_inline
 
@@ -38,15 +39,20 @@ pytestmark = [pytest.mark.integration, pytest.mark.lab]
 TEST_LABEL = "panel.test"
 
 # Runs in the stand-in image (sh, curl, getent, awk, sed) on the site's network. $SVC names the Odoo
-# service, $TOKEN is the content uploaded (unique per run: a per-node volume may outlive a run).
+# service, $TOKEN is the content uploaded (unique per run: a per-node volume may outlive a run),
+# $ADMIN_PASSWORD the one the panel gave the database it initialised.
 # Prints one `key value...` line per step; the test parses them from the task's log.
-EXCHANGE = r"""
+# The two task IPs behind tasks.$SVC as $a and $b (both exchanges start so).
+TWO_TASKS = r"""
 ips=$(getent ahostsv4 "tasks.$SVC" | awk '{print $1}' | sort -u)
 set -- $ips
 echo "ips $*"
 [ $# -eq 2 ] || { echo "error expected two task IPs behind tasks.$SVC"; exit 2; }
 a=$1; b=$2
-# Both replicas serve the login page once the database is ready (the cron replica installs base).
+"""
+EXCHANGE = (
+    TWO_TASKS
+    + r"""# Both replicas serve the login page once the database is ready (the cron replica installs base).
 for ip in $a $b; do
   n=0
   until [ "$(curl -s -o /dev/null -m 5 -w '%{http_code}' "http://$ip:8069/web/login")" = 200 ]; do
@@ -57,7 +63,7 @@ for ip in $a $b; do
 done
 login() {  # login IP NAME: POST /web/login, prints "NAME <code>", leaves the session id in /tmp/sid_NAME
   code=$(curl -s -o /dev/null -m 10 -D "/tmp/h_$2" -w '%{http_code}' \
-    --data-urlencode login=admin --data-urlencode password=admin "http://$1:8069/web/login")
+    --data-urlencode login=admin --data-urlencode "password=$ADMIN_PASSWORD" "http://$1:8069/web/login")
   sed -n 's/^[Ss]et-[Cc]ookie: session_id=\([^;]*\).*/\1/p' "/tmp/h_$2" | tr -d '\r' \
     | tail -n 1 > "/tmp/sid_$2"
   echo "$2 $code $(wc -c < "/tmp/sid_$2")"
@@ -100,15 +106,16 @@ for side in a b; do
   echo "download_$side $code $same"
 done
 """
+)
 
 
-def exchange(client: docker.DockerClient, spec: SiteSpec, service: str, run_id: str) -> dict[str, list[str]]:
+def exchange(client: docker.DockerClient, site: Site, service: str, run_id: str) -> dict[str, list[str]]:
     """Run EXCHANGE against `service` in a one-off task on the site's network; its output by key."""
     token = f"seed-{run_id}-{uuid.uuid4().hex}"
     task = replace(
-        render_probe_task(spec, run_id),
+        render_probe_task(spec_for(site), run_id),
         command=["sh", "-c", EXCHANGE],
-        env={"SVC": service, "TOKEN": token},
+        env={"SVC": service, "TOKEN": token, "ADMIN_PASSWORD": reveal(site.admin_password)},
     )
     code, lines = run_one_off(client, task, 180, print)
     out: dict[str, list[str]] = {}
@@ -199,7 +206,7 @@ def test_login_loop_and_missing_file_without_the_fixes_and_not_with_them(lab, tr
         spec = spec_for(site)
         odoo = render(spec).service("odoo")
         spread(client, odoo.name)
-        fixed = exchange(client, spec, odoo.name, "seedfixed")
+        fixed = exchange(client, site, odoo.name, "seedfixed")
         two_nodes(client, odoo.name, spec.network_name, fixed)
 
         # Broken: the same service without session_redis and without a shared filestore.
@@ -209,7 +216,7 @@ def test_login_loop_and_missing_file_without_the_fixes_and_not_with_them(lab, tr
         ops.wait_converged(
             client, nofix.name, since=dt.datetime.fromtimestamp(since, dt.UTC), deadline_s=120, log=print
         )
-        broken = exchange(client, spec, nofix.name, "seedbroken")
+        broken = exchange(client, site, nofix.name, "seedbroken")
         two_nodes(client, nofix.name, spec.network_name, broken)
 
         def report() -> str:
@@ -248,7 +255,7 @@ def test_a_19_site_shares_logins_through_session_db_on_two_nodes(lab, transactio
         assert (spec.series, spec.sessions) == ("19.0", "session_db")
         odoo = render(spec).service("odoo")
         spread(client, odoo.name)
-        out = exchange(client, spec, odoo.name, "seed19")
+        out = exchange(client, site, odoo.name, "seed19")
         two_nodes(client, odoo.name, spec.network_name, out)
         report = f"\n{out}" + tail(client, odoo.name)
         assert out["login_a"][:1] == ["303"] and out["web_a"][:1] == ["200"], report

@@ -54,6 +54,7 @@ class SiteRows:
             f.attname: getattr(site, f.attname) for f in Site._meta.concrete_fields if f.attname not in skip
         }
         fields["db_password"] = reveal(site.db_password)
+        fields["admin_password"] = reveal(site.admin_password)
         cluster = {"name": site.cluster.name, "endpoint": site.cluster.endpoint, "is_lab": True}
         return cls(cluster=cluster, site=fields, domains=list(site.domains.values_list("name", flat=True)))
 

@@ -68,17 +68,26 @@ def retag(client: docker.DockerClient, source: str, tag: str) -> str:
     return str(client.images.get_registry_data(tag).id)
 
 
-def build_variant(client: docker.DockerClient, base: str, tag: str, dockerfile_lines: list[str]) -> str:
-    """A new image FROM `base` (already local), pushed under `tag`; returns its digest."""
+def build_variant(
+    client: docker.DockerClient,
+    base: str,
+    tag: str,
+    dockerfile_lines: list[str],
+    files: dict[str, bytes] | None = None,
+) -> str:
+    """A new image FROM `base` (already local), pushed under `tag`; returns its digest. `files` are put
+    in the build context by path, for the lines to COPY."""
     import io
     import tarfile
 
     dockerfile = "\n".join([f"FROM {base}", *dockerfile_lines]).encode()
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(dockerfile)
-        tar.addfile(info, io.BytesIO(dockerfile))
+        for name, data in {"Dockerfile": dockerfile, **(files or {})}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
     buf.seek(0)
     client.images.build(fileobj=buf, custom_context=True, tag=tag, pull=False, rm=True)
     return retag(client, tag, tag)

@@ -185,3 +185,32 @@ def test_drained_db_node_never_moves_the_database(make_site, monkeypatch, docker
     finally:
         node.reload()
         node.update({**node.attrs["Spec"], "Availability": "active"})
+
+
+def task_ids(docker_client, slug: str) -> dict[str, set[str]]:  # type: ignore[no-untyped-def]
+    """The running tasks of each of the site's four services."""
+    return {
+        role: {
+            t["ID"]
+            for t in docker_client.api.tasks(
+                filters={"service": f"{slug}_{role}", "desired-state": "running"}
+            )
+        }
+        for role in ("db", "redis", "odoo", "cron")
+    }
+
+
+def test_a_redeploy_with_nothing_changed_restarts_nothing(make_site, monkeypatch, docker_client):  # type: ignore[no-untyped-def]
+    """Issue 20: a second deploy of the same digest and settings sent specs that Swarm read as changed
+    (fields rendered as {} where the engine stores nothing), and the database restarted."""
+    site = make_site()
+    job = run_inline(monkeypatch, "deploy", site)
+    assert job.state == "succeeded", job.error + log_text(job)[-3000:]
+    before = task_ids(docker_client, site.slug)
+    versions = {r: docker_client.services.get(f"{site.slug}_{r}").attrs["Version"]["Index"] for r in before}
+    job = run_inline(monkeypatch, "deploy", site)
+    assert job.state == "succeeded", job.error + log_text(job)[-3000:]
+    assert task_ids(docker_client, site.slug) == before, log_text(job)
+    after = {r: docker_client.services.get(f"{site.slug}_{r}").attrs["Version"]["Index"] for r in before}
+    assert after == versions, "an unchanged service was updated anyway"
+    assert "unchanged" in log_text(job)

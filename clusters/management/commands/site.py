@@ -61,6 +61,8 @@ EDIT_FLAGS: dict[str, dict[str, Any]] = {
     "db_image": {},
     "redis_image": {},
     "addons_path": {},
+    "language": {"help": "of a database the panel initialises, e.g. fr_BE"},
+    "country": {"help": "the main company's country, e.g. BE"},
 }
 
 
@@ -81,8 +83,11 @@ def _add_create(sub: Any) -> None:
     create.add_argument("--domain", action="append", default=[])
     create.add_argument("--bind-path", help="lab: a host folder shared by every node")
     create.add_argument("--nfs", help="SERVER:/export for the filestore")
-    create.add_argument("--db-image", default="postgres:16")
-    create.add_argument("--redis-image", default="redis:7-alpine")
+    create.add_argument("--db-image", help="default: the cluster's (the lab's own), else postgres:16")
+    create.add_argument("--redis-image", help="default: the cluster's (the lab's own), else redis:7-alpine")
+    create.add_argument("--language", default="en_US", help="of a database the panel initialises")
+    create.add_argument("--country", default="", help="the main company's, e.g. BE (a new database)")
+    create.add_argument("--with-demo", action="store_true", help="load demo data into a new database")
     create.add_argument("--addons-path", default="/mnt/extra-addons")
     create.add_argument("--traefik-network", default="traefik-public")
 
@@ -185,8 +190,13 @@ class Command(PanelCommand):
             db_node=db_node,
             db_name=o["db_name"] or slug.replace("-", "_"),
             replicas=o["replicas"],
-            db_image=o["db_image"],
-            redis_image=o["redis_image"],
+            db_image=o["db_image"] or target.default_db_image or Site._meta.get_field("db_image").default,
+            redis_image=o["redis_image"]
+            or target.default_redis_image
+            or Site._meta.get_field("redis_image").default,
+            language=o["language"],
+            country=o["country"],
+            with_demo=o["with_demo"],
             addons_path=o["addons_path"],
             traefik_network=o["traefik_network"],
             series=o["series"],

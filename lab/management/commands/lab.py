@@ -69,7 +69,12 @@ class Command(PanelCommand):
         except ImportError as exc:
             self.stderr.write(f"lab is up, but not registered: clusters.models.Cluster is missing ({exc})")
             return
-        defaults: dict[str, Any] = {"endpoint": info.manager_socket}
+        defaults: dict[str, Any] = {
+            "endpoint": info.manager_socket,
+            # The lab cannot pull Docker Hub: its sites get the lab's own database and Redis images.
+            "default_db_image": info.image("postgres").ref,
+            "default_redis_image": info.image("redis").ref,
+        }
         if any(f.name == "is_lab" for f in Cluster._meta.get_fields()):
             defaults["is_lab"] = True
         try:

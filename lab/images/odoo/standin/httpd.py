@@ -25,7 +25,7 @@ from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
-from . import MAJOR, loading, log, pg
+from . import MAJOR, loading, log, passwords, pg
 from .sessions import SESSION_LIFETIME, BrokenStore, ServerWide
 
 _logger = logging.getLogger("odoo.http")
@@ -200,7 +200,7 @@ class App:
                     (req.params.get("login", ""),),
                 )
                 row = cr.fetchone()
-            if row and row[1] == req.params.get("password"):
+            if row and passwords.verify(req.params.get("password", ""), row[1]):
                 req.session.authenticate(req.db, req.params["login"], row[0])
                 return redirect(target or WEBCLIENT)
             error = '<p class="alert alert-danger">Wrong login/password</p>'

@@ -6,7 +6,7 @@ tables are the minimum behind the HTTP routes (users, attachments) and the cron 
 
 import uuid
 
-from . import manifest
+from . import manifest, passwords
 
 DDL = """
 CREATE TABLE IF NOT EXISTS ir_module_module (
@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS ir_config_parameter (
     key varchar NOT NULL UNIQUE,
     value text NOT NULL
 );
--- A fixture: the password is kept in clear (Odoo stores a pbkdf2 hash).
+-- The password as Odoo keeps it: a pbkdf2-sha512 hash (passwords.py).
 CREATE TABLE IF NOT EXISTS res_users (
     id serial PRIMARY KEY,
     login varchar NOT NULL UNIQUE,
@@ -146,7 +146,8 @@ def initialize(cr, paths: list[str]) -> None:
 
 
 def install_base_data(cr) -> None:
-    # base's data creates the admin user with password "admin" (CLI-created databases).
+    # base's data creates the admin user with password "admin" (CLI-created databases), kept hashed.
     cr.execute(
-        "INSERT INTO res_users (login, password) VALUES ('admin', 'admin') ON CONFLICT (login) DO NOTHING"
+        "INSERT INTO res_users (login, password) VALUES ('admin', %s) ON CONFLICT (login) DO NOTHING",
+        (passwords.hash_password("admin"),),
     )

@@ -14,7 +14,7 @@ import socket
 import sys
 import threading
 
-from . import MAJOR, SERIES, config, crons, httpd, loading, log, pg, sessions
+from . import MAJOR, SERIES, config, crons, dbcli, httpd, loading, log, pg, sessions
 
 _logger = logging.getLogger("odoo")
 _server_logger = logging.getLogger("odoo.service.server")
@@ -78,6 +78,11 @@ def _shutdown_lines() -> None:
 
 def main(argv: list[str]) -> int:
     global _serving
+    if "--version" in argv:  # optparse's version action: "<description> <version>" on stdout
+        print(f"Odoo Server {SERIES}")
+        return 0
+    if argv[:1] == ["db"] and MAJOR >= 19:
+        return dbcli.main(argv[1:])
     if MAJOR >= 19 and os.name == "posix" and os.geteuid() == 0:
         # cli/server.py check_root_user: the one unformatted line (real logs' first line).
         sys.stderr.write("Running as user 'root' is a security risk.\n")
