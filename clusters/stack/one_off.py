@@ -23,6 +23,7 @@ from clusters.stack.service_parts import (
 from clusters.stack.service_spec import ServiceSpec
 from clusters.stack.spec import PG_PORT, SiteSpec, SpecError, validate_modules
 
+PROBE_TRIES = 6
 RUN_ID_RE = re.compile(r"^[a-z0-9]{1,16}$")
 BACKUP_FILE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
 
@@ -128,13 +129,17 @@ def render_restore_task(spec: SiteSpec, filename: str, run_id: str | None = None
 
 def render_probe_task(spec: SiteSpec, run_id: str | None = None) -> ServiceSpec:
     """A one-off task on the site's network that asks every Odoo task for /web/health. Probing from
-    inside proves what Traefik will see: the task IPs answer (Traefik routes to task IPs)."""
+    inside proves what Traefik will see: the task IPs answer (Traefik routes to task IPs). Each
+    task gets PROBE_TRIES tries 2 s apart: a task new to a node's overlay may not be reachable from
+    another node for a few seconds after Swarm saw it healthy from inside (seen in the lab)."""
     target = f"tasks.{spec.service_name('odoo')}"
     script = (
         f"ips=$(getent ahostsv4 {target} | awk '{{print $1}}' | sort -u); "
         f'[ -n "$ips" ] || {{ echo "no Odoo task resolves as {target}"; exit 2; }}; rc=0; '
-        'for ip in $ips; do if curl -fsS -m 5 "http://$ip:8069/web/health" >/dev/null; '
-        'then echo "$ip healthy"; else echo "$ip UNHEALTHY"; rc=1; fi; done; exit $rc'
+        f'for ip in $ips; do n=0; until curl -fsS -m 5 "http://$ip:8069/web/health" >/dev/null; do '
+        f"n=$((n + 1)); [ $n -lt {PROBE_TRIES} ] || break; sleep 2; done; "
+        f'if [ $n -lt {PROBE_TRIES} ]; then echo "$ip healthy"; else echo "$ip UNHEALTHY"; rc=1; fi; done; '
+        "exit $rc"
     )
     return render_image_task(spec, "probe", ["sh", "-c", script], run_id=run_id)
 

@@ -44,7 +44,10 @@ TEST_LABEL = "panel.test"
 # Prints one `key value...` line per step; the test parses them from the task's log.
 # The two task IPs behind tasks.$SVC as $a and $b (both exchanges start so).
 TWO_TASKS = r"""
-ips=$(getent ahostsv4 "tasks.$SVC" | awk '{print $1}' | sort -u)
+n=0
+until ips=$(getent ahostsv4 "tasks.$SVC" | awk '{print $1}' | sort -u); [ "$(echo "$ips" | wc -w)" -eq 2 ]; do
+  n=$((n + 1)); [ $n -lt 30 ] || break; sleep 1  # Swarm's DNS follows a task change within seconds
+done
 set -- $ips
 echo "ips $*"
 [ $# -eq 2 ] || { echo "error expected two task IPs behind tasks.$SVC"; exit 2; }
