@@ -1,6 +1,6 @@
 """Benchmark: the downtime of a module update, the shell sequence by hand vs the panel's job.
 
-    python bench/module_update.py [--runs 5] [--module shop_base] [--write]
+    python bench/module_update.py [--runs 5] [--module shop_base] [--real] [--write]
 
 One lab site (2 web replicas, a cron replica, PostgreSQL, Redis; the demo modules installed) is
 updated `--runs` times by each way, alternating, in the same run:
@@ -41,6 +41,10 @@ no docker CLI, no redis-server, a way that failed 3 times in a row). Brings up w
 lab (lab.api.up), a fresh database `panel_bench_module_update`, a private redis-server
 for the job's live log; the site and its services are removed at the end. bench/RESULTS.md is
 only written with --write.
+
+--real: the same on real Odoo 19 (the lab's odoo19-real image with the user's addon lab_note,
+lab/site_images.py), updating lab_note; the RESULT line gains `odoo_u_s=` (the panel's `odoo -u`
+process alone, median), and --write fills the section `module_update_real`, beside the stand-in's.
 """
 
 from __future__ import annotations
@@ -82,7 +86,8 @@ class Subject:
 def parse_args() -> argparse.Namespace:
     parser = argument_parser(__doc__)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--module", default="shop_base")
+    parser.add_argument("--module", help="default: shop_base (stand-in), lab_note (--real)")
+    parser.add_argument("--real", action="store_true", help="on real Odoo 19 (lab/images/odoo19-real)")
     add_write_flag(parser)
     return parser.parse_args()
 
@@ -139,6 +144,7 @@ def measure(subject: Subject, args: argparse.Namespace) -> Runs:
 
 def main() -> str:
     args = parse_args()
+    args.module = args.module or ("lab_note" if args.real else "shop_base")
     require_program("docker")  # the shell way is the docker CLI
     redis_proc, client, slug = None, None, ""
     try:
@@ -151,17 +157,17 @@ def main() -> str:
         from clusters.sites.site_spec import spec_for
 
         client = docker.DockerClient(base_url=lab.manager_socket)
-        say("deploying a lab site and installing the demo modules ...")
-        site = make_site(lab)
+        say(f"deploying a lab site ({'real Odoo 19' if args.real else 'the stand-in'}) and installing ...")
+        site = make_site(lab, real=args.real)
         slug, spec, web = site.slug, spec_for(site), site.replicas
         say(f"site {slug}: {web} web replicas on {spec.odoo_image_ref}; updating {args.module}")
         runs = measure(Subject(client, site, spec, web, Observer(client, slug).start()), args)
-        result = report(runs)
+        result = report(runs, real=args.real)
         say(
             f"failed attempts (made again): {len(runs.failures)}" + "".join(f"\n  {f}" for f in runs.failures)
         )
         if args.write:
-            write_section("module_update", section(args, runs, result))
+            write_section("module_update_real" if args.real else "module_update", section(args, runs, result))
         return result
     finally:
         if client is not None and slug:

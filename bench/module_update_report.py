@@ -51,7 +51,7 @@ def step_medians(steps: list[dict[str, float]]) -> str:
     return ", ".join(f"{n} {median([s[n] for s in steps if n in s]):.2f}" for n in names)
 
 
-def report(runs: Runs) -> str:
+def report(runs: Runs, *, real: bool = False) -> str:
     """Per run: the window and its parts (stop -> one-off task, task -> odoo running, odoo itself,
     one-off ended -> first replica healthy); overhead = window - command (the one-off service from
     its task to its exit); overhead_odoo = window - the odoo process alone. Medians below."""
@@ -87,6 +87,7 @@ def report(runs: Runs) -> str:
         f"overhead_s={med['panel']['overhead']:.2f} panel_total_s={med['panel']['total']:.2f} "
         f"shell_total_s={med['shell']['total']:.2f} "
         f"attempts=panel:{attempts['panel']},shell:{attempts['shell']}"
+        + (f" odoo_u_s={med['panel']['odoo']:.2f}" if real else "")
     )
 
 
@@ -106,6 +107,12 @@ def _table(runs: Runs, med: dict[str, Any]) -> list[str]:
     return table
 
 
+def _what(args: argparse.Namespace) -> str:
+    if args.real:
+        return "on real Odoo 19 (the lab's odoo19-real image with the user's addon lab_note installed)"
+    return "on the Odoo stand-in with the demo modules installed"
+
+
 def section(args: argparse.Namespace, runs: Runs, result: str) -> str:
     rows, totals = runs.rows, runs.totals
     med = summary(runs)
@@ -115,10 +122,10 @@ def section(args: argparse.Namespace, runs: Runs, result: str) -> str:
     ends = {w: ", ".join(f"{t:.2f}" for t in totals[w]) for w in totals}
     return "\n".join(
         [
-            "## module_update",
+            "## module_update_real" if args.real else "## module_update",
             "",
             f"`{command_line()}` ({stamp()}). One lab site (2 web replicas with a /web/health "
-            f"healthcheck, a cron replica, PostgreSQL, Redis, the demo modules installed) gets "
+            f"healthcheck, a cron replica, PostgreSQL, Redis, {_what(args)}) gets "
             f"`-u {args.module}` {args.runs} times each way, alternating who goes first: the seed's "
             "shell sequence with the docker CLI, and the panel's `module_update` job run in-process as "
             "a worker runs it (backup off: the shell takes none). Both poll the engine at the same "

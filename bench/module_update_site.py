@@ -10,19 +10,33 @@ from typing import Any
 
 from bench.module_update_ways import run_job_here, succeeded
 
+REAL = "odoo19-real"
 
-def make_site(lab: Any) -> Any:
-    """A lab site on the lab's Odoo image, deployed, with the demo modules installed."""
+
+def make_site(lab: Any, *, real: bool = False) -> Any:
+    """A lab site on the lab's Odoo stand-in with the demo modules installed, or (real) on real Odoo
+    19 with the user's addon lab_note installed; deployed from nothing by the panel's jobs."""
+    import docker
+
     from clusters.models import Cluster, Domain, Site
     from jobs import control
+    from lab.site_images import push_site_image
     from lab.sites import lab_site_fields
 
     cluster = Cluster.objects.create(name="lab-bench", endpoint=lab.manager_socket, is_lab=True)
     slug = f"b{uuid.uuid4().hex[:8]}"
-    site = Site.objects.create(cluster=cluster, **lab_site_fields(lab, slug))
+    fields = lab_site_fields(lab, slug)
+    modules = ["shop_sale", "shop_stock"]
+    if real:
+        tag = f"{lab.registry}/oplab/site-{slug}:19.0"
+        client = docker.DockerClient(base_url=lab.manager_socket)
+        push_site_image(client, lab.image(REAL).ref, tag)
+        client.close()
+        fields, modules = lab_site_fields(lab, slug, odoo=REAL, image=tag), ["lab_note"]
+    site = Site.objects.create(cluster=cluster, **fields)
     Domain.objects.create(site=site, name=f"{slug}.lab.test")
     control.enqueue = lambda job_id, task_id: None  # jobs run here, as a worker would run them
-    for kind, params in (("deploy", {}), ("module_install", {"modules": ["shop_sale", "shop_stock"]})):
+    for kind, params in (("deploy", {}), ("module_install", {"modules": modules})):
         succeeded(run_job_here(kind, site, {**params, "backup": False}), f"{kind} failed")
     site.refresh_from_db()
     return site

@@ -4,8 +4,8 @@ where real Odoo decides.
 
 One site for the whole module (a real first deploy and an install cost about a minute): the lab's
 real Odoo 19 image (lab/images/odoo19-real, built from ../shared/odoo-19) with a user's addon on top
-(tests/real/addons/lab_note), deployed by the panel's own deploy job from nothing: no database, a
-filestore folder made by root. Each test leaves the site on its good image.
+(lab_note, lab/site_images.py), deployed by the panel's own deploy job from nothing: no database,
+a filestore folder made by root. Each test leaves the site on its good image.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import docker
@@ -28,20 +27,20 @@ from clusters.models import Cluster, Site
 from clusters.sites.site_spec import spec_for
 from clusters.stack.render import render, render_probe_task
 from jobs.models import Job
+from lab import site_images
 from lab.api import LabInfo
 from panel.crypto import reveal
 from tests import factories
 from tests.lab.test_seed_failures_lab import TWO_TASKS, spread, task_nodes
 from tests.modules.helpers import SiteRows, site_is_back, wait_until
-from tests.sites.conftest import build_variant, new_lab_site, remove_site_objects
+from tests.sites.conftest import new_lab_site, remove_site_objects
 from tests.sites.jobrun import log_text, run_inline
 from tests.sites.test_deploy_lab import running_digests
 
 pytestmark = [pytest.mark.integration, pytest.mark.lab, pytest.mark.real_odoo]
 
 REAL = "odoo19-real"
-ADDONS = Path(__file__).parent / "addons"
-NOTE_V1 = (ADDONS / "lab_note/__manifest__.py").read_text()
+NOTE_V1 = site_images.user_addon_text("lab_note/__manifest__.py")
 
 # Runs in the real image (sh, curl, getent, awk, sed) on the site's network against the two Odoo
 # tasks: a login as Odoo's own form does it (GET for the CSRF token, POST with it), then the web
@@ -86,20 +85,18 @@ class RealSite:
 
 
 def addon_files(manifest: str = NOTE_V1, notes: str | None = None) -> dict[str, bytes]:
-    """lab_note's files for a build context (addons/lab_note/...), with another manifest or data."""
-    files = {}
-    for path in sorted((ADDONS / "lab_note").rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            files[f"addons/{path.relative_to(ADDONS).as_posix()}"] = path.read_bytes()
-    files["addons/lab_note/__manifest__.py"] = manifest.encode()
+    """lab_note's files with another manifest or data (build-context paths)."""
+    overrides = {"addons/lab_note/__manifest__.py": manifest.encode()}
     if notes is not None:
-        files["addons/lab_note/data/notes.xml"] = notes.encode()
-    return files
+        overrides["addons/lab_note/data/notes.xml"] = notes.encode()
+    return overrides
 
 
-def push_site_image(lab: LabInfo, client: docker.DockerClient, site: Site, files: dict[str, bytes]) -> str:
+def push_site_image(
+    lab: LabInfo, client: docker.DockerClient, site: Site, overrides: dict[str, bytes]
+) -> str:
     """The site's image as a user builds it: the real Odoo image with their addons in /mnt/extra-addons."""
-    return build_variant(client, lab.image(REAL).ref, site.image, ["COPY addons/ /mnt/extra-addons/"], files)
+    return site_images.push_site_image(client, lab.image(REAL).ref, site.image, overrides)
 
 
 def job_facts(job: Job) -> dict[str, Any]:
@@ -203,13 +200,8 @@ def test_module_update_on_real_odoo_and_a_failing_one_names_its_cause(  # type: 
         real_site.good_digest = site.image_digest  # the database now holds 1.0.1: its image is the good one
         real_site.rows = SiteRows.of(site)
 
-        broken = (
-            (ADDONS / "lab_note/data/notes.xml")
-            .read_text()
-            .replace(
-                '<field name="name">First</field>',
-                '<field name="name">First</field><field name="nope">x</field>',
-            )
+        broken = site_images.user_addon_text("lab_note/data/notes.xml").replace(
+            '<field name="name">First</field>', '<field name="name">First</field><field name="nope">x</field>'
         )
         push_site_image(lab, docker_client, site, addon_files(v2.replace("1.0.1", "1.0.2"), broken))
         job = run_inline(monkeypatch, "deploy", site)

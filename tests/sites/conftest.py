@@ -10,6 +10,7 @@ import docker
 import pytest
 
 from clusters.models import Cluster, Domain, Site
+from lab.site_images import build_from
 from lab.sites import lab_site_fields
 
 
@@ -75,22 +76,8 @@ def build_variant(
     dockerfile_lines: list[str],
     files: dict[str, bytes] | None = None,
 ) -> str:
-    """A new image FROM `base` (already local), pushed under `tag`; returns its digest. `files` are put
-    in the build context by path, for the lines to COPY."""
-    import io
-    import tarfile
-
-    dockerfile = "\n".join([f"FROM {base}", *dockerfile_lines]).encode()
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in {"Dockerfile": dockerfile, **(files or {})}.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = 0o644
-            tar.addfile(info, io.BytesIO(data))
-    buf.seek(0)
-    client.images.build(fileobj=buf, custom_context=True, tag=tag, pull=False, rm=True)
-    return retag(client, tag, tag)
+    """A new image FROM `base` (already local), pushed under `tag`; returns its digest."""
+    return build_from(client, base, tag, dockerfile_lines, files)
 
 
 def _has(client: docker.DockerClient, ref: str) -> bool:

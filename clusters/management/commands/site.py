@@ -36,6 +36,8 @@ from jobs import control
 from jobs.locks import JobAlreadyRunning
 from jobs.logs import read as logread
 from jobs.models import Job, State
+from panel.audit import record
+from panel.audit.context import command_actor
 from panel.cli import (
     PanelCommand,
     acting_user,
@@ -45,6 +47,7 @@ from panel.cli import (
     form_errors,
     save_form,
 )
+from panel.crypto import reveal
 
 REFUSED = 2
 UNKNOWN = 3  # `site drift`: the cluster cannot be reached, so no verdict
@@ -125,6 +128,7 @@ class Command(PanelCommand):
         "backups": "view",
         "restore": "operate",
         "list": "view",
+        "admin-password": "admin",
     }
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -151,6 +155,11 @@ class Command(PanelCommand):
             update.add_argument("--modules", required=True, help="comma-separated module names")
             update.add_argument("--no-backup", action="store_true")
             update.add_argument("--wait", action="store_true")
+        secret = sub.add_parser(
+            "admin-password",
+            help="Odoo's admin password of a database the panel initialised (admin; audited)",
+        )
+        secret.add_argument("slug")
         backups = sub.add_parser("backups", help="the site's database backups, newest first")
         backups.add_argument("slug")
         backups.add_argument("--json", action="store_true", dest="as_json")
@@ -249,6 +258,18 @@ class Command(PanelCommand):
 
     def do_reconcile(self, slug: str, wait: bool, **_: Any) -> None:
         self._start("reconcile", site_named(slug), wait)
+
+    def do_admin_password(self, slug: str, **_: Any) -> None:
+        """Print the password on stdout alone (for a password manager); the audit row says who read it."""
+        site = site_named(slug)
+        if site.database_origin != Site.DatabaseOrigin.PANEL:
+            raise CommandError(
+                f"site {slug}: the panel did not initialise its database "
+                f"({site.get_database_origin_display().lower()}): its admin password is not the panel's",
+                returncode=REFUSED,
+            )
+        record("site.admin_password.read", actor=command_actor(), target=site, site=site)
+        self.stdout.write(reveal(site.admin_password))
 
     def do_backups(self, slug: str, as_json: bool, **_: Any) -> None:
         rows: list[dict[str, Any]] = [
