@@ -11,6 +11,7 @@ import shutil
 import tempfile
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from lab.errors import LabError
 from lab.image_extras import base_for
 from lab.image_inputs import SKIP_NAMES, content_hash, image_names, read_spec, write_context
 from lab.proc import Log
-from lab.rootfs import ensure_base
+from lab.rootfs import Base, ensure_base
 
 MANIFEST_TYPES = ", ".join(
     [
@@ -131,10 +132,12 @@ def _ensure_images(cli: docker.DockerClient, images_dir: Path, log: Log) -> dict
     if not names:
         raise LabError(f"no lab/images/*/image.json under {config.IMAGES_DIR}")
     refs: dict[str, ImageRef] = {}
+    missing = [name for name in names if not registry_digest(name, tag)]
+    bases = _ensure_bases(cli, log, {base_for(read_spec(images_dir, name)) for name in missing})
     for name in names:
         digest = registry_digest(name, tag)
         if not digest:
-            base = ensure_base(cli, log, base_for(read_spec(images_dir, name)))
+            base = bases[base_for(read_spec(images_dir, name))]
             log(f"images: build and push {repo_for(name)}:{tag}")
             build_and_push(cli, images_dir, name, base, tag)
             digest = registry_digest(name, tag)
@@ -143,6 +146,14 @@ def _ensure_images(cli: docker.DockerClient, images_dir: Path, log: Log) -> dict
             _drop_old_tags(cli, name, tag)
         refs[name] = ImageRef(name, repo_for(name), tag, digest)
     return refs
+
+
+def _ensure_bases(cli: docker.DockerClient, log: Log, bases: set[Base]) -> dict[Base, str]:
+    """Each base image the missing images need; debootstraps run side by side (on a fresh machine
+    the lab's base and real Odoo's each take minutes, mostly waiting on the mirror)."""
+    with ThreadPoolExecutor(max_workers=max(1, len(bases))) as pool:
+        futures = {base: pool.submit(ensure_base, cli, log, base) for base in bases}
+        return {base: future.result() for base, future in futures.items()}
 
 
 def _drop_old_tags(cli: docker.DockerClient, name: str, tag: str) -> None:

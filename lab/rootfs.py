@@ -139,7 +139,7 @@ def rootfs_tarball(log: Log, base: Base = LAB_BASE) -> Path:
     remove_tree(work)
     target = work / "root"
     mirror = debian_mirror()
-    log(f"images: debootstrap {SUITE} from {mirror} (first run only, about a minute)")
+    log(f"images: debootstrap {SUITE} ({len(base.packages)} packages) from {mirror} (first run only)")
     try:
         run(
             [

@@ -170,9 +170,12 @@ def render_image_task(
     )
 
 
-def render_query_task(spec: SiteSpec, sql: str, run_id: str | None = None) -> ServiceSpec:
+def render_query_task(
+    spec: SiteSpec, sql: str, run_id: str | None = None, *, database: str | None = None
+) -> ServiceSpec:
     """psql in a one-off task on the site's network (the database is only reachable there), with
-    the db image; prints rows as `a|b|c`. `sql` is the panel's own constant, never user input."""
+    the db image; prints rows as `a|b|c`. `sql` is the panel's own constant, never user input.
+    `database`: another database of the site's server than its own (e.g. postgres)."""
     return _one_off(
         spec,
         "query",
@@ -185,7 +188,7 @@ def render_query_task(spec: SiteSpec, sql: str, run_id: str | None = None) -> Se
             "-U",
             spec.db_user,
             "-d",
-            spec.db_name,
+            database or spec.db_name,
             "-At",
             "-F",
             "|",
