@@ -40,6 +40,7 @@ class Cluster(models.Model):
     default_db_image = models.CharField(
         max_length=255,
         blank=True,
+        default="",
         db_default="",
         validators=[v.validate_image],
         help_text="Blank: postgres:16.",
@@ -192,6 +193,7 @@ class Site(models.Model):
     country = models.CharField(
         max_length=2,
         blank=True,
+        default="",
         db_default="",
         validators=[v.validate_country],
         help_text="The main company's, e.g. BE.",

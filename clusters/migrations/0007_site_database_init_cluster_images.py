@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='cluster',
             name='default_db_image',
-            field=models.CharField(blank=True, db_default='', help_text='Blank: postgres:16.', max_length=255, validators=[clusters.validators.validate_image]),
+            field=models.CharField(blank=True, db_default='', default='', help_text='Blank: postgres:16.', max_length=255, validators=[clusters.validators.validate_image]),
         ),
         migrations.AddField(
             model_name='cluster',
@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='site',
             name='country',
-            field=models.CharField(blank=True, db_default='', help_text="The main company's, e.g. BE.", max_length=2, validators=[clusters.validators.validate_country]),
+            field=models.CharField(blank=True, db_default='', default='', help_text="The main company's, e.g. BE.", max_length=2, validators=[clusters.validators.validate_country]),
         ),
         migrations.AddField(
             model_name='site',

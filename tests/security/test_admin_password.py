@@ -37,3 +37,19 @@ def test_an_admin_reads_it_and_the_audit_names_who_not_what() -> None:
     for role in ("viewer", "operator", "approver"):
         with pytest.raises(CommandError):
             call_command("site", "--as", factories.user(role=role).username, "admin-password", site.slug)
+
+
+def test_new_rows_hold_plain_defaults_not_database_expressions() -> None:
+    """Fields with a database default (for rows written by older code) still give a new object its
+    Python default: the page's new-site form renders them as values."""
+    from clusters.models import Cluster
+
+    site, cluster = Site(), Cluster()
+    assert (site.country, site.language, site.with_demo, site.database_origin, site.image_facts) == (
+        "",
+        "en_US",
+        False,
+        "",
+        {},
+    )
+    assert (cluster.default_db_image, cluster.default_redis_image) == ("", "")
