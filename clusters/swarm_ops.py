@@ -27,8 +27,11 @@ DOWNTIME_POLL_S = 0.25
 ENDED = {"complete", "failed", "rejected", "shutdown", "orphaned", "remove"}
 # A log line that says what went wrong: Odoo's ERROR/CRITICAL lines, an exception's last line.
 ERROR_LINE = re.compile(r" (?:ERROR|CRITICAL) |^\w*(?:Error|Exception): ")
-# A wait knows its outcome once each wanted replica of the new spec ended this often without serving.
-ENDED_PER_REPLICA = 2
+# A wait knows its outcome once each wanted replica of the new spec ended this often without serving,
+# and not before EARLY_END_S: a task new to a node's overlay may fail to reach the database for
+# 10-20 s and exit (the cron does), and Swarm starts it again 5 s later; that is no outcome yet.
+ENDED_PER_REPLICA = 4
+EARLY_END_S = 60.0
 
 
 class Refused(Exception):
@@ -204,7 +207,8 @@ def wait_converged(
     Swarm rolls a failed start-first update back by itself (failure action rollback): that is
     reported as a failure with Swarm's own message, the old tasks keep serving. The wait ends as
     soon as the outcome is known: once the new spec's tasks have ended ENDED_PER_REPLICA times per
-    replica (a new service has no update to roll back, its tasks would restart until the deadline),
+    replica, EARLY_END_S after the update at the soonest (a new service has no update to roll back,
+    its tasks would restart until the deadline),
     with their states and the service's last error lines. `stop` is called on every poll and may
     raise (a job's Cancel ends the wait)."""
     end = time.monotonic() + deadline_s
@@ -236,7 +240,8 @@ def wait_converged(
         if want is not None and len(current) == want and len(running) == want and not updating:
             return
         ended = ended_tasks(client, name, image, since - dt.timedelta(seconds=5))
-        if want and not current and len(ended) >= ENDED_PER_REPLICA * want:
+        waited = (dt.datetime.now(dt.UTC) - since).total_seconds()
+        if want and not current and waited >= EARLY_END_S and len(ended) >= ENDED_PER_REPLICA * want:
             raise SwarmError(
                 f"{name}: the new spec's tasks ended {len(ended)} times without serving: "
                 + "; ".join(failed_reasons(client, name, image, since=since) + last_errors(client, name))

@@ -102,7 +102,8 @@ def running_count(docker_client, site) -> int:  # type: ignore[no-untyped-def]
 
 def test_failing_healthcheck_rolls_back_and_keeps_serving(make_site, monkeypatch, docker_client):  # type: ignore[no-untyped-def]
     site = make_site()
-    assert run_inline(monkeypatch, "deploy", site).state == "succeeded"
+    job = run_inline(monkeypatch, "deploy", site)
+    assert job.state == "succeeded", job.error + log_text(job)[-3000:]
     site.refresh_from_db()
     good = site.image_digest
     # The new image's health check always fails (curl on PATH answers 7, as a dead /web/health would).
