@@ -204,7 +204,8 @@ class Site(models.Model):
     database_origin = models.CharField(
         max_length=10, choices=DatabaseOrigin.choices, blank=True, default="", db_default=""
     )
-    # What the pinned image is, read from it at the deploy: {"digest", "uid", "gid", "series", "version"}.
+    # What the pinned image (image_digest) is, read from it at the deploy: {"uid", "gid", "version",
+    # "filestore_owner"} (the uid:gid the filestore was last given).
     image_facts = models.JSONField(default=dict, blank=True, db_default={})
     db_image = models.CharField(max_length=255, default="postgres:16", validators=[v.validate_image])
     redis_image = models.CharField(max_length=255, default="redis:7-alpine", validators=[v.validate_image])

@@ -175,10 +175,15 @@ def failed_reasons(
     return [f"{len(ended)} task(s) ended: " + "; ".join(errors[:limit])]
 
 
+def error_lines(lines: list[str], limit: int = 2) -> list[str]:
+    """The last lines that name an error (a traceback's last line, an ERROR or CRITICAL line)."""
+    found = [line for line in lines if ERROR_LINE.search(line)]
+    return [line.strip()[:300] for line in found[-limit:]]
+
+
 def last_errors(client: docker.DockerClient, name: str, limit: int = 2) -> list[str]:
-    """The service's last log lines that name an error (a traceback's last line, an ERROR line)."""
-    lines = [line for line in service_logs(client, name)[-400:] if ERROR_LINE.search(line)]
-    return [line.strip()[:300] for line in lines[-limit:]]
+    """The service's last log lines that name an error."""
+    return error_lines(service_logs(client, name)[-400:], limit)
 
 
 def replicas_of(service: Any) -> int | None:

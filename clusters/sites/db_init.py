@@ -28,6 +28,7 @@ import json
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import docker
 from docker.types import SecretReference
@@ -234,7 +235,7 @@ def initialise(
         )
     if code != 0 or result not in ("adopted", "initialised"):
         cause = _marker(lines, "DATABASE-FAILED ") or f"the task ended with exit {code}"
-        said = _last_error(lines)
+        said = "".join(f"Odoo said: {line}" for line in ops.error_lines(lines, 1))
         raise ops.SwarmError(f"initialising the database {spec.db_name} failed: {cause}. {said}".strip())
     return InitOutcome(state=state, result=result)
 
@@ -244,12 +245,49 @@ def _marker(lines: list[str], prefix: str) -> str | None:
     return found[-1] if found else None
 
 
-def _last_error(lines: list[str]) -> str:
-    """The last line of the last traceback (what raised), or the last ERROR/CRITICAL line."""
-    for line in reversed(lines):
-        text = line.strip()
-        if text.startswith(("DATABASE", "Traceback", "File ")):
-            continue
-        if "Error" in text or "ERROR" in text:
-            return f"Odoo said: {text[:300]}"
-    return ""
+# What the step learnt, as it learns it: ("filestore_owner", (uid, gid)), ("database", result).
+Record = Callable[[str, Any], object]
+
+
+def _ignore(_: str, __: Any) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class DatabasePrep:
+    """What the deploy's "Initialise database" step is to do: `init` None when the database is known
+    (initialised or adopted at an earlier deploy); `filestore_owner` the uid:gid the filestore was
+    last given; `record` keeps what the step learns as soon as it learns it (a later failure of the
+    deploy must not forget that the database now exists)."""
+
+    init: InitSettings | None = None
+    filestore_owner: tuple[int, int] | None = None
+    record: Record = _ignore
+
+
+def prepare_database(
+    client: docker.DockerClient,
+    spec: SiteSpec,
+    identity: ImageIdentity | None,
+    run_id: str,
+    log: Log,
+    prepare: DatabasePrep,
+) -> str:
+    """The step: the filestore's owner, then the database initialised or adopted. Returns adopted,
+    initialised, or "" when the database was known already."""
+    if identity is None:
+        raise ops.SwarmError("the image's user is unknown: the image check did not read it")
+    if identity.uid != 0 and (identity.uid, identity.gid) != prepare.filestore_owner:
+        give_filestore(client, spec, identity, run_id, log)
+        log(f"the filestore {spec.data_dir} belongs to uid {identity.uid}:{identity.gid}")
+    prepare.record("filestore_owner", (identity.uid, identity.gid))
+    if prepare.init is None:
+        log(f"the database {spec.db_name} was initialised or adopted at an earlier deploy")
+        return ""
+    outcome = initialise(client, spec, identity, prepare.init, run_id, log)
+    if outcome.result == "adopted":
+        log(f"the database {spec.db_name} exists with base installed: adopted as it is, nothing initialised")
+    else:
+        log(f"the database {spec.db_name} was {outcome.state}: initialised, admin password set")
+    prepare.record("database", outcome.result)
+    return outcome.result

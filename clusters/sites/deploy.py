@@ -22,7 +22,7 @@ from clusters import swarm_ops as ops
 from clusters.models import Site
 from clusters.sites import boot_check, db_init, image_check
 from clusters.sites.client import set_status, site_client
-from clusters.sites.db_init import InitSettings
+from clusters.sites.db_init import DatabasePrep, InitSettings
 from clusters.sites.image_check import ImageIdentity
 from clusters.sites.image_gate import gate_image
 from clusters.sites.site_spec import spec_for
@@ -35,7 +35,6 @@ from panel.crypto import reveal
 Log = Callable[[str], object]
 Step = Callable[[str], contextlib.AbstractContextManager[Any]]
 Gate = Callable[[docker.DockerClient, SiteSpec], None]
-Record = Callable[[str, Any], object]  # what the deploy learnt, kept as it is learnt ("identity", "database")
 CONVERGE_S = 600.0
 PROBE_S = 120.0
 
@@ -112,49 +111,6 @@ def _checked(
     return stack, identity
 
 
-def _prepare_database(
-    client: docker.DockerClient,
-    spec: SiteSpec,
-    identity: ImageIdentity | None,
-    run_id: str,
-    log: Log,
-    prepare: "DatabasePrep",
-) -> str:
-    """The filestore's owner and the database's initialisation (db_init); returns adopted, initialised,
-    or "" when the database was known already."""
-    if identity is None:
-        raise ops.SwarmError("the image's user is unknown: the image check did not read it")
-    if identity.uid != 0 and (identity.uid, identity.gid) != prepare.filestore_owner:
-        db_init.give_filestore(client, spec, identity, run_id, log)
-        log(f"the filestore {spec.data_dir} belongs to uid {identity.uid}:{identity.gid}")
-    prepare.record("filestore_owner", (identity.uid, identity.gid))
-    if prepare.init is None:
-        log(f"the database {spec.db_name} was initialised or adopted at an earlier deploy")
-        return ""
-    outcome = db_init.initialise(client, spec, identity, prepare.init, run_id, log)
-    if outcome.result == "adopted":
-        log(f"the database {spec.db_name} exists with base installed: adopted as it is, nothing initialised")
-    else:
-        log(f"the database {spec.db_name} was {outcome.state}: initialised, admin password set")
-    prepare.record("database", outcome.result)
-    return outcome.result
-
-
-def _ignore(_: str, __: Any) -> None:
-    return None
-
-
-@dataclass(frozen=True)
-class DatabasePrep:
-    """What the "Initialise database" step is to do: `init` None when the database is known (initialised
-    or adopted before); `filestore_owner` the uid:gid the filestore was last given; `record` keeps what
-    the step learnt as soon as it is learnt (a later failure must not forget it)."""
-
-    init: InitSettings | None = None
-    filestore_owner: tuple[int, int] | None = None
-    record: Record = _ignore
-
-
 def _apply(
     client: docker.DockerClient, stack: Any, roles: tuple[str, ...], result: DeployResult, **wait: Any
 ) -> None:
@@ -202,7 +158,7 @@ def deploy(
         _apply(client, stack, ("db", "redis"), result, deadline_s=converge_s, log=log, stop=stop)
     if prepare is not None:
         with step("Initialise database"):
-            result.database = _prepare_database(client, spec, identity, run_id, log, prepare)
+            result.database = db_init.prepare_database(client, spec, identity, run_id, log, prepare)
     web = [stack.service(role).name for role in ("odoo", "cron")]
     existed = [name for name in web if ops.find_service(client, name) is not None]
     old_tasks = boot_check.task_ids(client, web[0]) if web[0] in existed else None
@@ -328,7 +284,7 @@ class DeployRunner(JobRunner):
         identity = result.identity
         facts = dict(site.image_facts)
         if identity is not None:
-            facts.update(digest=result.digest, uid=identity.uid, gid=identity.gid, version=identity.version)
+            facts.update(uid=identity.uid, gid=identity.gid, version=identity.version)  # of image_digest
         set_status(
             site,
             Site.Status.HEALTHY,

@@ -53,6 +53,18 @@ echo "ips $*"
 [ $# -eq 2 ] || { echo "error expected two task IPs behind tasks.$SVC"; exit 2; }
 a=$1; b=$2
 """
+# The session $sid on $a, $b, $a, $b...: 20 requests of $WEB, how many were served (200) rather than
+# bounced to the login page (both exchanges' session part ends so).
+ALTERNATING = r"""
+served=0
+for i in 1 2 3 4 5 6 7 8 9 10; do
+  for ip in $a $b; do
+    code=$(curl -s -o /dev/null -m 20 -w '%{http_code}' -H "Cookie: session_id=$sid" "http://$ip:8069$WEB")
+    [ "$code" = 200 ] && served=$((served + 1))
+  done
+done
+echo "alternating $served"
+"""
 EXCHANGE = (
     TWO_TASKS
     + r"""# Both replicas serve the login page once the database is ready (the cron replica installs base).
@@ -81,16 +93,10 @@ login "$a" login_a
 sid=$(cat /tmp/sid_login_a)
 get web_a "$a" "$sid" /web
 get web_b "$b" "$sid" /web
-# The same session on a, b, a, b...: 20 requests, how many were served (200) rather than bounced.
-served=0
-for i in 1 2 3 4 5 6 7 8 9 10; do
-  for ip in $a $b; do
-    code=$(curl -s -o /dev/null -m 10 -w '%{http_code}' -H "Cookie: session_id=$sid" "http://$ip:8069/web")
-    [ "$code" = 200 ] && served=$((served + 1))
-  done
-done
-echo "alternating $served"
-# Filestore: upload through a, download through a and through b, each with a session of its own
+WEB=/web
+"""
+    + ALTERNATING
+    + r"""# Filestore: upload through a, download through a and through b, each with a session of its own
 # replica (so that this part does not depend on sessions being shared).
 login "$b" login_b
 sid_b=$(cat /tmp/sid_login_b)

@@ -31,7 +31,7 @@ from lab import site_images
 from lab.api import LabInfo
 from panel.crypto import reveal
 from tests import factories
-from tests.lab.test_seed_failures_lab import TWO_TASKS, spread, task_nodes
+from tests.lab.test_seed_failures_lab import ALTERNATING, TWO_TASKS, spread, task_nodes
 from tests.modules.helpers import SiteRows, site_is_back, wait_until
 from tests.sites.conftest import new_lab_site, remove_site_objects
 from tests.sites.jobrun import log_text, run_inline
@@ -65,15 +65,9 @@ code=$(curl -s -o /dev/null -m 20 -c $jar -b $jar -w '%{http_code} %{redirect_ur
   --data-urlencode "password=$ADMIN_PASSWORD" "http://$a:8069/web/login")
 echo "login_a $code"
 sid=$(awk '$6 == "session_id" {print $7}' $jar | tail -n 1)
-served=0
-for i in 1 2 3 4 5 6 7 8 9 10; do
-  for ip in $a $b; do
-    c=$(curl -s -o /dev/null -m 20 -w '%{http_code}' -H "Cookie: session_id=$sid" "http://$ip:8069/odoo")
-    [ "$c" = 200 ] && served=$((served + 1))
-  done
-done
-echo "alternating $served"
+WEB=/odoo
 """
+    + ALTERNATING
 )
 
 
@@ -84,7 +78,7 @@ class RealSite:
     good_digest: str
 
 
-def addon_files(manifest: str = NOTE_V1, notes: str | None = None) -> dict[str, bytes]:
+def note_files(manifest: str = NOTE_V1, notes: str | None = None) -> dict[str, bytes]:
     """lab_note's files with another manifest or data (build-context paths)."""
     overrides = {"addons/lab_note/__manifest__.py": manifest.encode()}
     if notes is not None:
@@ -122,7 +116,7 @@ def real_site(lab, private_redis, django_db_setup, django_db_blocker) -> Iterato
             )
             site = new_lab_site(lab, client, cluster, replicas=2, image=REAL)
             slug = site.slug
-            push_site_image(lab, client, site, addon_files())
+            push_site_image(lab, client, site, note_files())
             first = job_facts(run_inline(mp, "deploy", site))
             site.refresh_from_db()
             if first["state"] == "succeeded":
@@ -190,7 +184,7 @@ def test_module_update_on_real_odoo_and_a_failing_one_names_its_cause(  # type: 
     replicas come back on the image that served."""
     v2 = NOTE_V1.replace('"19.0.1.0.0"', '"19.0.1.0.1"')
     try:
-        push_site_image(lab, docker_client, site, addon_files(v2))
+        push_site_image(lab, docker_client, site, note_files(v2))
         job = run_inline(monkeypatch, "deploy", site)
         assert job.state == "succeeded", done(job)
         job = run_inline(monkeypatch, "module_update", site, modules=["lab_note"], backup=False)
@@ -203,7 +197,7 @@ def test_module_update_on_real_odoo_and_a_failing_one_names_its_cause(  # type: 
         broken = site_images.user_addon_text("lab_note/data/notes.xml").replace(
             '<field name="name">First</field>', '<field name="name">First</field><field name="nope">x</field>'
         )
-        push_site_image(lab, docker_client, site, addon_files(v2.replace("1.0.1", "1.0.2"), broken))
+        push_site_image(lab, docker_client, site, note_files(v2.replace("1.0.1", "1.0.2"), broken))
         job = run_inline(monkeypatch, "deploy", site)
         assert job.state == "succeeded", done(job)
         job = run_inline(monkeypatch, "module_update", site, modules=["lab_note"], backup=False)
@@ -224,7 +218,7 @@ def test_an_image_whose_addon_needs_a_missing_module_never_serves(  # type: igno
     needs = NOTE_V1.replace('"depends": ["base"]', '"depends": ["base", "lab_missing"]')
     needs = needs.replace('"19.0.1.0.0"', '"19.0.1.1.0"')  # newer than any test installed
     try:
-        push_site_image(lab, docker_client, site, addon_files(needs))
+        push_site_image(lab, docker_client, site, note_files(needs))
         job = run_inline(monkeypatch, "deploy", site)
         assert job.state == "failed" and "approval gate blocks" in job.error, done(job)
         change = re.search(r"manifest change #(\d+)", job.error)
