@@ -73,6 +73,39 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: item.nodeid.split("::")[0] not in lab_files)  # stable: order kept inside
 
 
+#: How much of a failed job's log a failing lab test shows (its end: where the cause is).
+FAILED_JOB_LINES = 60
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """A lab test that fails shows the end of the log of every job that failed while it ran: a
+    deploy that failed once in a from-scratch run must say why in CI's output, not only `failed`."""
+    outcome = yield
+    report = outcome.get_result()
+    if call.when != "call" or not report.failed or not item.get_closest_marker("lab"):
+        return
+    for title, text in _failed_job_logs(call.start):
+        report.sections.append((title, text))
+
+
+def _failed_job_logs(since: float) -> list[tuple[str, str]]:
+    from datetime import UTC, datetime
+
+    try:
+        from jobs.models import Job
+
+        jobs = Job.objects.filter(state="failed", created_at__gte=datetime.fromtimestamp(since, UTC))
+        shown = []
+        for job in jobs.order_by("pk"):
+            last = job.lines.order_by("-seq").values_list("text", flat=True)[:FAILED_JOB_LINES]
+            title = f"failed job {job.pk} ({job.kind}, {job.site_id and job.site.slug}): {job.error}"
+            shown.append((title, "\n".join(reversed(last))))
+        return shown
+    except Exception as exc:  # noqa: BLE001 - a report's extra must never hide the failure itself
+        return [("failed jobs", f"could not read them: {exc!r}")]
+
+
 def _isolate_parallel_process(worker: str) -> None:
     """In a parallel process gwN, the shared Redis's database 10+N serves the cache and live logs,
     and temporary files go to a folder of its own (tests check that nothing is left in it), here
