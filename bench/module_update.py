@@ -35,7 +35,9 @@ modules, addon checksums, while the site serves), whose step times are printed. 
 
 Figures: medians over the runs; the last line is
 `RESULT module_update panel_downtime_s= shell_downtime_s= ratio= overhead_s= panel_total_s=
-shell_total_s= attempts=panel:N,shell:M` (N, M: attempts made for the `--runs` measured runs);
+shell_total_s= attempts=panel:N,shell:M edge_downtime_s= shell_edge_downtime_s= bad_responses=`
+(N, M: attempts made for the `--runs` measured runs; the edge keys: what a client polling the site's
+domain through the lab's real Traefik every 100 ms saw, bench/module_update_edge.py);
 exit 0 whether or not a target is met. Exit 1 and no RESULT line when it cannot measure (no lab,
 no docker CLI, no redis-server, a way that failed 3 times in a row). Brings up what it needs: the
 lab (lab.api.up), a fresh database `panel_bench_module_update`, a private redis-server
@@ -64,6 +66,7 @@ from bench._lab import lab_needed  # noqa: E402
 from bench._processes import kill_group, private_redis  # noqa: E402
 from bench._report import add_write_flag, argument_parser, load, say, write_section  # noqa: E402
 from bench._run import CannotMeasure, require_program, run  # noqa: E402
+from bench.module_update_edge import EdgeObserver  # noqa: E402
 from bench.module_update_observer import Observer  # noqa: E402
 from bench.module_update_report import Runs, report, section  # noqa: E402
 from bench.module_update_site import make_site, remove_site, wait_healthy  # noqa: E402
@@ -81,6 +84,7 @@ class Subject:
     spec: Any
     web: int
     observer: Observer
+    edge: EdgeObserver
 
 
 def parse_args() -> argparse.Namespace:
@@ -121,6 +125,7 @@ def one_run(subject: Subject, runs: Runs, module: str, n: int, way: str) -> None
         wait_healthy(client, slug, web)
         time.sleep(0.5)
         runs.rows[way].append(subject.observer.window(since))
+        runs.edge[way].append(subject.edge.window(since, time.time()))
         runs.totals[way].append(total)
         if way == "panel":
             runs.steps.append(run_steps)
@@ -139,6 +144,7 @@ def measure(subject: Subject, args: argparse.Namespace) -> Runs:
             one_run(subject, runs, args.module, n, way)
     runs.loads.append(f"at the end {load()}")
     subject.observer.stop()
+    subject.edge.stop()
     return runs
 
 
@@ -161,7 +167,9 @@ def main() -> str:
         site = make_site(lab, real=args.real)
         slug, spec, web = site.slug, spec_for(site), site.replicas
         say(f"site {slug}: {web} web replicas on {spec.odoo_image_ref}; updating {args.module}")
-        runs = measure(Subject(client, site, spec, web, Observer(client, slug).start()), args)
+        domain = site.domains.get().name
+        edge = EdgeObserver(domain).start()
+        runs = measure(Subject(client, site, spec, web, Observer(client, slug).start(), edge), args)
         result = report(runs, real=args.real)
         say(
             f"failed attempts (made again): {len(runs.failures)}" + "".join(f"\n  {f}" for f in runs.failures)

@@ -3,13 +3,12 @@ ways the same way, the downtime window and its parts."""
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from bench._lab import ENDED
+from bench._polling import Polling
 
 POLL_S = 0.1  # the outside observer
 
@@ -21,37 +20,29 @@ class Sample:
     one_off: str  # state of the update one-off's task ("" when there is none)
 
 
-@dataclass
-class Observer:
+class Observer(Polling):
     """Polls the engine every POLL_S: how many web tasks run, and the update one-off's state."""
 
-    client: Any
-    slug: str
-    samples: list[Sample] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
+    interval = POLL_S
 
-    def start(self) -> Observer:
-        threading.Thread(target=self._loop, daemon=True).start()
-        return self
+    def __init__(self, client: Any, slug: str) -> None:
+        super().__init__()
+        self.client, self.slug = client, slug
 
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _loop(self) -> None:
+    def sample(self) -> Sample | None:
         api = self.client.api
-        while not self._stop.is_set():
-            started = time.monotonic()
-            with contextlib.suppress(Exception):  # a service removed between the two calls
-                services = {s["ID"]: s["Spec"]["Name"] for s in api.services(filters={"name": self.slug})}
-                web, one_off = 0, ""
-                for task in api.tasks(filters={"service": list(services)}) if services else []:
-                    name, state = services.get(task["ServiceID"], ""), task["Status"]["State"]
-                    if name == f"{self.slug}_odoo" and state == "running":
-                        web += 1
-                    elif name.startswith(f"{self.slug}_update") and state != "new":
-                        one_off = state
-                self.samples.append(Sample(time.time(), web, one_off))
-            self._stop.wait(max(0.0, POLL_S - (time.monotonic() - started)))
+        try:
+            services = {s["ID"]: s["Spec"]["Name"] for s in api.services(filters={"name": self.slug})}
+            web, one_off = 0, ""
+            for task in api.tasks(filters={"service": list(services)}) if services else []:
+                name, state = services.get(task["ServiceID"], ""), task["Status"]["State"]
+                if name == f"{self.slug}_odoo" and state == "running":
+                    web += 1
+                elif name.startswith(f"{self.slug}_update") and state != "new":
+                    one_off = state
+        except Exception:  # noqa: BLE001 - a service removed between the two calls: no sample
+            return None
+        return Sample(time.time(), web, one_off)
 
     def window(self, since: float) -> dict[str, float]:
         """The downtime window of the update that began after `since`, and its parts."""

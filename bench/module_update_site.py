@@ -20,10 +20,12 @@ def make_site(lab: Any, *, real: bool = False) -> Any:
 
     from clusters.models import Cluster, Domain, Site
     from jobs import control
+    from lab.edge import NETWORK, ensure_lab_edge
     from lab.site_images import push_site_image
     from lab.sites import lab_site_fields
 
     cluster = Cluster.objects.create(name="lab-bench", endpoint=lab.manager_socket, is_lab=True)
+    ensure_lab_edge(cluster, lab)  # users reach the site through the lab's real Traefik
     slug = f"b{uuid.uuid4().hex[:8]}"
     fields = lab_site_fields(lab, slug)
     modules = ["shop_sale", "shop_stock"]
@@ -33,7 +35,7 @@ def make_site(lab: Any, *, real: bool = False) -> Any:
         push_site_image(client, lab.image(REAL).ref, tag)
         client.close()
         fields, modules = lab_site_fields(lab, slug, odoo=REAL, image=tag), ["lab_note"]
-    site = Site.objects.create(cluster=cluster, **fields)
+    site = Site.objects.create(cluster=cluster, **{**fields, "traefik_network": NETWORK})
     Domain.objects.create(site=site, name=f"{slug}.lab.test")
     control.enqueue = lambda job_id, task_id: None  # jobs run here, as a worker would run them
     for kind, params in (("deploy", {}), ("module_install", {"modules": modules})):

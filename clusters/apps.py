@@ -12,6 +12,7 @@ RUNNER_MODULES = (
     "clusters.sites.module_update.update",
     "clusters.sites.backups.backup",
     "clusters.sites.backups.restore",
+    "clusters.edge.deploy",
 )
 
 

@@ -5,7 +5,9 @@ from typing import Any
 
 from django import forms
 
-from clusters.models import Cluster, Domain, Site
+from clusters.edge.checks import domain_owners, own_routers
+from clusters.edge.status import EdgeUnreachable, read_status
+from clusters.models import EDGE_SETTINGS, Cluster, Domain, Edge, Site
 
 
 class KeepSecretWidget(forms.Textarea):
@@ -111,7 +113,34 @@ class SiteForm(forms.ModelForm):
 
 
 class DomainForm(forms.ModelForm):
+    """A domain is unique in the panel's table and on the site's edge: a router that another site, or
+    anything else on the same Traefik, already has for it is named in the refusal (read live; an
+    edge that does not answer leaves the table's check alone)."""
+
     class Meta:
         model = Domain
         fields = ["name"]
         widgets = {"name": forms.TextInput(attrs={"placeholder": "shop.example.com", "autocomplete": "off"})}
+
+    def clean_name(self) -> str:
+        name = str(self.cleaned_data["name"])
+        site = self.instance.site if self.instance.site_id else None
+        edge = Edge.objects.filter(cluster_id=site.cluster_id).first() if site else None
+        if site is None or edge is None:
+            return name
+        try:
+            status = read_status(edge.api_url)
+        except EdgeUnreachable:
+            return name
+        owners = domain_owners(status, [name], own_routers(site))
+        if owners:
+            raise forms.ValidationError(f"{name} is already routed on the edge by {', '.join(owners[name])}.")
+        return name
+
+
+class EdgeForm(forms.ModelForm):
+    """The cluster's Traefik: what the panel renders it from (clusters/edge/render.py)."""
+
+    class Meta:
+        model = Edge
+        fields = list(EDGE_SETTINGS)

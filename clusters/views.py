@@ -10,18 +10,23 @@ from django.views.decorators.http import require_POST
 
 from clusters import actions
 from clusters.approvals.models import ManifestChange
-from clusters.forms import ClusterForm, DomainForm, SiteForm
-from clusters.models import Backup, Cluster, Domain, Node, Site
+from clusters.edge.status import EdgeUnreachable, read_status
+from clusters.forms import ClusterForm, DomainForm, EdgeForm, SiteForm
+from clusters.models import Backup, Cluster, Domain, Edge, Node, Site
 from clusters.sites import actions as site_actions
 from clusters.sites import inspection
 from clusters.stack import SpecError
 from clusters.stack.preflight import side_by_side
 from jobs.locks import holder
 from jobs.models import Job
+from jobs.shortcuts import start_and_show
 from panel import crud
+from panel.cli import form_data
 from panel.htmx import HtmxHttpRequest
 from panel.listing import list_page
 from panel.roles import requires
+
+EDGE_ROUTERS_SHOWN = 200  # a page, not an export: `cluster edge status --json` gives them all
 
 
 def _count_per_cluster(model, **filters):  # type: ignore[no-untyped-def]
@@ -281,6 +286,35 @@ def cluster_sync(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     result = actions.synchronise(cluster, request=request)
     return _cluster_panel(
         request, cluster, f"Synced: {result.message}." if result.ok else result.message, result.ok
+    )
+
+
+@requires("admin")
+@require_POST
+def cluster_edge_deploy(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Deploy the cluster's edge (with the defaults the first time) as a job."""
+    cluster = get_object_or_404(Cluster, pk=pk)
+    if not Edge.objects.filter(cluster=cluster).exists():
+        new = Edge(cluster=cluster)
+        crud.save_form(request, EdgeForm(form_data(new, EdgeForm), instance=new))  # audited as a page save
+    return start_and_show(request, "edge_deploy", cluster=cluster, busy_url=cluster.get_absolute_url())
+
+
+@requires("view")
+def cluster_edge(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The edge's routers as Traefik reports them now (loaded by the cluster page)."""
+    cluster = get_object_or_404(Cluster, pk=pk)
+    edge = Edge.objects.filter(cluster=cluster).first()
+    found, problem = None, ""
+    if edge is not None:
+        try:
+            found = read_status(edge.api_url)
+        except EdgeUnreachable as exc:
+            problem = str(exc)
+    return render(
+        request,
+        "clusters/partials/cluster_edge.html",
+        {"cluster": cluster, "edge": edge, "found": found, "problem": problem, "shown": EDGE_ROUTERS_SHOWN},
     )
 
 

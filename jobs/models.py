@@ -34,6 +34,7 @@ class Kind(models.TextChoices):
     MODULE_INSTALL = "module_install", "Module install"
     BACKUP = "backup", "Backup"
     RESTORE = "restore", "Restore"
+    EDGE_DEPLOY = "edge_deploy", "Edge deploy"
 
 
 class State(models.TextChoices):

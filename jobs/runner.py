@@ -6,7 +6,7 @@
         plan = ["Scale", "Wait"]                     # shown as pending steps before they run
 
         def run(self) -> dict:                       # the return value becomes job.result
-            with site_client(self) as client:        # engine trouble becomes the job's failure
+            with job_client(self) as client:        # engine trouble becomes the job's failure
                 with self.step("Scale"):
                     self.set_compensation("restore_replicas_all", services={name: before})
                     scale(client, name, replicas)    # undo recorded BEFORE the change

@@ -28,6 +28,7 @@ from lab.build import ImageRef
 from lab.config import WorkerNames
 from lab.errors import LabError
 from lab.fs import remove_tree
+from lab.image_inputs import read_spec
 from lab.proc import Log
 from lab.rootfs import BASE_REPO
 from lab.state import State, locked
@@ -152,7 +153,9 @@ def _ensure_workers(cli: docker.DockerClient, wanted: list[WorkerNames], log: Lo
 
 
 def _prepull(wanted: list[WorkerNames], refs: dict[str, ImageRef], log: Log) -> None:
-    """Pull every lab image on every worker now, so the first service does not wait for 300 MB."""
+    """Pull every lab image on every worker now, so the first service does not wait for 300 MB; not
+    an image that only runs on the manager (image.json `"runs_on": "manager"`: the edge)."""
+    refs = {n: r for n, r in refs.items() if read_spec(config.IMAGES_DIR, n).get("runs_on") != "manager"}
 
     def pull_all(w: WorkerNames) -> None:
         # One worker's images one after the other (the first brings the shared base layer); the

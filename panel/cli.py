@@ -41,8 +41,11 @@ class PanelCommand(BaseCommand):
         return parser
 
     def required_action(self, options: dict[str, Any]) -> str:
+        """The role a subcommand needs; a nested one (`cluster edge deploy`, its parser's dest
+        `edge_action`) is declared as "edge deploy"."""
         name = options.get(self.subcommand_dest) or WHOLE
-        return self.permissions[name]
+        nested = options.get(f"{name}_action")
+        return self.permissions[f"{name} {nested}" if nested else name]
 
     def execute(self, *args: Any, **options: Any) -> Any:
         username = (options.get("acting_as") or "").strip()
@@ -61,7 +64,8 @@ class PanelCommand(BaseCommand):
     def label(self, options: dict[str, Any]) -> str:
         name = self.__module__.rsplit(".", 1)[-1]
         sub = options.get(self.subcommand_dest)
-        return f"{name} {sub}" if sub else name
+        nested = options.get(f"{sub}_action") if sub else None
+        return " ".join(part for part in (name, sub, nested) if part)
 
 
 def resolve_user(username: str) -> Any:

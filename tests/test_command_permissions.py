@@ -27,12 +27,23 @@ def panel_commands() -> list[tuple[str, PanelCommand]]:
     return found
 
 
-def subcommands(name: str, command: PanelCommand) -> list[str]:
-    parser = command.create_parser("manage.py", name)
+def _choices(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser] | None:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            return sorted(action.choices)
-    return [WHOLE]
+            return dict(action.choices)
+    return None
+
+
+def subcommands(name: str, command: PanelCommand) -> list[str]:
+    """Every subcommand, a nested one as "edge deploy" (how `permissions` declares it)."""
+    choices = _choices(command.create_parser("manage.py", name))
+    if choices is None:
+        return [WHOLE]
+    found = []
+    for sub, parser in choices.items():
+        nested = _choices(parser)
+        found += [f"{sub} {n}" for n in nested] if nested else [sub]
+    return sorted(found)
 
 
 COMMANDS = panel_commands()
@@ -70,7 +81,10 @@ def test_role_matrix(name, command, sub, role):  # type: ignore[no-untyped-def]
         check(user, needed, f"{name} {sub}")  # passes
         return
     before = AuditEvent.objects.count()
-    options = {"acting_as": user.get_username(), command.subcommand_dest: sub or None, "skip_checks": True}
+    outer, _, nested = sub.partition(" ")
+    options = {"acting_as": user.get_username(), command.subcommand_dest: outer or None, "skip_checks": True}
+    if nested:
+        options[f"{outer}_action"] = nested
     with pytest.raises(CommandError) as refused:
         command.execute(**options)  # refused before the subcommand runs: nothing else is needed
     assert refused.value.returncode == 2 and "may not run" in str(refused.value)

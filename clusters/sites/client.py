@@ -1,5 +1,5 @@
-"""The docker side of a job that acts on a site: its cluster's engine, with engine trouble turned
-into the job's failure, and the undo actions such jobs record before they change anything:
+"""The docker side of a job that acts on a site (its engine: clusters/job_client.py), and the undo
+actions such jobs record before they change anything:
 remove_service (a one-off task left behind) and restore_replicas_all (services scaled back to what
 the job recorded).
 """
@@ -10,49 +10,12 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-import docker
-import requests
-
 from clusters import engine
 from clusters import swarm_ops as ops
 from clusters.models import Site
 from jobs.compensation import compensation
 from jobs.models import Job
-from jobs.runner import JobFailed, JobRunner
-
-
-@contextlib.contextmanager
-def site_client(runner: JobRunner) -> Iterator[docker.DockerClient]:
-    """The site's cluster engine; an engine that cannot be reached, or is lost mid-job, fails the
-    job with its reason.
-
-    The body's own exceptions must not pass through client_for's handler: it turns everything into
-    an EngineError, so a cancel (JobCancelled) or a JobFailed would end as "the engine answered
-    with an error: ...". The client is therefore closed without the exception (ExitStack.close),
-    and only engine trouble raised by the body is translated here."""
-    stack = contextlib.ExitStack()
-    try:
-        client = stack.enter_context(engine.client_for(runner.cluster))
-    except engine.EngineError as exc:
-        raise JobFailed(exc.message) from exc
-    try:
-        yield client
-    except ops.SwarmError as exc:
-        raise JobFailed(str(exc)) from exc
-    except (docker.errors.DockerException, requests.exceptions.RequestException, ConnectionError) as exc:
-        raise JobFailed(engine_lost(runner, exc)) from exc
-    finally:
-        stack.close()
-
-
-def engine_lost(runner: JobRunner, exc: BaseException) -> str:
-    """What an engine error in the middle of a job means, for the job's error line."""
-    endpoint = getattr(runner.cluster, "endpoint", "?")
-    reason = engine._classify(exc, endpoint).message  # the engine module's own wording
-    # The step that raised has already been marked failed by the time this runs; the first one
-    # failed is where the engine was lost (a restore attempted after it fails too).
-    step = next((s for s in runner.job.steps if s.get("state") in ("running", "failed")), None)
-    return f"{reason} (during {step['name']})" if step else reason
+from jobs.runner import JobRunner
 
 
 def set_status(site: Site, status: str, **fields: Any) -> None:

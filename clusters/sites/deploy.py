@@ -19,9 +19,11 @@ from typing import Any
 import docker
 
 from clusters import swarm_ops as ops
+from clusters.edge import fallbacks
+from clusters.job_client import job_client
 from clusters.models import Site
 from clusters.sites import boot_check, db_init, image_check
-from clusters.sites.client import set_status, site_client
+from clusters.sites.client import set_status
 from clusters.sites.db_init import DatabasePrep, InitSettings
 from clusters.sites.image_check import ImageIdentity
 from clusters.sites.image_gate import gate_image
@@ -258,7 +260,9 @@ class DeployRunner(JobRunner):
         set_status(site, Site.Status.DEPLOYING)
         try:
             spec = spec_for(site)
-            with site_client(self) as client:
+            with job_client(self) as client:
+                # Its domains answer the maintenance page (not 404) until a replica serves.
+                fallbacks.refresh(client, site.cluster, self.log)
                 result = deploy(
                     client,
                     spec,

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from clusters import engine
 from clusters import swarm_ops as ops
+from clusters.edge.checks import edge_checks
 from clusters.models import Cluster, Site
 from clusters.sites.site_spec import spec_for
 from clusters.stack import (
@@ -139,6 +140,7 @@ def preflight_for(site: Site) -> tuple[list[CheckResult], str]:
         spec = replace(spec, image_digest=digest)  # what the first deploy will pin
     results = preflight(spec, live if live["services"] else None, digest_resolution_error=resolution)
     note = "" if live["services"] else "not deployed yet: the rendered stack and the cluster are checked"
+    cluster_checks += edge_checks(site, site.running_replicas if live["services"] else None)
     return results + cluster_checks, note
 
 

@@ -12,9 +12,10 @@ import docker
 from django.utils import timezone
 
 from clusters import swarm_ops as ops
+from clusters.job_client import job_client
 from clusters.models import Site
 from clusters.sites.checksums import changed_modules, read_checksums
-from clusters.sites.client import one_off_guard, site_client
+from clusters.sites.client import one_off_guard
 from clusters.sites.site_spec import spec_for
 from clusters.stack.render import ServiceSpec, render_query_task
 from jobs.runner import JobFailed, JobRunner, register
@@ -108,7 +109,7 @@ class ReadModulesRunner(JobRunner):
 
     def run(self) -> dict[str, Any]:
         site = self.site
-        with site_client(self) as client, self.step("Read ir_module_module"):
+        with job_client(self) as client, self.step("Read ir_module_module"):
             modules = read_modules(client, site, f"j{self.job.pk}", self.log, guard=self)
             # What the update form offers: modules whose code changed since their last update.
             try:

@@ -7,8 +7,9 @@ from typing import Any
 from django.utils import timezone
 
 from clusters import swarm_ops as ops
+from clusters.job_client import job_client
 from clusters.models import Site
-from clusters.sites.client import set_status, site_client
+from clusters.sites.client import set_status
 from clusters.stack import service_name
 from jobs.runner import JobFailed, JobRunner, register
 
@@ -24,7 +25,7 @@ class ScaleRunner(JobRunner):
         if not 1 <= replicas <= 20:
             raise JobFailed("replicas must be between 1 and 20")
         name = service_name(site.slug, "odoo")
-        with site_client(self) as client:
+        with job_client(self) as client:
             with self.step("Scale"):
                 before = ops.find_service(client, name)
                 if before is None:

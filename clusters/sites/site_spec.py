@@ -4,6 +4,8 @@ from typing import Any
 
 from django.conf import settings
 
+from clusters.edge.fallbacks import serves_error_pages
+from clusters.edge.maintenance import ERRORS_MIDDLEWARE
 from clusters.models import Site
 from clusters.stack import BindFilestore, NfsFilestore, SiteSpec, TraefikSpec
 from clusters.stack.spec import split_addons_path
@@ -58,6 +60,9 @@ def spec_for(site: Site, *, image_digest: str | None = None) -> SiteSpec:
             network=site.traefik_network or None,
             sticky_cookie=site.sticky_cookie,
             tls=not site.cluster.is_lab,
+            middlewares=(ERRORS_MIDDLEWARE,)
+            if serves_error_pages(site.cluster, site.traefik_network)
+            else (),
         ),
         **timing,
     )

@@ -144,6 +144,8 @@ class TraefikSpec:
     network: str | None = None
     sticky_cookie: str = "odoo_sticky"
     samesite: Literal["lax", "strict", "none"] = "lax"
+    # Middlewares on the site's router, e.g. the edge's error pages (502-504 -> its maintenance page).
+    middlewares: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.version not in ("v3", "v2"):

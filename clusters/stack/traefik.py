@@ -63,6 +63,8 @@ def traefik_labels(spec: SiteSpec, network: str) -> dict[str, str]:
                 labels[f"{prefix}.tls.certresolver"] = t.certresolver
 
     router(web, host_rule(spec.domains, t.version))
+    if t.middlewares:
+        labels[f"traefik.http.routers.{web}.middlewares"] = ",".join(t.middlewares)
     lb = f"traefik.http.services.{web}.loadbalancer"
     labels[f"{lb}.server.port"] = str(ODOO_HTTP_PORT)
     labels[f"{lb}.sticky.cookie"] = "true"

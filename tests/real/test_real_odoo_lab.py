@@ -29,6 +29,8 @@ from clusters.stack.render import render, render_probe_task
 from jobs.models import Job
 from lab import site_images
 from lab.api import LabInfo
+from lab.edge import NETWORK, ensure_lab_edge
+from lab.edge_client import edge_session
 from panel.crypto import reveal
 from tests import factories
 from tests.lab.test_seed_failures_lab import ALTERNATING, TWO_TASKS, spread, task_nodes
@@ -36,6 +38,7 @@ from tests.modules.helpers import SiteRows, site_is_back, wait_until
 from tests.sites.conftest import new_lab_site, remove_site_objects
 from tests.sites.jobrun import log_text, run_inline
 from tests.sites.test_deploy_lab import running_digests
+from tests.sites.test_edge_lab import wait_routed
 
 pytestmark = [pytest.mark.integration, pytest.mark.lab, pytest.mark.real_odoo]
 
@@ -114,7 +117,8 @@ def real_site(lab, private_redis, django_db_setup, django_db_blocker) -> Iterato
             cluster = Cluster.objects.create(
                 name=f"lab-real-{uuid.uuid4().hex[:8]}", endpoint=lab.manager_socket, is_lab=True
             )
-            site = new_lab_site(lab, client, cluster, replicas=2, image=REAL)
+            ensure_lab_edge(cluster, lab)  # its domains are reached through the lab's real Traefik
+            site = new_lab_site(lab, client, cluster, replicas=2, image=REAL, traefik_network=NETWORK)
             slug = site.slug
             push_site_image(lab, client, site, note_files())
             first = job_facts(run_inline(mp, "deploy", site))
@@ -174,6 +178,33 @@ def test_a_new_site_on_real_odoo_works_from_its_first_deploy(real_site, site, do
     assert out["csrf"][0] != "0", out
     assert out["admin_admin"] == ["200", "1"], f"Odoo's default password must not open the site: {out}"
     assert out["login_a"][0] == "303" and out["alternating"] == ["20"], out
+
+
+def test_a_login_through_the_edge_holds_on_both_replicas(site, docker_client):  # type: ignore[no-untyped-def]
+    """As a browser: through the lab's Traefik (its domain, SNI), Odoo's own login form, then the web
+    client 20 times without the sticky cookie, so that Traefik spreads the requests over both
+    replicas: the session is in the database (session_db), no request bounces to the login page."""
+    domain = site.domains.order_by("name").first().name
+    wait_routed(site.cluster.edge, domain, servers=2, within_s=120)
+    base = f"https://{domain}"
+    with edge_session() as http:
+        form = http.get(f"{base}/web/login", timeout=30)
+        assert form.status_code == 200, form.status_code
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert csrf, form.text[:500]
+        login = http.post(
+            f"{base}/web/login",
+            data={"csrf_token": csrf[1], "login": "admin", "password": reveal(site.admin_password)},
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert login.status_code == 303 and "/web/login" not in login.headers["Location"], login.headers
+        served = []
+        for _ in range(20):
+            http.cookies.pop(site.sticky_cookie, None)  # Traefik then picks a replica by round robin
+            page = http.get(f"{base}/odoo", allow_redirects=False, timeout=30)
+            served.append(page.status_code)
+    assert served == [200] * 20, f"a request bounced to the login page: {served}"
 
 
 def test_module_update_on_real_odoo_and_a_failing_one_names_its_cause(  # type: ignore[no-untyped-def]

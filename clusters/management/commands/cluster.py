@@ -7,6 +7,8 @@ python manage.py cluster remove prod --yes   # the panel forgets it; nothing on 
 python manage.py cluster test prod      # exit 0 when connected, 1 with the reason
 python manage.py cluster sync prod      # nodes and status
 python manage.py cluster list [--json]
+python manage.py cluster edge deploy prod [--image traefik:v3.7] [--acme-email ops@x] [--wait]
+python manage.py cluster edge status prod [--json]   # Traefik's own routers, read live (exit 1: down)
 
 Adding, editing and removing go through the page's form and panel.crud (same validation, same
 audit rows); test and sync through clusters.actions, as the buttons do. An unknown cluster or an
@@ -20,8 +22,11 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from clusters import actions
-from clusters.forms import ClusterForm
-from clusters.models import Cluster
+from clusters.edge.deploy import record, record_down
+from clusters.edge.status import EdgeUnreachable, read_status
+from clusters.forms import ClusterForm, EdgeForm
+from clusters.management.jobstart import start_job
+from clusters.models import EDGE_SETTINGS, Cluster, Edge
 from panel.cli import REFUSED, PanelCommand, command_actor, delete_confirmed, form_data, save_form
 
 PEMS = ("tls_ca", "tls_cert", "tls_key")
@@ -36,6 +41,8 @@ class Command(PanelCommand):
         "test": "operate",
         "sync": "operate",
         "list": "view",
+        "edge deploy": "admin",  # every site on the cluster is reached through it
+        "edge status": "view",
     }
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -56,6 +63,16 @@ class Command(PanelCommand):
         for name in ("test", "sync"):
             sub.add_parser(name).add_argument("name")
         sub.add_parser("list").add_argument("--json", action="store_true", dest="as_json")
+        edge = sub.add_parser("edge", help="the cluster's Traefik: deploy it, read its routers")
+        edge_sub = edge.add_subparsers(dest="edge_action", required=True)
+        deploy = edge_sub.add_parser("deploy", help="create or update it; the given settings are saved first")
+        deploy.add_argument("name")
+        for flag in EDGE_SETTINGS:
+            deploy.add_argument(f"--{flag.replace('_', '-')}", dest=flag)
+        deploy.add_argument("--wait", action="store_true")
+        status = edge_sub.add_parser("status", help="what Traefik's API says, live")
+        status.add_argument("name")
+        status.add_argument("--json", action="store_true", dest="as_json")
 
     def _get(self, name: str) -> Cluster:
         cluster = Cluster.objects.filter(name=name).first()
@@ -106,6 +123,40 @@ class Command(PanelCommand):
             return
         for c in clusters:
             self.stdout.write(f"{c.name:<20} {c.status:<12} {c.endpoint}")
+
+    def do_edge(self, edge_action: str, name: str, **o: Any) -> None:
+        cluster = self._get(name)
+        if edge_action == "deploy":
+            edge = save_edge(cluster, {k: o[k] for k in EDGE_SETTINGS if o.get(k) is not None})
+            start_job(self.stdout, "edge_deploy", o["wait"], what=f"the edge of {name}", cluster=edge.cluster)
+            return
+        found_edge = Edge.objects.filter(cluster=cluster).first()
+        if found_edge is None:
+            raise CommandError(f"cluster {name} has no edge yet: `cluster edge deploy {name}`")
+        edge = found_edge
+        try:
+            found = read_status(edge.api_url)
+        except EdgeUnreachable as exc:
+            record_down(edge, str(exc))
+            raise CommandError(str(exc)) from exc
+        record(edge, found)
+        if o["as_json"]:
+            self.stdout.write(json.dumps(found.as_json()))
+            return
+        self.stdout.write(f"Traefik {found.version} at {edge.api_url}")
+        for r in found.routers:
+            self.stdout.write(f"{r.name:<28} {len(r.servers)} servers  {r.rule}")
+
+
+def save_edge(cluster: Cluster, settings: dict[str, Any]) -> Edge:
+    """The cluster's edge with `settings` saved through the page's form (validated, audited); a
+    cluster without one gets the defaults."""
+    edge = Edge.objects.filter(cluster=cluster).first() or Edge(cluster=cluster)
+    if edge.pk and not settings:
+        return edge
+    data = {**form_data(edge, EdgeForm), **settings}
+    form = EdgeForm(data, instance=edge)
+    return save_form(form, f"the edge of {cluster.name}")  # type: ignore[no-any-return]
 
 
 def _pems(options: dict[str, Any]) -> dict[str, str]:

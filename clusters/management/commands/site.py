@@ -27,20 +27,16 @@ from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 
 from clusters.forms import DomainForm, SiteForm
+from clusters.management.jobstart import start_job
 from clusters.management.lookups import site_named
 from clusters.models import Backup, Cluster, Domain, Site
 from clusters.sites import inspection
 from clusters.stack import service_name
 from clusters.stack.spec import SESSION_STORES, validate_modules
-from jobs import control
-from jobs.locks import JobAlreadyRunning
-from jobs.logs import read as logread
-from jobs.models import Job, State
 from panel.audit import record
 from panel.audit.context import command_actor
 from panel.cli import (
     PanelCommand,
-    acting_user,
     confirmed,
     delete_confirmed,
     form_data,
@@ -171,21 +167,7 @@ class Command(PanelCommand):
         sub.add_parser("list")
 
     def _start(self, kind: str, site: Site, wait: bool, **params: Any) -> None:
-        try:
-            job = control.start(kind, site=site, params=params, user=acting_user())
-        except JobAlreadyRunning as exc:
-            raise CommandError(str(exc), returncode=REFUSED) from exc
-        self.stdout.write(f"job {job.pk} ({kind}) started for {site.slug}")
-        if not wait:
-            return
-        for line in logread.follow(job.pk):
-            self.stdout.write(f"{line.time:%H:%M:%S} {line.text}")
-            self.stdout.flush()
-        job = Job.objects.get(pk=job.pk)
-        if job.state != State.SUCCEEDED:
-            refused = isinstance(job.result, dict) and job.result.get("refused")
-            raise CommandError(f"job {job.pk} {job.state}: {job.error}", returncode=REFUSED if refused else 1)
-        self.stdout.write(f"job {job.pk} succeeded")
+        start_job(self.stdout, kind, wait, what=site.slug, site=site, **params)
 
     def do_create(self, slug: str, cluster: str, image: str, db_node: str, **o: Any) -> None:
         target = Cluster.objects.filter(name=cluster).first()

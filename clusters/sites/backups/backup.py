@@ -6,8 +6,8 @@ from typing import Any
 
 from django.utils import timezone
 
+from clusters.job_client import job_client
 from clusters.models import Backup, Site
-from clusters.sites.client import site_client
 from clusters.sites.modules import run_db_reader
 from clusters.sites.site_spec import spec_for
 from clusters.stack.render import render_backup_task
@@ -36,5 +36,5 @@ class BackupRunner(JobRunner):
     plan = ["Backup"]
 
     def run(self) -> dict[str, Any]:
-        with site_client(self) as client, self.step("Backup"):
+        with job_client(self) as client, self.step("Backup"):
             return take_backup(self, client, self.site, f"j{self.job.pk}")

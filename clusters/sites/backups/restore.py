@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from clusters import swarm_ops as ops
+from clusters.job_client import job_client
 from clusters.models import Backup
-from clusters.sites.client import site_client
 from clusters.sites.quiet import QuietSiteRunner, one_off_deadline
 from clusters.sites.site_spec import spec_for
 from clusters.stack.render import render_restore_task
@@ -24,7 +24,7 @@ class RestoreRunner(QuietSiteRunner):
         if backup is None:
             raise JobFailed("that backup does not exist for this site")
         run_id = f"j{self.job.pk}"
-        with site_client(self) as client:
+        with job_client(self) as client:
             with self.step("Record replicas"), self.refusing():
                 recorded = self.record_replicas(client, site)
             failure: BaseException | None = None

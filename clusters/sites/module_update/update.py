@@ -23,10 +23,11 @@ from typing import Any, NoReturn
 
 from clusters import swarm_ops as ops
 from clusters.approvals.update_check import unapproved_changes
+from clusters.edge import fallbacks
+from clusters.job_client import job_client
 from clusters.models import Site
 from clusters.sites.backups.backup import take_backup
 from clusters.sites.checksums import read_checksums, record_checksums
-from clusters.sites.client import site_client
 from clusters.sites.modules import read_modules
 from clusters.sites.odoo_log import Verdict, judge
 from clusters.sites.quiet import QuietSiteRunner, one_off_deadline
@@ -81,12 +82,13 @@ class ModuleUpdateRunner(QuietSiteRunner):
         requested = list(self.params.get("modules", []))
         run_id = f"j{self.job.pk}"
         timings: dict[str, float] = {}
-        with site_client(self) as client:
+        with job_client(self) as client:
             with self.step("Check"):
                 installed, modules, spec, current = self._check(client, requested, run_id)
             with self.step("Record replicas"), self.refusing():
                 recorded = self.record_replicas(client, site)
                 Site.objects.filter(pk=site.pk).update(status=Site.Status.UPDATING)
+                fallbacks.refresh(client, site.cluster, self.log)  # the page says what is happening
             backup = None
             if self.params.get("backup", True):
                 with self.step("Backup"):

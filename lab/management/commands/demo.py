@@ -2,7 +2,6 @@
 user sees a live site on first start. Idempotent: an existing healthy demo is left alone.
 Needs the lab (`lab up`) and a running worker (the deploy is a job like any other)."""
 
-import contextlib
 from typing import Any
 
 from django.core.management import call_command
@@ -10,6 +9,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from clusters.models import Cluster, Domain, Site
 from lab.api import LabInfo, info
+from lab.edge import ADDRESS, NETWORK, ensure_lab_edge
 from lab.errors import LabError
 from lab.sites import lab_site_fields
 from panel.cli import WHOLE, PanelCommand
@@ -19,9 +19,8 @@ DEMO_MODULES = "shop_sale,shop_stock"
 # The lab's Odoo 19.0 stand-in: the series a new site gets by default, with its session store
 # (session_db) carried in the image as an addon folder.
 DEMO_IMAGE = "odoo19"
-# The overlay a Traefik on the manager would share with the sites (the lab runs no Traefik itself:
-# its labels and rule are rendered and checked, and the network is where Traefik would attach).
-TRAEFIK_NETWORK = "traefik-public"
+# The overlay the lab's edge (a real Traefik, lab/edge.py) shares with the sites.
+TRAEFIK_NETWORK = NETWORK
 
 
 class Command(PanelCommand):
@@ -40,7 +39,7 @@ class Command(PanelCommand):
             lab = info()
         except LabError as exc:
             raise CommandError(f"the lab is not up: {exc}") from exc
-        _ensure_traefik_network(lab)
+        ensure_lab_edge(cluster, lab)
         site = self._site(cluster, lab, slug, domains)
         if site.status == Site.Status.HEALTHY and site.image == lab.image(DEMO_IMAGE).ref:
             self.stdout.write("the demo site is deployed and healthy")
@@ -56,7 +55,8 @@ class Command(PanelCommand):
                 "site", "install", slug, "--modules", ",".join(missing), "--wait", stdout=self.stdout
             )
         self.stdout.write(
-            f"demo site ready: http://{domains[0]}/ (through Traefik in production; see its page)"
+            f"demo site ready: https://{domains[0]}/ through the lab's edge at {ADDRESS} "
+            f"(curl -k --resolve {domains[0]}:443:{ADDRESS} https://{domains[0]}/web/login)"
         )
 
     def _site(self, cluster: Cluster, lab: LabInfo, slug: str, domains: tuple[str, ...]) -> Site:
@@ -84,11 +84,3 @@ class Command(PanelCommand):
                 redis_image=lab.image("redis").ref,
             )
         return site
-
-
-def _ensure_traefik_network(lab: LabInfo) -> None:
-    with contextlib.closing(lab.client()) as client:
-        if not client.networks.list(names=[TRAEFIK_NETWORK]):
-            client.networks.create(
-                TRAEFIK_NETWORK, driver="overlay", attachable=True, labels={"oplab.made": "demo"}
-            )

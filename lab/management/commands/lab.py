@@ -85,6 +85,24 @@ class Command(PanelCommand):
         self._audit("cluster.create" if created else "lab.up", cluster, {"endpoint": info.manager_socket})
         message = self._sync(cluster)
         self.stdout.write(f"cluster '{CLUSTER_NAME}' {'registered' if created else 'updated'}{message}")
+        self._edge(cluster, info)
+
+    def _edge(self, cluster: Any, info: LabInfo) -> None:
+        """The lab's Traefik, deployed by the panel's own code; its failure fails `lab up`."""
+        from clusters.edge.status import EdgeUnreachable
+        from clusters.swarm_ops import SwarmError
+        from lab.edge import ensure_lab_edge
+
+        try:
+            found = ensure_lab_edge(cluster, info, log=lambda line: self.progress(f"edge: {line}"))
+        except (EdgeUnreachable, SwarmError) as exc:
+            raise CommandError(f"the lab's edge did not come up: {exc}") from exc
+        except DatabaseError as exc:
+            self.stderr.write(
+                f"lab is up, its edge not deployed ({exc}): run `manage.py migrate`, then `lab up`"
+            )
+            return
+        self.stdout.write(f"edge: Traefik {found.version} on {info.registry.split(':')[0]} ports 80 and 443")
 
     def _sync(self, cluster: Any) -> str:
         try:

@@ -1,4 +1,4 @@
-"""Clusters, their nodes, the Odoo sites on them and the sites' domains."""
+"""Clusters, their nodes, the Odoo sites on them, the sites' domains and backups."""
 
 import secrets
 from typing import Any

@@ -1,0 +1,104 @@
+"""The edge's Traefik service, rendered from an Edge alone (pure: no engine, no database).
+
+Why each choice: the Swarm provider reads the manager's socket, so the task is placed on a manager
+and the socket is mounted read-only; `exposedByDefault=false` routes only services that say
+`traefik.enable=true`; `refreshSeconds` is short because the default 15 s keeps routing a site's old
+tasks (or none) for seconds after a change. Entrypoints are published in host mode (the lab has no
+IPVS, and host mode keeps the client's address); `web` redirects to `websecure`. The API and ping
+answer on their own entrypoint, published on `api_port` for the panel only. Traefik never calls out:
+no version check, no usage statistics. Updates are stop-first: two tasks cannot hold one host port.
+"""
+
+from __future__ import annotations
+
+from docker.types import EndpointSpec, Healthcheck, Mount, RestartPolicy, ServiceMode, UpdateConfig
+
+from clusters.stack.service_spec import NetworkSpec, ServiceSpec
+
+API_PORT_INSIDE = 8080
+API_ADDR = f":{API_PORT_INSIDE}"
+SOCKET = "/var/run/docker.sock"
+ACME_STORAGE = "/data/acme.json"
+RESOLVER = "le"
+S = 1_000_000_000
+# No cluster name in them: two panels' rows for one Swarm (or a renamed cluster) render one spec.
+LABELS = {"panel.role": "edge"}
+
+
+def edge_network(edge) -> NetworkSpec:  # type: ignore[no-untyped-def]
+    return NetworkSpec(name=edge.network, labels=dict(LABELS))
+
+
+def traefik_args(edge) -> list[str]:  # type: ignore[no-untyped-def]
+    args = [
+        "--providers.swarm=true",
+        f"--providers.swarm.endpoint=unix://{SOCKET}",
+        "--providers.swarm.exposedByDefault=false",
+        f"--providers.swarm.network={edge.network}",
+        f"--providers.swarm.refreshSeconds={edge.refresh_seconds}",
+        "--entrypoints.web.address=:80",
+        "--entrypoints.web.http.redirections.entrypoint.to=websecure",
+        "--entrypoints.web.http.redirections.entrypoint.scheme=https",
+        "--entrypoints.websecure.address=:443",
+        "--entrypoints.websecure.http.tls=true",
+        f"--entrypoints.traefik.address={API_ADDR}",
+        "--api=true",
+        "--api.insecure=true",
+        "--api.dashboard=false",
+        "--ping=true",
+        "--accesslog=true",
+        "--log.level=INFO",
+        "--global.checkNewVersion=false",
+        "--global.sendAnonymousUsage=false",
+    ]
+    if edge.acme_email:
+        acme = f"--certificatesresolvers.{RESOLVER}.acme"
+        args += [
+            f"{acme}.email={edge.acme_email}",
+            f"{acme}.storage={ACME_STORAGE}",
+            f"{acme}.tlschallenge=true",
+        ]
+    return args
+
+
+def edge_service(edge) -> ServiceSpec:  # type: ignore[no-untyped-def]
+    mounts = [Mount(target=SOCKET, source=SOCKET, type="bind", read_only=True)]
+    if edge.acme_email:
+        mounts.append(Mount(target="/data", source=f"{edge.service_name}-acme", type="volume"))
+    labels = dict(LABELS)
+    ports = {
+        edge.http_port: (80, "tcp", "host"),
+        edge.https_port: (443, "tcp", "host"),
+        edge.api_port: (API_PORT_INSIDE, "tcp", "host"),
+    }
+    return ServiceSpec(
+        name=edge.service_name,
+        role="edge",
+        image=edge.image,
+        command=["traefik"],
+        args=traefik_args(edge),
+        env={},
+        mounts=mounts,
+        networks=[edge.network],
+        labels=labels,
+        container_labels=labels,
+        mode=ServiceMode("replicated", replicas=1),
+        restart_policy=RestartPolicy(condition="any", delay=2 * S),
+        endpoint_spec=EndpointSpec(mode="dnsrr", ports=ports),
+        healthcheck=Healthcheck(
+            test=[
+                "CMD",
+                "traefik",
+                "healthcheck",
+                "--ping",
+                f"--entrypoints.traefik.address={API_ADDR}",
+            ],
+            interval=5 * S,
+            timeout=3 * S,
+            retries=3,
+            start_period=10 * S,
+        ),
+        update_config=UpdateConfig(parallelism=1, order="stop-first", failure_action="rollback"),
+        constraints=["node.role==manager"],
+        stop_grace_period=10 * S,
+    )
