@@ -23,6 +23,7 @@ ADDRESS = config.HOST_ADDR
 HTTP_PORT = 80
 HTTPS_PORT = 443
 API_PORT = 8099
+API_URL = f"http://{ADDRESS}:{API_PORT}"
 
 
 def _quiet(_: str) -> None:

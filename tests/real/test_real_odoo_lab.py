@@ -29,7 +29,7 @@ from clusters.stack.render import render, render_probe_task
 from jobs.models import Job
 from lab import site_images
 from lab.api import LabInfo
-from lab.edge import NETWORK, ensure_lab_edge
+from lab.edge import API_URL, NETWORK, ensure_lab_edge
 from lab.edge_client import edge_session
 from panel.crypto import reveal
 from tests import factories
@@ -185,7 +185,7 @@ def test_a_login_through_the_edge_holds_on_both_replicas(site, docker_client):  
     client 20 times without the sticky cookie, so that Traefik spreads the requests over both
     replicas: the session is in the database (session_db), no request bounces to the login page."""
     domain = site.domains.order_by("name").first().name
-    wait_routed(site.cluster.edge, domain, servers=2, within_s=120)
+    wait_routed(API_URL, domain, servers=2, within_s=120)
     base = f"https://{domain}"
     with edge_session() as http:
         form = http.get(f"{base}/web/login", timeout=30)

@@ -35,12 +35,12 @@ def edge(lab, lab_cluster):  # type: ignore[no-untyped-def]
     return lab_cluster.edge
 
 
-def wait_routed(edge, domain: str, servers: int, within_s: float = 60.0) -> EdgeStatus:  # type: ignore[no-untyped-def]
+def wait_routed(api_url: str, domain: str, servers: int, within_s: float = 60.0) -> EdgeStatus:
     """Traefik's own API, polled until the site's router (not its maintenance fallback) names `domain`
     with `servers` servers."""
     deadline = time.monotonic() + within_s
     while True:
-        status = read_status(edge.api_url)
+        status = read_status(api_url)
         routers = [
             r
             for r in status.routers_for(domain)
@@ -56,7 +56,7 @@ def test_every_domain_routes_through_the_edge_and_the_cookie_sticks(edge, make_s
     site = make_site(replicas=2, traefik_network=NETWORK)
     assert run_inline(monkeypatch, "deploy", site).state == "succeeded"
     domains = list(site.domains.values_list("name", flat=True))
-    status = wait_routed(edge, domains[0], servers=2)
+    status = wait_routed(edge.api_url, domains[0], servers=2)
 
     # What Traefik itself says, through the command's contract.
     out = StringIO()
@@ -103,7 +103,7 @@ def test_a_removed_domain_stops_routing_within_10_s(edge, make_site, monkeypatch
     site = make_site(replicas=1, traefik_network=NETWORK)
     assert run_inline(monkeypatch, "deploy", site).state == "succeeded"
     kept, dropped = site.domains.order_by("name").values_list("name", flat=True)
-    wait_routed(edge, dropped, servers=1)
+    wait_routed(edge.api_url, dropped, servers=1)
     Domain.objects.filter(site=site, name=dropped).delete()
     job = run_inline(monkeypatch, "domain", site)
     assert job.state == "succeeded", job.error
@@ -167,7 +167,7 @@ def test_while_a_site_has_no_replica_its_domains_get_the_maintenance_page(  # ty
     site = make_site(replicas=1, traefik_network=NETWORK, name="Shop of tests")
     assert run_inline(monkeypatch, "deploy", site).state == "succeeded"
     domain = site.domains.order_by("name").first().name
-    wait_routed(edge, domain, servers=1)
+    wait_routed(edge.api_url, domain, servers=1)
     name = service_name(site.slug, "odoo")
     seen: list[tuple[float, int, bool]] = []
     stop = threading.Event()
