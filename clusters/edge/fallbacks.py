@@ -5,12 +5,14 @@ cluster without an edge has nothing to keep: every call is then a no-op."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import docker
 
 from clusters import swarm_ops as ops
 from clusters.edge.maintenance import SERVICE_NAME, Fallback, fallback_groups, maintenance_service
+from clusters.edge.status import EdgeUnreachable, read_status
 from clusters.models import Cluster, Edge, Site
 from clusters.stack import service_name
 
@@ -20,6 +22,7 @@ REASONS = {
     Site.Status.NEW: "It is being deployed.",
 }
 DEFAULT_REASON = "It is starting or under maintenance."
+ROUTED_SLACK_S = 10.0
 
 
 def _quiet(_: str) -> None:
@@ -68,3 +71,28 @@ def refresh(
 def serves_error_pages(cluster: Cluster, traefik_network: str) -> bool:
     """Whether a site's router may name the edge's errors middleware (it exists only with the edge)."""
     return bool(traefik_network) and Edge.objects.filter(cluster=cluster, network=traefik_network).exists()
+
+
+def wait_routed(cluster: Cluster, slug: str, servers: int, log: Callable[[str], object] = _quiet) -> bool:
+    """After a job brought the site's replicas back: wait until the edge sends the site to `servers`
+    servers (Traefik reads the Swarm every refresh_seconds), so that the job ends when users are
+    served again, not seconds before. False, with a line in the log, when the edge does not say so in
+    time; a cluster without an edge has nothing to wait for."""
+    edge = edge_of(cluster)
+    if edge is None or servers <= 0:
+        return True
+    deadline = time.monotonic() + 2 * edge.refresh_seconds + ROUTED_SLACK_S
+    seen = -1
+    while True:
+        try:
+            routers = [r for r in read_status(edge.api_url).routers if r.name == f"{slug}@swarm"]
+            seen = len(routers[0].servers) if routers else 0
+        except EdgeUnreachable as exc:
+            log(f"the edge: {exc}")
+        if seen == servers:
+            log(f"the edge routes {slug} to {servers} servers")
+            return True
+        if time.monotonic() > deadline:
+            log(f"the edge routes {slug} to {max(seen, 0)} servers, not {servers}, with the replicas back")
+            return False
+        time.sleep(0.5)

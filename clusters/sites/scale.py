@@ -7,6 +7,7 @@ from typing import Any
 from django.utils import timezone
 
 from clusters import swarm_ops as ops
+from clusters.edge import fallbacks
 from clusters.job_client import job_client
 from clusters.models import Site
 from clusters.sites.client import set_status
@@ -39,5 +40,6 @@ class ScaleRunner(JobRunner):
                     ops.wait_converged(client, name, since=since, deadline_s=600, log=self.log)
                 except ops.SwarmError as exc:
                     raise JobFailed(str(exc)) from exc
+                fallbacks.wait_routed(site.cluster, site.slug, replicas, self.log)
         set_status(site, Site.Status.HEALTHY, running_replicas=replicas)
         return {"replicas": replicas}

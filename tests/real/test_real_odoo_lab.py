@@ -24,6 +24,7 @@ from django.test import override_settings
 from clusters import swarm_ops as ops
 from clusters.approvals import services
 from clusters.models import Cluster, Site
+from clusters.sites.neutralized_copy import drop_copy, neutralized_copy, read_neutralization
 from clusters.sites.site_spec import spec_for
 from clusters.stack.render import render, render_probe_task
 from jobs.models import Job
@@ -205,6 +206,22 @@ def test_a_login_through_the_edge_holds_on_both_replicas(site, docker_client):  
             page = http.get(f"{base}/odoo", allow_redirects=False, timeout=30)
             served.append(page.status_code)
     assert served == [200] * 20, f"a request bounced to the login page: {served}"
+
+
+def test_a_neutralized_copy_of_the_database_while_the_site_serves(site, docker_client):  # type: ignore[no-untyped-def]
+    """The ground of a rehearsal: production's database copied while it serves, neutralized by the
+    image's own `odoo neutralize`, and read back (mail servers, crons, the flag). Production keeps
+    its crons and carries no flag."""
+    spec = spec_for(site)
+    copy = f"{spec.db_name}_rehearsal"
+    try:
+        result = neutralized_copy(docker_client, spec, "rehearsal", "t", print)
+        assert result.database == copy and result.ok, result.problems()
+        production = read_neutralization(docker_client, spec, spec.db_name, "t", print)
+        assert production.flag == "" and production.crons > 0, production
+        assert site_is_back(docker_client, site.slug) == "", "the site stopped serving"
+    finally:
+        drop_copy(docker_client, spec, copy, "t", print)
 
 
 def test_module_update_on_real_odoo_and_a_failing_one_names_its_cause(  # type: ignore[no-untyped-def]

@@ -32,7 +32,7 @@ from clusters.sites.modules import read_modules
 from clusters.sites.odoo_log import Verdict, judge
 from clusters.sites.quiet import QuietSiteRunner, one_off_deadline
 from clusters.sites.site_spec import spec_for
-from clusters.stack import SpecError
+from clusters.stack import SpecError, service_name
 from clusters.stack.render import render_update_task
 from clusters.stack.spec import validate_modules
 from jobs.logs.follow import Follower, service_frames
@@ -116,6 +116,8 @@ class ModuleUpdateRunner(QuietSiteRunner):
                 self.restore_step(client, recorded, failure)
                 timings["healthy_at"] = time.time()
             with self.step("Verify"):
+                web = recorded.get(service_name(site.slug, "odoo"), 0)
+                fallbacks.wait_routed(site.cluster, site.slug, web, self.log)  # users served again
                 after = read_modules(client, site, run_id, self.log, guard=self)
                 stuck = sorted(n for n, (state, _) in after.items() if state.startswith("to "))
                 if stuck:

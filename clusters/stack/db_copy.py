@@ -1,0 +1,96 @@
+"""The one-off tasks that make a neutralized copy of a site's database, the first half of a rehearsal
+(issue 18): copy, neutralize with the image's own Odoo, verify, drop. Pure: SiteSpec -> ServiceSpec.
+
+The copy is pg_dump piped into pg_restore on the site's database server, made while the site serves:
+`CREATE DATABASE ... TEMPLATE` (what `odoo db duplicate` does) first closes every connection to the
+source, production's included. Odoo's `neutralize` runs each installed module's data/neutralize.sql
+(base: every mail server off and one dummy server on `invalid` added so that no fallback server from
+the command line is used, every cron off but the autovacuum, webhooks cut, `database.is_neutralized`
+set); a module whose code is not in the image is skipped without a word, so the result is verified,
+never assumed.
+"""
+
+from __future__ import annotations
+
+from clusters.stack.one_off import _one_off, render_query_task
+from clusters.stack.rules import DB_NAME_RE
+from clusters.stack.service_parts import odoo_process
+from clusters.stack.service_spec import ServiceSpec
+from clusters.stack.spec import PG_PORT, SiteSpec, SpecError
+
+# `$0` is the source, `$1` the copy: names travel as arguments, never inside the script.
+COPY_SCRIPT = (
+    'dropdb --if-exists "$1" && createdb "$1" && pg_dump -Fc -f /tmp/source.dump "$0" '
+    '&& pg_restore --no-owner --exit-on-error -d "$1" /tmp/source.dump '
+    '&& echo "copied $0 to $1 ($(stat -c %s /tmp/source.dump) bytes dumped)"'
+)
+NEUTRALIZED_SQL = """SELECT
+  (SELECT count(*) FROM ir_mail_server WHERE active AND smtp_host <> 'invalid'),
+  (SELECT count(*) FROM ir_cron c WHERE c.active AND c.id NOT IN (
+     SELECT res_id FROM ir_model_data
+      WHERE model = 'ir.cron' AND module = 'base' AND name = 'autovacuum_job')),
+  (SELECT coalesce(max(value), '') FROM ir_config_parameter WHERE key = 'database.is_neutralized')"""
+
+
+def copy_name(spec: SiteSpec, suffix: str) -> str:
+    name = f"{spec.db_name}_{suffix}"
+    if not DB_NAME_RE.match(name) or name == spec.db_name:
+        raise SpecError(f"{name!r} cannot name a copy of {spec.db_name}.")
+    return name
+
+
+def _pg_env(spec: SiteSpec) -> dict[str, str]:
+    return {
+        "PGHOST": spec.service_name("db"),
+        "PGPORT": str(PG_PORT),
+        "PGUSER": spec.db_user,
+        "PGPASSWORD": spec.db_password,
+        "PGCONNECT_TIMEOUT": "10",
+    }
+
+
+def render_copy_task(spec: SiteSpec, target: str, run_id: str | None = None) -> ServiceSpec:
+    """`target` made anew as a copy of the site's database, with the database image's own tools."""
+    if target == spec.db_name or not DB_NAME_RE.match(target):
+        raise SpecError(f"{target!r} cannot be a copy of {spec.db_name}.")
+    return _one_off(
+        spec,
+        "dbcopy",
+        run_id,
+        image=spec.db_image_ref,
+        command=["sh", "-c", COPY_SCRIPT, spec.db_name, target],
+        args=[],
+        env=_pg_env(spec),
+        mounts=[],
+    )
+
+
+def render_neutralize_task(spec: SiteSpec, target: str, run_id: str | None = None) -> ServiceSpec:
+    """`odoo neutralize -d target` with the site's pinned image, environment and addons path (a
+    module's neutralize.sql is found only where Odoo finds its code); never the site's own database."""
+    if target == spec.db_name or not DB_NAME_RE.match(target):
+        raise SpecError(f"neutralize runs on a copy, never on {spec.db_name} itself.")
+    args = ["odoo", "neutralize", "-d", target]
+    if spec.addons_path:
+        args.append(f"--addons-path={','.join(spec.addons_path)}")
+    return _one_off(
+        spec,
+        "neutralize",
+        run_id,
+        args=args,
+        **odoo_process(spec),
+        extra_labels={"traefik.enable": "false"},
+    )
+
+
+def render_check_task(spec: SiteSpec, target: str, run_id: str | None = None) -> ServiceSpec:
+    """One row `mail servers|crons|is_neutralized` of `target` (see NEUTRALIZED_SQL)."""
+    return render_query_task(spec, NEUTRALIZED_SQL, run_id, database=target)
+
+
+def render_drop_task(spec: SiteSpec, target: str, run_id: str | None = None) -> ServiceSpec:
+    if target == spec.db_name or not DB_NAME_RE.match(target):
+        raise SpecError(f"{target!r}: only a copy is ever dropped.")
+    return render_query_task(
+        spec, f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)', run_id, database="postgres"
+    )
