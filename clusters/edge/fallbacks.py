@@ -5,6 +5,7 @@ cluster without an edge has nothing to keep: every call is then a no-op."""
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 
@@ -23,6 +24,8 @@ REASONS = {
 }
 DEFAULT_REASON = "It is starting or under maintenance."
 ROUTED_SLACK_S = 10.0
+Log = Callable[[str], object]
+REFRESH_TRIES = 5
 
 
 def _quiet(_: str) -> None:
@@ -49,13 +52,26 @@ def fallbacks(edge: Edge) -> list[Fallback]:
     ]
 
 
-def refresh(
-    client: docker.DockerClient, cluster: Cluster, log: Callable[[str], object] = _quiet
-) -> str | None:
-    """Apply the maintenance service for the cluster's edge as the sites are now; None without an edge."""
+def refresh(client: docker.DockerClient, cluster: Cluster, log: Log = _quiet) -> str | None:
+    """Apply the maintenance service for the cluster's edge as the sites are now; None without an
+    edge. Two writers at once (two jobs, two panels) make Swarm refuse the later update ("update out
+    of sequence"): it is read again and applied again. A page that still cannot be written is said in
+    the log and does not fail the job: the site itself is not at stake."""
     edge = edge_of(cluster)
     if edge is None:
         return None
+    for attempt in range(1, REFRESH_TRIES + 1):
+        try:
+            return _apply(client, edge, log)
+        except docker.errors.APIError as exc:
+            if attempt == REFRESH_TRIES:
+                log(f"the maintenance page was not updated: {exc.explanation or exc}")
+                return "failed"
+            time.sleep(random.uniform(0.1, 0.5) * attempt)  # noqa: S311 - spreading writers, not a secret
+    return None
+
+
+def _apply(client: docker.DockerClient, edge: Edge, log: Log) -> str:
     ours = fallbacks(edge)
     live = ops.find_service(client, SERVICE_NAME)
     kept: dict[str, str] = {}
@@ -73,7 +89,7 @@ def serves_error_pages(cluster: Cluster, traefik_network: str) -> bool:
     return bool(traefik_network) and Edge.objects.filter(cluster=cluster, network=traefik_network).exists()
 
 
-def wait_routed(cluster: Cluster, slug: str, servers: int, log: Callable[[str], object] = _quiet) -> bool:
+def wait_routed(cluster: Cluster, slug: str, servers: int, log: Log = _quiet) -> bool:
     """After a job brought the site's replicas back: wait until the edge sends the site to `servers`
     servers (Traefik reads the Swarm every refresh_seconds), so that the job ends when users are
     served again, not seconds before. False, with a line in the log, when the edge does not say so in
