@@ -5,9 +5,11 @@ from dataclasses import replace
 import pytest
 
 from clusters.edge import status as edge_status
+from clusters.edge.checks import domain_owners
 from clusters.edge.maintenance import Fallback, fallback_groups, fallback_labels, maintenance_service
 from clusters.edge.render import edge_service, traefik_args
 from clusters.models import Cluster, Edge
+from clusters.sites.neutralized_copy import Neutralization
 from clusters.stack.service_spec import engine_spec
 from clusters.stack.traefik import traefik_labels
 from tests.factories import site_spec
@@ -139,3 +141,28 @@ def test_a_site_router_names_the_edge_error_pages_only_when_given() -> None:
         traefik_labels(with_pages, "net")["traefik.http.routers.shop.middlewares"]
         == "panel-maintenance@swarm"
     )
+
+
+def test_a_domain_is_owned_by_any_router_but_the_sites_own_and_the_fallbacks() -> None:
+    status = edge_status.EdgeStatus(
+        "3.7.15",
+        [
+            edge_status.Router("shop@swarm", "Host(`a.test`)", "shop@swarm"),
+            edge_status.Router(
+                "shop-ws@swarm", "Host(`a.test`) && PathPrefix(`/websocket`)", "shop-ws@swarm"
+            ),
+            edge_status.Router("maintenance-shop@swarm", "Host(`a.test`)", "panel-maintenance@swarm"),
+            edge_status.Router("legacy@file", "Host(`b.test`)", "legacy@file"),
+        ],
+    )
+    mine = {"shop@swarm", "shop-ws@swarm"}
+    assert domain_owners(status, ["a.test", "b.test", "c.test"], mine) == {"b.test": ["legacy@file"]}
+
+
+def test_a_copy_is_neutralized_only_when_nothing_would_reach_the_world() -> None:
+    assert Neutralization("acme_r", 0, 0, "True").ok
+    assert Neutralization("acme_r", 1, 2, "").problems() == [
+        "1 mail servers still active",
+        "2 crons still active besides the autovacuum",
+        "database.is_neutralized is not set",
+    ]
