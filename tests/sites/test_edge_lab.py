@@ -99,11 +99,21 @@ def test_every_domain_routes_through_the_edge_and_the_cookie_sticks(edge, make_s
     )
 
 
-def test_a_removed_domain_stops_routing_within_10_s(edge, make_site, monkeypatch):  # type: ignore[no-untyped-def]
-    site = make_site(replicas=1, traefik_network=NETWORK)
+def test_websocket_goes_to_the_gevent_port_and_a_removed_domain_stops_routing(edge, make_site, monkeypatch):  # type: ignore[no-untyped-def]
+    """With workers, /websocket reaches the replica's gevent port (8072) and the rest 8069; a domain
+    removed from the site answers 404 within 10 s of its job's end, the others still 200."""
+    site = make_site(replicas=1, traefik_network=NETWORK, workers=2)
     assert run_inline(monkeypatch, "deploy", site).state == "succeeded"
     kept, dropped = site.domains.order_by("name").values_list("name", flat=True)
     wait_routed(edge.api_url, dropped, servers=1)
+    with edge_session() as http:
+        assert http.get(f"https://{kept}/web/health", timeout=10).headers["X-Standin-Port"] == "8069"
+        deadline = time.monotonic() + ROUTED_WITHIN_S
+        while (
+            port := http.get(f"https://{kept}/websocket", timeout=10).headers.get("X-Standin-Port")
+        ) != "8072":
+            assert time.monotonic() < deadline, f"/websocket answered from port {port}"
+            time.sleep(0.5)
     Domain.objects.filter(site=site, name=dropped).delete()
     job = run_inline(monkeypatch, "domain", site)
     assert job.state == "succeeded", job.error

@@ -8,7 +8,9 @@
   what turns two replicas with file sessions into an endless redirect back to the login page.
 - /web/binary/upload_attachment and /web/content/<id>: files in data_dir/filestore/<db>/<sha[:2]>/<sha>;
   a file missing from this replica's disk is a 500, as in Odoo (Stream.from_attachment os.stat).
-Every response carries X-Standin-Host (socket.gethostname()) so tests can tell replicas apart.
+Every response carries X-Standin-Host (socket.gethostname()) so tests can tell replicas apart, and
+X-Standin-Port (the port that answered: 8069, or the gevent port 8072 with workers) so they can tell
+which of a replica's ports a proxy sent the request to.
 """
 
 import hashlib
@@ -350,6 +352,7 @@ class Handler(BaseHTTPRequestHandler):
             *resp.headers,
             ("Content-Length", str(len(resp.body))),
             ("X-Standin-Host", HOSTNAME),
+            ("X-Standin-Port", str(self.server.server_address[1])),
         ]:
             self.send_header(key, value)
         self.end_headers()
