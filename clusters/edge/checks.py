@@ -73,7 +73,7 @@ def edge_checks(site: Site, replicas_running: int | None) -> list[CheckResult]:
         )
     )
     if replicas_running:
-        mine = [r for r in status.routers if r.name == f"{site.slug}@swarm"]
+        mine = [r for r in status.routers if r.name == f"{site.slug}@swarm" and r.status in ("", "enabled")]
         servers = len(mine[0].servers) if mine else 0
         items.append(
             _item(

@@ -85,30 +85,39 @@ def _apply(client: docker.DockerClient, edge: Edge, log: Log) -> str:
 
 
 def serves_error_pages(cluster: Cluster, traefik_network: str) -> bool:
-    """Whether a site's router may name the edge's errors middleware (it exists only with the edge)."""
-    return bool(traefik_network) and Edge.objects.filter(cluster=cluster, network=traefik_network).exists()
+    """Whether a site's router may name the edge's errors middleware: only behind an edge that has
+    answered since its last deploy. A router naming a middleware Traefik does not have is disabled
+    (404 for the whole site), so an edge that never came up must not be named."""
+    return (
+        bool(traefik_network)
+        and Edge.objects.filter(cluster=cluster, network=traefik_network, status=Edge.Status.UP).exists()
+    )
 
 
-def wait_routed(cluster: Cluster, slug: str, servers: int, log: Log = _quiet) -> bool:
+def wait_routed(site: Site, servers: int, log: Log = _quiet) -> bool:
     """After a job brought the site's replicas back: wait until the edge sends the site to `servers`
-    servers (Traefik reads the Swarm every refresh_seconds), so that the job ends when users are
-    served again, not seconds before. False, with a line in the log, when the edge does not say so in
-    time; a cluster without an edge has nothing to wait for."""
-    edge = edge_of(cluster)
-    if edge is None or servers <= 0:
+    servers through an enabled router (Traefik reads the Swarm every refresh_seconds), so that the job
+    ends when users are served again, not seconds before. False, with a line in the log, when the edge
+    does not say so in time; nothing to wait for without an edge, or for a site it does not route."""
+    edge = edge_of(site.cluster)
+    if edge is None or servers <= 0 or site.traefik_network != edge.network or not site.domains.exists():
         return True
     deadline = time.monotonic() + 2 * edge.refresh_seconds + ROUTED_SLACK_S
     seen = -1
     while True:
         try:
-            routers = [r for r in read_status(edge.api_url).routers if r.name == f"{slug}@swarm"]
+            routers = [
+                r
+                for r in read_status(edge.api_url).routers
+                if r.name == f"{site.slug}@swarm" and r.status in ("", "enabled")
+            ]
             seen = len(routers[0].servers) if routers else 0
         except EdgeUnreachable as exc:
             log(f"the edge: {exc}")
         if seen == servers:
-            log(f"the edge routes {slug} to {servers} servers")
+            log(f"the edge routes {site.slug} to {servers} servers")
             return True
         if time.monotonic() > deadline:
-            log(f"the edge routes {slug} to {max(seen, 0)} servers, not {servers}, with the replicas back")
+            log(f"the edge routes {site.slug} to {max(seen, 0)} servers, not {servers}, after the job")
             return False
         time.sleep(0.5)

@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-TIMEOUT_S = 3.0
+TIMEOUT_S = (1.0, 2.0)  # connect, read: a page or a form that asks Traefik never waits long
 PAGE = 1000  # Traefik's API pages its lists; a cluster's edge carries far fewer routers than this
 
 
@@ -46,7 +46,10 @@ def _get(session: requests.Session, base: str, path: str) -> Any:
         raise EdgeUnreachable(f"Traefik's API at {base} does not answer: {exc.__class__.__name__}") from exc
     if response.status_code != 200:
         raise EdgeUnreachable(f"Traefik's API at {base}{path} answered {response.status_code}")
-    return response.json()
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise EdgeUnreachable(f"{base}{path} did not answer as Traefik's API does (not JSON)") from exc
 
 
 def _qualified(name: str, provider: str) -> str:
@@ -54,11 +57,19 @@ def _qualified(name: str, provider: str) -> str:
 
 
 def read_status(api_url: str) -> EdgeStatus:
-    """Traefik's routers (not its own internal ones) joined with their services' servers."""
+    """Traefik's routers (not its own internal ones) joined with their services' servers. An answer
+    that is not shaped as Traefik's (a wrong address answering something else) is EdgeUnreachable."""
     with requests.Session() as session:
-        version = str(_get(session, api_url, "/api/version").get("Version", ""))
+        version = _get(session, api_url, "/api/version")
         routers = _get(session, api_url, f"/api/http/routers?per_page={PAGE}")
         services = _get(session, api_url, f"/api/http/services?per_page={PAGE}")
+    try:
+        return _joined(str(version.get("Version", "")), routers, services)
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise EdgeUnreachable(f"{api_url} did not answer as Traefik's API does ({exc!r})") from exc
+
+
+def _joined(version: str, routers: list[dict[str, Any]], services: list[dict[str, Any]]) -> EdgeStatus:
     servers = {
         s["name"]: [srv.get("url", "") for srv in (s.get("loadBalancer") or {}).get("servers") or []]
         for s in services

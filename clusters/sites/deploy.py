@@ -285,7 +285,7 @@ class DeployRunner(JobRunner):
         except BaseException:
             set_status(site, Site.Status.DEGRADED)
             raise
-        fallbacks.wait_routed(site.cluster, site.slug, len(result.healthy), self.log)
+        fallbacks.wait_routed(site, len(result.healthy), self.log)
         identity = result.identity
         facts = dict(site.image_facts)
         if identity is not None:

@@ -68,6 +68,8 @@ def read_neutralization(
     if not row:
         raise ops.SwarmError(f"{database}: the neutralization check printed no row")
     mail, crons, flag = row.strip().split("|")
+    if not (mail.isdigit() and crons.isdigit()):
+        raise ops.SwarmError(f"{database}: the neutralization check printed {row.strip()!r}")
     return Neutralization(database, int(mail), int(crons), flag)
 
 

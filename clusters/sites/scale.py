@@ -40,6 +40,6 @@ class ScaleRunner(JobRunner):
                     ops.wait_converged(client, name, since=since, deadline_s=600, log=self.log)
                 except ops.SwarmError as exc:
                     raise JobFailed(str(exc)) from exc
-                fallbacks.wait_routed(site.cluster, site.slug, replicas, self.log)
+                fallbacks.wait_routed(site, replicas, self.log)
         set_status(site, Site.Status.HEALTHY, running_replicas=replicas)
         return {"replicas": replicas}

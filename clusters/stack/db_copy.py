@@ -32,9 +32,14 @@ NEUTRALIZED_SQL = """SELECT
   (SELECT coalesce(max(value), '') FROM ir_config_parameter WHERE key = 'database.is_neutralized')"""
 
 
+def _is_copy(spec: SiteSpec, target: str) -> bool:
+    """Only `<db>_<something>` is ever a copy: never the site's database, `postgres` or a template."""
+    return bool(DB_NAME_RE.match(target)) and target.startswith(f"{spec.db_name}_")
+
+
 def copy_name(spec: SiteSpec, suffix: str) -> str:
     name = f"{spec.db_name}_{suffix}"
-    if not DB_NAME_RE.match(name) or name == spec.db_name:
+    if not _is_copy(spec, name):
         raise SpecError(f"{name!r} cannot name a copy of {spec.db_name}.")
     return name
 
@@ -51,7 +56,7 @@ def _pg_env(spec: SiteSpec) -> dict[str, str]:
 
 def render_copy_task(spec: SiteSpec, target: str, run_id: str | None = None) -> ServiceSpec:
     """`target` made anew as a copy of the site's database, with the database image's own tools."""
-    if target == spec.db_name or not DB_NAME_RE.match(target):
+    if not _is_copy(spec, target):
         raise SpecError(f"{target!r} cannot be a copy of {spec.db_name}.")
     return _one_off(
         spec,
@@ -68,7 +73,7 @@ def render_copy_task(spec: SiteSpec, target: str, run_id: str | None = None) -> 
 def render_neutralize_task(spec: SiteSpec, target: str, run_id: str | None = None) -> ServiceSpec:
     """`odoo neutralize -d target` with the site's pinned image, environment and addons path (a
     module's neutralize.sql is found only where Odoo finds its code); never the site's own database."""
-    if target == spec.db_name or not DB_NAME_RE.match(target):
+    if not _is_copy(spec, target):
         raise SpecError(f"neutralize runs on a copy, never on {spec.db_name} itself.")
     args = ["odoo", "neutralize", "-d", target]
     if spec.addons_path:
@@ -89,7 +94,7 @@ def render_check_task(spec: SiteSpec, target: str, run_id: str | None = None) ->
 
 
 def render_drop_task(spec: SiteSpec, target: str, run_id: str | None = None) -> ServiceSpec:
-    if target == spec.db_name or not DB_NAME_RE.match(target):
+    if not _is_copy(spec, target):
         raise SpecError(f"{target!r}: only a copy is ever dropped.")
     return render_query_task(
         spec, f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)', run_id, database="postgres"

@@ -166,3 +166,10 @@ def test_a_copy_is_neutralized_only_when_nothing_would_reach_the_world() -> None
         "2 crons still active besides the autovacuum",
         "database.is_neutralized is not set",
     ]
+
+
+def test_an_answer_not_shaped_as_traefiks_is_an_unreachable_edge(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A wrong address that answers 200 with something else must not become a 500 on a page."""
+    monkeypatch.setattr(edge_status, "_get", lambda session, base, path: ["not", "traefik"])
+    with pytest.raises(edge_status.EdgeUnreachable):
+        edge_status.read_status("http://x:8099")

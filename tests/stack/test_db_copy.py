@@ -29,7 +29,7 @@ def test_neutralize_runs_the_image_with_the_sites_addons_path_on_a_copy_only() -
     assert task.labels["traefik.enable"] == "false"
 
 
-@pytest.mark.parametrize("target", ["acme", "x; DROP DATABASE acme", "", "a" * 64])
+@pytest.mark.parametrize("target", ["acme", "postgres", "template1", "x; DROP DATABASE acme", "", "a" * 64])
 def test_production_or_a_strange_name_is_never_a_target(target: str) -> None:
     spec = site_spec()
     for render in (render_copy_task, render_neutralize_task, render_drop_task):

@@ -117,7 +117,7 @@ class ModuleUpdateRunner(QuietSiteRunner):
                 timings["healthy_at"] = time.time()
             with self.step("Verify"):
                 web = recorded.get(service_name(site.slug, "odoo"), 0)
-                fallbacks.wait_routed(site.cluster, site.slug, web, self.log)  # users served again
+                fallbacks.wait_routed(site, web, self.log)  # users served again
                 after = read_modules(client, site, run_id, self.log, guard=self)
                 stuck = sorted(n for n, (state, _) in after.items() if state.startswith("to "))
                 if stuck:
