@@ -5,8 +5,7 @@ from typing import Any
 
 from django import forms
 
-from clusters.edge.checks import domain_owners, own_routers
-from clusters.edge.status import EdgeUnreachable, read_status
+from clusters.edge.checks import held_elsewhere
 from clusters.models import EDGE_SETTINGS, Cluster, Domain, Edge, Site
 
 
@@ -124,17 +123,9 @@ class DomainForm(forms.ModelForm):
 
     def clean_name(self) -> str:
         name = str(self.cleaned_data["name"])
-        site = self.instance.site if self.instance.site_id else None
-        edge = Edge.objects.filter(cluster_id=site.cluster_id).first() if site else None
-        if site is None or edge is None:
-            return name
-        try:
-            status = read_status(edge.api_url)
-        except EdgeUnreachable:
-            return name
-        owners = domain_owners(status, [name], own_routers(site))
+        owners = held_elsewhere(self.instance.site, name) if self.instance.site_id else []
         if owners:
-            raise forms.ValidationError(f"{name} is already routed on the edge by {', '.join(owners[name])}.")
+            raise forms.ValidationError(f"{name} is already routed on the edge by {', '.join(owners)}.")
         return name
 
 

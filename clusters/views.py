@@ -304,7 +304,7 @@ def cluster_edge_deploy(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def cluster_edge(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The edge's routers as Traefik reports them now (loaded by the cluster page)."""
     cluster = get_object_or_404(Cluster, pk=pk)
-    edge = Edge.objects.filter(cluster=cluster).first()
+    edge = Edge.of(cluster)
     found, problem = None, ""
     if edge is not None:
         try:

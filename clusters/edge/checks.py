@@ -35,9 +35,22 @@ def domain_owners(status: EdgeStatus, domains: list[str], mine: set[str]) -> dic
     return owners
 
 
+def held_elsewhere(site: Site, domain: str) -> list[str]:
+    """The routers other than the site's own that route `domain` on the site's edge, read live; none
+    without an edge or when it does not answer (the panel's own table still holds names unique)."""
+    edge = Edge.of(site.cluster)
+    if edge is None:
+        return []
+    try:
+        status = read_status(edge.api_url)
+    except EdgeUnreachable:
+        return []
+    return domain_owners(status, [domain], own_routers(site)).get(domain, [])
+
+
 def edge_checks(site: Site, replicas_running: int | None) -> list[CheckResult]:
     """The edge's items; none for a cluster the panel runs no edge on."""
-    edge = Edge.objects.filter(cluster=site.cluster).first()
+    edge = Edge.of(site.cluster)
     if edge is None:
         return []
     try:

@@ -32,10 +32,6 @@ def _quiet(_: str) -> None:
     pass
 
 
-def edge_of(cluster: Cluster) -> Edge | None:
-    return Edge.objects.filter(cluster=cluster).first()
-
-
 def fallbacks(edge: Edge) -> list[Fallback]:
     sites = Site.objects.filter(cluster=edge.cluster, traefik_network=edge.network).prefetch_related(
         "domains"
@@ -57,7 +53,7 @@ def refresh(client: docker.DockerClient, cluster: Cluster, log: Log = _quiet) ->
     edge. Two writers at once (two jobs, two panels) make Swarm refuse the later update ("update out
     of sequence"): it is read again and applied again. A page that still cannot be written is said in
     the log and does not fail the job: the site itself is not at stake."""
-    edge = edge_of(cluster)
+    edge = Edge.of(cluster)
     if edge is None:
         return None
     for attempt in range(1, REFRESH_TRIES + 1):
@@ -99,7 +95,7 @@ def wait_routed(site: Site, servers: int, log: Log = _quiet) -> bool:
     servers through an enabled router (Traefik reads the Swarm every refresh_seconds), so that the job
     ends when users are served again, not seconds before. False, with a line in the log, when the edge
     does not say so in time; nothing to wait for without an edge, or for a site it does not route."""
-    edge = edge_of(site.cluster)
+    edge = Edge.of(site.cluster)
     if edge is None or servers <= 0 or site.traefik_network != edge.network or not site.domains.exists():
         return True
     deadline = time.monotonic() + 2 * edge.refresh_seconds + ROUTED_SLACK_S

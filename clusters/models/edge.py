@@ -81,6 +81,11 @@ class Edge(models.Model):
     def __str__(self) -> str:
         return f"edge of {self.cluster}"
 
+    @classmethod
+    def of(cls, cluster: object) -> Edge | None:
+        """The cluster's edge, or None when the panel runs none there."""
+        return cls.objects.filter(cluster=cluster).first()
+
     @property
     def service_name(self) -> str:
         # One edge per Swarm (it holds the manager's ports 80 and 443), whatever the cluster's name.

@@ -130,7 +130,7 @@ class Command(PanelCommand):
             edge = save_edge(cluster, {k: o[k] for k in EDGE_SETTINGS if o.get(k) is not None})
             start_job(self.stdout, "edge_deploy", o["wait"], what=f"the edge of {name}", cluster=edge.cluster)
             return
-        found_edge = Edge.objects.filter(cluster=cluster).first()
+        found_edge = Edge.of(cluster)
         if found_edge is None:
             raise CommandError(f"cluster {name} has no edge yet: `cluster edge deploy {name}`")
         edge = found_edge
@@ -151,7 +151,7 @@ class Command(PanelCommand):
 def save_edge(cluster: Cluster, settings: dict[str, Any]) -> Edge:
     """The cluster's edge with `settings` saved through the page's form (validated, audited); a
     cluster without one gets the defaults."""
-    edge = Edge.objects.filter(cluster=cluster).first() or Edge(cluster=cluster)
+    edge = Edge.of(cluster) or Edge(cluster=cluster)
     if edge.pk and not settings:
         return edge
     data = {**form_data(edge, EdgeForm), **settings}
