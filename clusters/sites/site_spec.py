@@ -26,6 +26,25 @@ LAB_TIMING: dict[str, int] = {
 }
 
 
+START_INTERVAL_ENGINE = (25, 0)  # Docker 25.0, API 1.44: the first engine with a healthcheck StartInterval
+
+
+def engine_version_at_least(version: str, wanted: tuple[int, int]) -> bool:
+    """`version` as an engine reports it ("20.10.24", "25.0.3", "28.2.2+dfsg1"); unknown is too old."""
+    parts = version.split("+")[0].split("-")[0].split(".")
+    try:
+        return (int(parts[0]), int(parts[1])) >= wanted
+    except (ValueError, IndexError):
+        return False
+
+
+def engines_have_start_interval(cluster: Any) -> bool:
+    """Every node's engine honours StartInterval (a node that has not reported its engine counts as old;
+    with no node synced yet, the cluster's own engine speaks for all)."""
+    versions = [n.engine_version for n in cluster.nodes.all()] or [cluster.engine_version]
+    return all(engine_version_at_least(v, START_INTERVAL_ENGINE) for v in versions)
+
+
 def spec_for(site: Site, *, image_digest: str | None = None) -> SiteSpec:
     """Build the spec from the site and its domains; `image_digest` overrides the pinned one
     (a deploy renders with the digest it just resolved, before saving it)."""
@@ -64,5 +83,6 @@ def spec_for(site: Site, *, image_digest: str | None = None) -> SiteSpec:
             if serves_error_pages(site.cluster, site.traefik_network)
             else (),
         ),
+        engine_start_interval=engines_have_start_interval(site.cluster),
         **timing,
     )

@@ -105,18 +105,39 @@ def db_filter(spec: SiteSpec) -> str:
     return f"--db-filter=^{re.escape(spec.db_name)}$"
 
 
+def health_timing(spec: SiteSpec) -> tuple[int, int, int | None]:
+    """(interval, retries, start interval) in seconds as rendered.
+
+    Swarm reports a task that has a healthcheck `starting` until its first check passes, and Traefik's
+    Swarm provider routes only running tasks: after every start (a module update, a scale, a node lost)
+    users get the maintenance page until that first check, which runs one interval after the start. So
+    the start is checked every `health_start_interval_s`: with StartInterval where every node's engine
+    has it (25.0+), else by shortening the interval itself, with the retries raised so that a running
+    Odoo is still declared unhealthy only after as long as the spec says (interval x retries)."""
+    if spec.engine_start_interval or spec.health_interval_s <= spec.health_start_interval_s:
+        start = spec.health_start_interval_s if spec.engine_start_interval else None
+        return spec.health_interval_s, spec.health_retries, start
+    interval = spec.health_start_interval_s
+    retries = -(-spec.health_interval_s * spec.health_retries // interval)
+    return interval, retries, None
+
+
 def odoo_healthcheck(spec: SiteSpec) -> Healthcheck:
     url = f"http://localhost:{ODOO_HTTP_PORT}/web/health" + (
         "?db_server_status=1" if spec.health_check_db else ""
     )
     test = list(spec.health_cmd) if spec.health_cmd else ["CMD", "curl", "-fsS", url]
-    return Healthcheck(
+    interval, retries, start_interval = health_timing(spec)
+    check = Healthcheck(
         test=test,
-        interval=ns(spec.health_interval_s),
+        interval=ns(interval),
         timeout=ns(spec.health_timeout_s),
-        retries=spec.health_retries,
+        retries=retries,
         start_period=ns(spec.health_start_period_s),
     )
+    if start_interval is not None:  # docker-py 7.2 has no keyword for it; the API field is StartInterval
+        check["StartInterval"] = ns(start_interval)
+    return check
 
 
 def update_configs(spec: SiteSpec, order: str) -> tuple[UpdateConfig, RollbackConfig]:

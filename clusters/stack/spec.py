@@ -198,6 +198,10 @@ class SiteSpec:
     health_timeout_s: int = 10
     health_retries: int = 3
     health_start_period_s: int = 180
+    # How often to check while a task starts. Engines from Docker 25.0 (API 1.44) honour StartInterval;
+    # on older ones the interval itself is shortened to it (service_parts.health_timing).
+    health_start_interval_s: int = 2
+    engine_start_interval: bool = False  # every node's engine honours StartInterval
     update_monitor_s: int = 60
     update_delay_s: int = 10
     stop_grace_period_s: int = 30
@@ -296,6 +300,7 @@ class SiteSpec:
             self.health_timeout_s,
             self.health_retries,
             self.health_start_period_s,
+            self.health_start_interval_s,
             self.update_monitor_s,
         )
         if min(positive) < 1 or min(self.update_delay_s, self.stop_grace_period_s) < 0:

@@ -93,6 +93,7 @@ def _healthcheck(hc: Mapping[str, Any] | None) -> dict[str, Any] | None:
         "timeout_ns": int(hc.get("Timeout") or 0),
         "retries": int(hc.get("Retries") or 0),
         "start_period_ns": int(hc.get("StartPeriod") or 0),
+        "start_interval_ns": int(hc.get("StartInterval") or 0),
     }
 
 

@@ -20,7 +20,7 @@ NETWORK_IDS = {"q8h2c6mbr4xwz3k0v5n1d7e9a": "acme_net", "t1ra3f1kpub1icn3tw0rk00
 
 def acme(**overrides: Any) -> SiteSpec:
     """The site the fixtures describe: production, NFS, Traefik v3, 2 replicas with 2 workers, 2 domains,
-    an Odoo 17.0 image (sessions in session_redis)."""
+    an Odoo 17.0 image (sessions in session_redis), on engines that honour a healthcheck's StartInterval."""
     base: dict[str, Any] = {
         "slug": "acme",
         "image": "registry.example.com/odoo:17.0",
@@ -33,6 +33,7 @@ def acme(**overrides: Any) -> SiteSpec:
         "domains": ("shop.example.com", "www.example.com"),
         "workers": 2,
         "traefik": TraefikSpec(certresolver="le", network="traefik-public"),
+        "engine_start_interval": True,
     }
     base.update(overrides)
     return SiteSpec(**base)

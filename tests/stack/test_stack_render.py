@@ -130,7 +130,7 @@ def test_update_rollback_restart_and_durations_in_ns(make_spec):
 
 
 def test_healthcheck(make_spec):
-    hc = _odoo(make_spec(health_start_period_s=240))
+    hc = _odoo(make_spec(health_start_period_s=240, engine_start_interval=True))
     assert isinstance(hc.healthcheck, Healthcheck)
     assert hc.healthcheck == {
         "Test": ["CMD", "curl", "-fsS", "http://localhost:8069/web/health"],
@@ -138,6 +138,7 @@ def test_healthcheck(make_spec):
         "Timeout": 10 * S,
         "Retries": 3,
         "StartPeriod": 240 * S,
+        "StartInterval": 2 * S,
     }
     assert all(isinstance(v, int) for k, v in hc.healthcheck.items() if k != "Test")
     db_status = _odoo(make_spec(health_check_db=True)).healthcheck["Test"][-1]
