@@ -1,4 +1,4 @@
-"""One mutating job per site, enforced by the database.
+"""One mutating job per site (and one deploy of each cluster's edge), enforced by the database.
 
 The lock is the partial unique index `one_active_mutating_job_per_site` (jobs/models.py): inserting
 a second unfinished mutating job for a site fails inside the database, whichever process, thread or
@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from jobs.models import Job
+from jobs.models import Job, Kind
 
 
 class JobAlreadyRunning(Exception):
@@ -34,13 +34,17 @@ def holder(site_id: int) -> Job | None:
 
 
 def create_exclusive(fields: dict[str, Any]) -> Job:
-    """Insert a Job row; for a mutating job on a site, only if no other holds that site."""
-    site = fields.get("site")
+    """Insert a Job row; for a mutating job on a site, only if no other holds that site; for an edge
+    deploy, only if none of that cluster's edge is unfinished."""
+    site, cluster = fields.get("site"), fields.get("cluster")
     try:
         # A savepoint, so that a caller's own transaction survives the failed insert.
         with transaction.atomic():
             return Job.objects.create(**fields)
     except IntegrityError:
+        if fields.get("kind") == Kind.EDGE_DEPLOY and cluster is not None:
+            edge_holder = Job.objects.unfinished().filter(cluster=cluster, kind=Kind.EDGE_DEPLOY).first()
+            raise JobAlreadyRunning(edge_holder, cluster) from None
         if site is None or not fields.get("mutating", True):
             raise
         raise JobAlreadyRunning(holder(site.pk), site) from None

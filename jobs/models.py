@@ -128,7 +128,13 @@ class Job(models.Model):
                 fields=["site"],
                 condition=Q(finished_at__isnull=True, mutating=True, site__isnull=False),
                 name="one_active_mutating_job_per_site",
-            )
+            ),
+            # Two deploys of one cluster's edge would race on its Traefik service (update out of sequence).
+            models.UniqueConstraint(
+                fields=["cluster"],
+                condition=Q(finished_at__isnull=True, kind="edge_deploy"),
+                name="one_active_edge_deploy_per_cluster",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -82,3 +82,16 @@ def test_start_records_who_and_enqueues_after_commit(private_redis):
     assert job.celery_task_id and job.mutating and job.site_slug == site.slug
     queued = b"".join(broker.lrange("celery", 0, -1))
     assert job.celery_task_id.encode() in queued
+
+
+def test_one_deploy_of_a_clusters_edge_at_a_time():
+    """Two deploys of one Traefik service would race (the engine answers "update out of sequence")."""
+    cluster, other = factories.cluster(), factories.cluster()
+    admin = user("dave", "admin")
+    first = start("edge_deploy", cluster=cluster, user=admin)
+    with pytest.raises(JobAlreadyRunning) as caught:
+        start("edge_deploy", cluster=cluster, user=admin)
+    assert caught.value.job == first and cluster.name in str(caught.value)
+    start("edge_deploy", cluster=other, user=admin)  # another cluster's edge is another service
+    Job.objects.filter(pk=first.pk).update(finished_at=first.created_at)
+    assert start("edge_deploy", cluster=cluster, user=admin).pk != first.pk
