@@ -16,9 +16,18 @@ from clusters.edge.maintenance import SERVICE_NAME, Fallback, fallback_groups, m
 from clusters.edge.status import EdgeUnreachable, read_status
 from clusters.models import Cluster, Edge, Site
 from clusters.stack import service_name
+from jobs.models import Job, Kind
 
-REASONS = {
-    Site.Status.UPDATING: "Its modules are being updated; it is back in a few minutes.",
+# What the page says of a site: what the job holding it does, else what its status says. A reason is
+# written when a job takes its site down and again when it brings it back (quiet.py), so a site
+# that goes down later for another cause is not said to be "being updated" by a job long ended.
+JOB_REASONS = {
+    Kind.MODULE_UPDATE: "Its modules are being updated; it is back in a few minutes.",
+    Kind.MODULE_INSTALL: "Modules are being installed; it is back in a few minutes.",
+    Kind.RESTORE: "It is being restored from a backup.",
+    Kind.DEPLOY: "It is being deployed.",
+}
+STATUS_REASONS = {
     Site.Status.DEPLOYING: "It is being deployed.",
     Site.Status.NEW: "It is being deployed.",
 }
@@ -32,23 +41,35 @@ def _quiet(_: str) -> None:
     pass
 
 
-def fallbacks(edge: Edge) -> list[Fallback]:
+def reason(site: Site, holding_kind: str | None) -> str:
+    if holding_kind in JOB_REASONS:
+        return JOB_REASONS[holding_kind]  # type: ignore[index]
+    return STATUS_REASONS.get(site.status, DEFAULT_REASON)  # type: ignore[call-overload]
+
+
+def fallbacks(edge: Edge, released: int | None = None) -> list[Fallback]:
+    """The page of every site behind the edge; `released`: a site whose job has just brought it back
+    (still unfinished, but no longer the reason it would be down)."""
     sites = Site.objects.filter(cluster=edge.cluster, traefik_network=edge.network).prefetch_related(
         "domains"
     )
+    holding = Job.objects.unfinished().filter(mutating=True, site__cluster=edge.cluster)
+    held = {site_id: kind for site_id, kind in holding.values_list("site_id", "kind") if site_id != released}
     return [
         Fallback(
             slug=site.slug,
             name=site.name or site.slug,
             domains=tuple(sorted(d.name for d in site.domains.all())),
             entrypoint=site.traefik_entrypoint,
-            reason=REASONS.get(site.status, DEFAULT_REASON),  # type: ignore[call-overload]
+            reason=reason(site, held.get(site.pk)),
         )
         for site in sites
     ]
 
 
-def refresh(client: docker.DockerClient, cluster: Cluster, log: Log = _quiet) -> str | None:
+def refresh(
+    client: docker.DockerClient, cluster: Cluster, log: Log = _quiet, released: int | None = None
+) -> str | None:
     """Apply the maintenance service for the cluster's edge as the sites are now; None without an
     edge. Two writers at once (two jobs, two panels) make Swarm refuse the later update ("update out
     of sequence"): it is read again and applied again. A page that still cannot be written is said in
@@ -58,7 +79,7 @@ def refresh(client: docker.DockerClient, cluster: Cluster, log: Log = _quiet) ->
         return None
     for attempt in range(1, REFRESH_TRIES + 1):
         try:
-            return _apply(client, edge, log)
+            return _apply(client, edge, log, released)
         except docker.errors.APIError as exc:
             if attempt == REFRESH_TRIES:
                 log(f"the maintenance page was not updated: {exc.explanation or exc}")
@@ -67,8 +88,8 @@ def refresh(client: docker.DockerClient, cluster: Cluster, log: Log = _quiet) ->
     return None
 
 
-def _apply(client: docker.DockerClient, edge: Edge, log: Log) -> str:
-    ours = fallbacks(edge)
+def _apply(client: docker.DockerClient, edge: Edge, log: Log, released: int | None) -> str:
+    ours = fallbacks(edge, released)
     live = ops.find_service(client, SERVICE_NAME)
     kept: dict[str, str] = {}
     if live is not None:

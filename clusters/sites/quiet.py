@@ -15,6 +15,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from clusters import swarm_ops as ops
+from clusters.edge import fallbacks
 from clusters.models import Site
 from clusters.stack import service_name
 from jobs.models import Job, State, Stream
@@ -66,6 +67,7 @@ class QuietSiteRunner(JobRunner):
         return recorded
 
     def scale_to_zero(self, client: Any, recorded: dict[str, int]) -> None:
+        fallbacks.refresh(client, self.site.cluster, self.log)  # the edge's page says what is happening
         for name in recorded:
             ops.scale(client, name, 0)
         for name in recorded:
@@ -87,6 +89,7 @@ class QuietSiteRunner(JobRunner):
         self.show_running(recorded.get(service_name(self.site.slug, "odoo"), 0))
         self.clear_compensation("restore_replicas_all")
         self.log("replicas restored: " + ", ".join(f"{n}={r}" for n, r in recorded.items()))
+        fallbacks.refresh(client, self.site.cluster, self.log, released=self.site.pk)
 
     def scale_back(self, client: Any, recorded: dict[str, int]) -> None:
         """Send the recorded replica counts (no wait; restore_replicas waits for them)."""

@@ -88,7 +88,6 @@ class ModuleUpdateRunner(QuietSiteRunner):
             with self.step("Record replicas"), self.refusing():
                 recorded = self.record_replicas(client, site)
                 Site.objects.filter(pk=site.pk).update(status=Site.Status.UPDATING)
-                fallbacks.refresh(client, site.cluster, self.log)  # the page says what is happening
             backup = None
             if self.params.get("backup", True):
                 with self.step("Backup"):
