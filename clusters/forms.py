@@ -7,6 +7,7 @@ from django import forms
 
 from clusters.edge.checks import held_elsewhere
 from clusters.models import EDGE_SETTINGS, Cluster, Domain, Edge, Site
+from clusters.stack.rules import image_registry
 
 
 class KeepSecretWidget(forms.Textarea):
@@ -60,6 +61,9 @@ class ClusterForm(forms.ModelForm):
 
 
 class SiteForm(forms.ModelForm):
+    _password_entered: bool
+    _registry_host: str | None  # the registry save() records with the credentials (None: leave it)
+
     class Meta:
         model = Site
         fields = [
@@ -96,7 +100,49 @@ class SiteForm(forms.ModelForm):
 
     def clean_registry_password(self) -> Any:
         password = self.cleaned_data.get("registry_password")
+        self._password_entered = bool(password)
         return password or (self.instance.registry_password if self.instance.pk else "")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("image") and "registry_username" in cleaned and "registry_password" in cleaned:
+            self._registry_credentials(cleaned, image_registry(str(cleaned["image"])))
+        return cleaned
+
+    def _registry_credentials(self, cleaned: dict[str, Any], host: str) -> None:
+        """Record the registry the credentials are for (`host`, the image's), or refuse.
+
+        The credentials are only sent to the registry they were entered for (clusters/sites/registry_auth.py).
+        An image moved to another registry while the password is left blank ("keep") is refused, and the
+        stored credentials are neither kept for the new registry nor dropped behind the user's back: the
+        error says what to do (enter the password for the new registry, or clear the username when it
+        needs none). Dropping them silently would turn a typo in the host (a port left out) into lost
+        credentials and a deploy that fails later with "unauthorized"; refusing costs one more field and
+        leaves both the stored secret and the decision with the user. A blank username means no
+        credentials: the password goes too."""
+        if not cleaned["registry_username"]:
+            if self._password_entered:
+                self.add_error(
+                    "registry_username", "Enter the username that goes with the registry password."
+                )
+            cleaned["registry_password"] = ""
+            self._registry_host = ""
+            return
+        stored = self.instance.registry_host if self.instance.pk and self.instance.registry_username else None
+        if self._password_entered or stored is None or stored == host:
+            self._registry_host = host
+            return
+        self.add_error(
+            "registry_password",
+            f"The image is now on {host}, but the stored registry credentials are for "
+            f"{stored or 'no recorded registry'} and are never sent to another one. Enter the password "
+            f"(and username) for {host}, or clear the username if the image needs no credentials.",
+        )
+
+    def save(self, commit: bool = True) -> Any:
+        if self._registry_host is not None:
+            self.instance.registry_host = self._registry_host
+        return super().save(commit)
 
     def clean_language(self) -> str:
         """Left out (an older client, a form without it): Odoo's own default."""
@@ -104,6 +150,8 @@ class SiteForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._password_entered = False
+        self._registry_host = None
         self.fields["language"].required = False
         if self.instance.pk:
             # Renaming a site would orphan its Swarm services and database.

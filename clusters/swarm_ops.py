@@ -46,14 +46,16 @@ def _quiet(_: str) -> None:
     return None
 
 
-def resolve_digest(client: docker.DockerClient, image: str, username: str = "", password: str = "") -> str:
+def resolve_digest(client: docker.DockerClient, image: str, auth: tuple[str, str] | None = None) -> str:
     """Ask the registry (through the engine) which digest the tag points to now.
 
     The SDK never resolves digests itself, and nodes fall back to a cached image when a
-    pull fails, so deploying by tag can run different code on different nodes: pin the digest."""
-    auth = {"username": username, "password": password} if username else None
+    pull fails, so deploying by tag can run different code on different nodes: pin the digest.
+    `auth` (username, password) comes from clusters.sites.registry_auth.registry_auth_for, which gives
+    a site's credentials only for an image on the registry they were entered for."""
+    auth_config = {"username": auth[0], "password": auth[1]} if auth and auth[0] else None
     try:
-        data = client.images.get_registry_data(image, auth_config=auth)
+        data = client.images.get_registry_data(image, auth_config=auth_config)
     except (APIError, ImageNotFound) as exc:
         reason = getattr(exc, "explanation", None) or str(exc)
         raise SwarmError(f"the image {image} cannot be resolved at its registry: {reason}") from exc

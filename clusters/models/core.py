@@ -210,9 +210,16 @@ class Site(models.Model):
     db_image = models.CharField(max_length=255, default="postgres:16", validators=[v.validate_image])
     redis_image = models.CharField(max_length=255, default="redis:7-alpine", validators=[v.validate_image])
     registry_username = models.CharField(
-        max_length=150, blank=True, help_text="For a private registry: used to resolve the image's digest."
+        max_length=150,
+        blank=True,
+        help_text="For a private registry: used to resolve the image's digest. Sent only to the registry "
+        "the image was on when the password was entered; moving the image to another registry asks for "
+        "the password again (or a blank username: no credentials).",
     )
     registry_password = EncryptedTextField(blank=True, help_text="Stored encrypted.")
+    # The registry (lower-case host[:port], "docker.io" for Docker Hub) the credentials were entered for:
+    # they are sent there and nowhere else (clusters/sites/registry_auth.py), whatever the image says now.
+    registry_host = models.CharField(max_length=255, blank=True, default="", db_default="", editable=False)
     filestore_kind = models.CharField(max_length=10, choices=Filestore.choices, default=Filestore.NFS)
     nfs_server = models.CharField(max_length=253, blank=True, validators=[v.validate_hostname])
     nfs_export = models.CharField(max_length=255, blank=True, validators=[v.validate_absolute_path])

@@ -27,6 +27,7 @@ from clusters.sites.client import set_status
 from clusters.sites.db_init import DatabasePrep, InitSettings
 from clusters.sites.image_check import ImageIdentity
 from clusters.sites.image_gate import gate_image
+from clusters.sites.registry_auth import credentials_mismatch, registry_auth_for
 from clusters.sites.site_spec import spec_for
 from clusters.stack import SiteSpec, SpecError, preflight, render
 from clusters.stack.preflight import blocking
@@ -85,9 +86,9 @@ def image_problems(
 
 
 def _pinned(
-    client: docker.DockerClient, spec: SiteSpec, registry_auth: tuple[str, str], log: Log
+    client: docker.DockerClient, spec: SiteSpec, registry_auth: tuple[str, str] | None, log: Log
 ) -> SiteSpec:
-    digest = ops.resolve_digest(client, spec.image, *registry_auth)
+    digest = ops.resolve_digest(client, spec.image, registry_auth)
     log(f"{spec.image} is {digest}")
     return replace(spec, image_digest=digest)
 
@@ -135,7 +136,7 @@ def deploy(
     spec: SiteSpec,
     *,
     run_id: str,
-    registry_auth: tuple[str, str] = ("", ""),
+    registry_auth: tuple[str, str] | None = None,
     log: Log = ops._quiet,
     step: Step = _no_step,
     converge_s: float = CONVERGE_S,
@@ -236,6 +237,13 @@ class DeployRunner(JobRunner):
             )
         return DatabasePrep(init=init, filestore_owner=tuple(owner) if owner else None, record=record)
 
+    def _registry_auth(self, spec: SiteSpec) -> tuple[str, str] | None:
+        """The site's credentials for the image this deploy resolves, when they were entered for its
+        registry; otherwise none are sent and the log says why."""
+        if self.resolve and (mismatch := credentials_mismatch(self.site, spec.image)):
+            self.log(mismatch)
+        return registry_auth_for(self.site, spec.image)
+
     def _gate(self) -> Gate:
         """The approval gate on the image this deploy pins (clusters.sites.image_gate)."""
 
@@ -267,7 +275,7 @@ class DeployRunner(JobRunner):
                     client,
                     spec,
                     run_id=f"j{self.job.pk}",
-                    registry_auth=(site.registry_username, reveal(site.registry_password)),
+                    registry_auth=self._registry_auth(spec),
                     log=self.log,
                     step=self.step,
                     resolve=self.resolve,

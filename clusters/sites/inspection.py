@@ -13,6 +13,7 @@ from clusters import engine
 from clusters import swarm_ops as ops
 from clusters.edge.checks import edge_checks
 from clusters.models import Cluster, Site
+from clusters.sites.registry_auth import credentials_mismatch, registry_auth_for
 from clusters.sites.site_spec import spec_for
 from clusters.stack import (
     CheckResult,
@@ -24,6 +25,7 @@ from clusters.stack import (
     render,
     service_name,
 )
+from clusters.stack.rules import image_registry
 from jobs.models import Job
 
 log = logging.getLogger(__name__)
@@ -133,7 +135,7 @@ def preflight_for(site: Site) -> tuple[list[CheckResult], str]:
         with engine.client_for(site.cluster) as client:
             live, _, _ = read_live(client, site.slug)
             digest, resolution = _resolve(client, site)
-            cluster_checks = [_db_node_check(client, site)]
+            cluster_checks = [_db_node_check(client, site), *_credentials_check(site)]
     except engine.EngineError as exc:
         return preflight(spec), f"live services not checked: {exc.message}"
     if digest and not spec.image_digest:
@@ -145,14 +147,35 @@ def preflight_for(site: Site) -> tuple[list[CheckResult], str]:
 
 
 def _resolve(client: docker.DockerClient, site: Site) -> tuple[str, str | None]:
-    """(digest, None) when the site's image tag resolves at its registry now, else ("", why)."""
-    from panel.crypto import reveal
-
-    auth = (site.registry_username, reveal(site.registry_password))
+    """(digest, None) when the site's image tag resolves at its registry now, else ("", why). The
+    credentials go along only when the image is on the registry they were entered for (a viewer's page
+    view runs this too)."""
     try:
-        return ops.resolve_digest(client, site.image, *auth), None
+        return ops.resolve_digest(client, site.image, registry_auth_for(site, site.image)), None
     except (ops.SwarmError, docker.errors.DockerException, requests.RequestException) as exc:
-        return "", str(exc)
+        mismatch = credentials_mismatch(site, site.image)
+        return "", f"{exc} ({mismatch})" if mismatch else str(exc)
+
+
+def _credentials_check(site: Site) -> list[CheckResult]:
+    """Whether the stored registry credentials are for the image's registry (none: no check)."""
+    if not site.registry_username:
+        return []
+    mismatch = credentials_mismatch(site, site.image)
+    return [
+        CheckResult(
+            key="registry_credentials",
+            title="Registry credentials are for the image's registry",
+            ok=mismatch is None,
+            severity="soft",
+            reason=mismatch or f"they are sent to {site.registry_host} only",
+            fix=f"edit the site: enter the username and password for {image_registry(site.image)}, or "
+            "clear the username if the image needs none"
+            if mismatch
+            else "",
+            source="live",
+        )
+    ]
 
 
 def _db_node_check(client: docker.DockerClient, site: Site) -> CheckResult:

@@ -33,6 +33,25 @@ SERIES_RE = re.compile(r"^(\d{2})\.0\Z")
 PG_USER_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}\Z")
 
 
+DOCKER_HUB = "docker.io"
+# What Docker Hub is also called in an image reference or a `docker login`; all of them are one registry.
+DOCKER_HUB_ALIASES = frozenset({DOCKER_HUB, "index.docker.io", "registry-1.docker.io"})
+
+
+def image_registry(image: str) -> str:
+    """The registry an image reference names, as lower-case host[:port]; Docker Hub is "docker.io".
+
+    Docker's own rule: the part before the first '/' is a registry when it holds a '.' or a ':', is
+    `localhost`, or has an upper-case letter (a repository never does); otherwise (`odoo:17.0`,
+    `library/odoo`) the image is on Docker Hub. IMAGE_RE's `registry` group cannot tell: it takes
+    `library` for a host."""
+    first, slash, _ = image.strip().partition("/")
+    if not slash or not (any(c in first for c in ".:") or first == "localhost" or first != first.lower()):
+        return DOCKER_HUB
+    host = first.lower()
+    return DOCKER_HUB if host in DOCKER_HUB_ALIASES else host
+
+
 class SpecError(ValueError):
     """A SiteSpec (or a task request) that cannot be rendered safely; the message is meant for ops."""
 
