@@ -1,6 +1,6 @@
 """Benchmark: the downtime of a module update, the shell sequence by hand vs the panel's job.
 
-    python bench/module_update.py [--runs 5] [--module shop_base] [--real] [--write]
+    python bench/module_update.py [--runs 5] [--module shop_base] [--real] [--timing lab] [--write]
 
 One lab site (2 web replicas, a cron replica, PostgreSQL, Redis; the demo modules installed) is
 updated `--runs` times by each way, alternating, in the same run:
@@ -44,6 +44,10 @@ lab (lab.api.up), a fresh database `panel_bench_module_update`, a private redis-
 for the job's live log; the site and its services are removed at the end. bench/RESULTS.md is
 only written with --write.
 
+--timing shipped: the site keeps SiteSpec's shipped healthcheck and update defaults instead of the lab's
+short ones (what users see on a production site; section module_update_shipped); shipped-30s: the same
+with the first check 30 s after a start, as before service_parts.health_timing (module_update_shipped_30s).
+
 --real: the same on real Odoo 19 (the lab's odoo19-real image with the user's addon lab_note,
 lab/site_images.py), updating lab_note; the RESULT line gains `odoo_u_s=` (the panel's `odoo -u`
 process alone, median), and --write fills the section `module_update_real`, beside the stand-in's.
@@ -66,7 +70,7 @@ from bench._lab import lab_needed  # noqa: E402
 from bench._processes import kill_group, private_redis  # noqa: E402
 from bench._report import add_write_flag, argument_parser, load, say, write_section  # noqa: E402
 from bench._run import CannotMeasure, require_program, run  # noqa: E402
-from bench.module_update_edge import EdgeObserver  # noqa: E402
+from bench.module_update_edge import EdgeObserver, edge_lead_lag  # noqa: E402
 from bench.module_update_observer import Observer  # noqa: E402
 from bench.module_update_report import Runs, report, section  # noqa: E402
 from bench.module_update_site import make_site, remove_site, wait_healthy  # noqa: E402
@@ -87,11 +91,29 @@ class Subject:
     edge: EdgeObserver
 
 
+# The site's timing (clusters.sites.site_spec.LAB_TIMING is what a lab site gets): `shipped` is
+# SiteSpec's own defaults (interval 30 s, start period 180 s), rendered for the lab's engine (20.10,
+# without StartInterval: the interval becomes the start interval, service_parts.health_timing);
+# `shipped-30s` is the same with the start checked only every 30 s, as the panel rendered it before.
+TIMINGS: dict[str, dict[str, int] | None] = {
+    "lab": None,
+    "shipped": {},
+    "shipped-30s": {"health_start_interval_s": 30},
+}
+
+
 def parse_args() -> argparse.Namespace:
     parser = argument_parser(__doc__)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--module", help="default: shop_base (stand-in), lab_note (--real)")
     parser.add_argument("--real", action="store_true", help="on real Odoo 19 (lab/images/odoo19-real)")
+    parser.add_argument(
+        "--timing",
+        choices=sorted(TIMINGS),
+        default="lab",
+        help="the site's healthcheck and update timing: the lab's (default), the shipped defaults as "
+        "rendered for this engine, or those defaults with the first check 30 s after a start",
+    )
     add_write_flag(parser)
     return parser.parse_args()
 
@@ -125,7 +147,8 @@ def one_run(subject: Subject, runs: Runs, module: str, n: int, way: str) -> None
         wait_healthy(client, slug, web)
         time.sleep(0.5)
         runs.rows[way].append(subject.observer.window(since))
-        runs.edge[way].append(subject.edge.window(since, time.time()))
+        edge = subject.edge.window(since, time.time())
+        runs.edge[way].append({**edge, **edge_lead_lag(edge, runs.rows[way][-1])})
         runs.totals[way].append(total)
         if way == "panel":
             runs.steps.append(run_steps)
@@ -162,6 +185,10 @@ def main() -> str:
 
         from clusters.sites.site_spec import spec_for
 
+        if TIMINGS[args.timing] is not None:
+            from clusters.sites import site_spec
+
+            site_spec.LAB_TIMING = TIMINGS[args.timing]  # type: ignore[assignment]
         client = docker.DockerClient(base_url=lab.manager_socket)
         say(f"deploying a lab site ({'real Odoo 19' if args.real else 'the stand-in'}) and installing ...")
         site = make_site(lab, real=args.real)
@@ -175,7 +202,9 @@ def main() -> str:
             f"failed attempts (made again): {len(runs.failures)}" + "".join(f"\n  {f}" for f in runs.failures)
         )
         if args.write:
-            write_section("module_update_real" if args.real else "module_update", section(args, runs, result))
+            name = "module_update_real" if args.real else "module_update"
+            suffix = "" if args.timing == "lab" else "_" + args.timing.replace("-", "_")
+            write_section(name + suffix, section(args, runs, result))
         return result
     finally:
         if client is not None and slug:

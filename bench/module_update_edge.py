@@ -51,7 +51,20 @@ class EdgeObserver(Polling):
         seen = [s for s in self.samples if since <= s.at <= until]
         bad = sum(1 for s in seen if s.status != 200 and not (s.status == 503 and s.maintenance))
         down = next((i for i, s in enumerate(seen) if s.status != 200), None)
+        counts = {"bad": float(bad), "answers": float(len(seen))}
         if down is None:
-            return {"edge_window": 0.0, "bad": float(bad), "answers": float(len(seen))}
+            return {"edge_window": 0.0, "down_at": float("nan"), "up_at": float("nan"), **counts}
         up = next((i for i in range(down, len(seen)) if seen[i].status == 200), len(seen) - 1)
-        return {"edge_window": seen[up].at - seen[down].at, "bad": float(bad), "answers": float(len(seen))}
+        return {
+            "edge_window": seen[up].at - seen[down].at,
+            "down_at": seen[down].at,
+            "up_at": seen[up].at,
+            **counts,
+        }
+
+
+def edge_lead_lag(edge: dict[str, float], engine: dict[str, float]) -> dict[str, float]:
+    """Where the edge's downtime lies around the engine's window: `lead`, how long users saw the site
+    down before its last replica stopped (replicas stopping while Traefik still routes to them);
+    `lag`, how long after the first replica was healthy again (Traefik noticing it: its refresh)."""
+    return {"lead": engine["down_at"] - edge["down_at"], "lag": edge["up_at"] - engine["up_at"]}

@@ -60,4 +60,6 @@ class Observer(Polling):
             "to_task": created - seen[down].at,
             "task_start": running - created,
             "to_healthy": seen[up].at - ended,
+            "down_at": seen[down].at,
+            "up_at": seen[up].at,
         }

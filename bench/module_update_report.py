@@ -42,6 +42,8 @@ def summary(runs: Runs) -> dict[str, Any]:
     for way in rows:
         med[way]["edge_window"] = median([r["edge_window"] for r in runs.edge[way]])
         med[way]["bad"] = sum(r["bad"] for r in runs.edge[way])
+        med[way]["edge_lead"] = median([r["lead"] for r in runs.edge[way]])
+        med[way]["edge_lag"] = median([r["lag"] for r in runs.edge[way]])
         med[way]["overhead"] = median([r["window"] - r["command"] for r in rows[way]])
         med[way]["overhead_odoo"] = median([r["window"] - r["odoo"] for r in rows[way]])
         med[way]["total"] = median(runs.totals[way])
@@ -91,6 +93,7 @@ def report(runs: Runs, *, real: bool = False) -> str:
         f"{med['panel']['bad']:.0f}, shell {med['shell']['bad']:.0f}; targets: no bad response, panel <= "
         f"shell and <= odoo -u + 3 s ({med['panel']['odoo'] + 3:.2f} s)"
     )
+    say(_edge_parts(med))
     return (
         f"RESULT module_update panel_downtime_s={med['panel']['window']:.2f} "
         f"shell_downtime_s={med['shell']['window']:.2f} ratio={ratio:.2f} "
@@ -100,6 +103,14 @@ def report(runs: Runs, *, real: bool = False) -> str:
         + (f" odoo_u_s={med['panel']['odoo']:.2f}" if real else "")
         + f" edge_downtime_s={med['panel']['edge_window']:.2f} "
         f"shell_edge_downtime_s={med['shell']['edge_window']:.2f} bad_responses={med['panel']['bad']:.0f}"
+    )
+
+
+def _edge_parts(med: dict[str, Any]) -> str:
+    return "where the edge's downtime lies (median s): " + "; ".join(
+        f"{way} {med[way]['edge_lead']:.2f} before the last replica stopped, {med[way]['window']:.2f} "
+        f"without a replica, {med[way]['edge_lag']:.2f} after one was healthy again"
+        for way in WAYS
     )
 
 
@@ -120,9 +131,16 @@ def _table(runs: Runs, med: dict[str, Any]) -> list[str]:
 
 
 def _what(args: argparse.Namespace) -> str:
+    timing = {
+        "lab": "",
+        "shipped": ", with the shipped healthcheck and update defaults as rendered for the lab's engine",
+        "shipped-30s": ", with the shipped defaults and the first healthcheck 30 s after a start",
+    }[args.timing]
     if args.real:
-        return "on real Odoo 19 (the lab's odoo19-real image with the user's addon lab_note installed)"
-    return "on the Odoo stand-in with the demo modules installed"
+        return (
+            "on real Odoo 19 (the lab's odoo19-real image with the user's addon lab_note installed)" + timing
+        )
+    return "on the Odoo stand-in with the demo modules installed" + timing
 
 
 def section(args: argparse.Namespace, runs: Runs, result: str) -> str:
@@ -135,7 +153,8 @@ def section(args: argparse.Namespace, runs: Runs, result: str) -> str:
     ends = {w: ", ".join(f"{t:.2f}" for t in totals[w]) for w in totals}
     return "\n".join(
         [
-            "## module_update_real" if args.real else "## module_update",
+            ("## module_update_real" if args.real else "## module_update")
+            + ("" if args.timing == "lab" else "_" + args.timing.replace("-", "_")),
             "",
             f"`{command_line()}` ({stamp()}). One lab site (2 web replicas with a /web/health "
             f"healthcheck, a cron replica, PostgreSQL, Redis, {_what(args)}) gets "
@@ -170,7 +189,10 @@ def section(args: argparse.Namespace, runs: Runs, result: str) -> str:
             f"(target: panel <= shell and <= odoo -u + 3 s = {med['panel']['odoo'] + 3:.2f} s: "
             f"{met(med['panel']['edge_window'] <= edge_target)}); "
             f"responses neither 200 nor the maintenance page: panel {med['panel']['bad']:.0f}, shell "
-            f"{med['shell']['bad']:.0f} (target 0: {met(med['panel']['bad'] == 0)}).",
+            f"{med['shell']['bad']:.0f} (target 0: {met(med['panel']['bad'] == 0)}). "
+            + _edge_parts(med)[0].upper()
+            + _edge_parts(med)[1:]
+            + ".",
             "",
             f"Failed attempts, made again: {len(runs.failures)}"
             + ("".join(f"; {f}" for f in runs.failures) if runs.failures else "")
