@@ -20,13 +20,16 @@ apt_install() {
 }
 
 ensure_venv() {
-  # Reinstall only when pyproject.toml changed since the last install.
-  local stamp="$VENV/.installed-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
+  # Install exactly what requirements.lock pins, each file checked against its sha256 (scripts/lock.sh
+  # makes the lock from pyproject.toml), then the panel itself without resolving anything again.
+  # Reinstall only when either file changed since the last install.
+  local stamp="$VENV/.installed-$(cat "$ROOT/pyproject.toml" "$ROOT/requirements.lock" | sha256sum | cut -c1-16)"
   [ -f "$stamp" ] && return 0
-  say "installing Python dependencies into .venv"
+  say "installing Python dependencies into .venv (requirements.lock, hashes required)"
   [ -x "$PY" ] || python3 -m venv "$VENV"
   "$PY" -m pip install -q --upgrade pip
-  "$PY" -m pip install -q -e "$ROOT[dev]"
+  "$PY" -m pip install -q --require-hashes -r "$ROOT/requirements.lock"
+  "$PY" -m pip install -q --no-deps -e "$ROOT"
   rm -f "$VENV"/.installed-* && touch "$stamp"
 }
 
