@@ -60,8 +60,7 @@ def _process(cr, cfg, node) -> None:
         values = schema.terp_values(node.info)
         sets = ", ".join(f"{k} = %s" for k in values)
         cr.execute(f"UPDATE ir_module_module SET {sets} WHERE id = %s", [*values.values(), node.id])  # noqa: S608
-    if node.name == "base":
-        schema.install_base_data(cr)
+    schema.install_module_data(cr, node.name)
     installing = node.state == "to install" or "init" in node.flags
     demo = node.dbdemo or (installing and _demo_wanted(cfg, node.name))
     cr.execute(

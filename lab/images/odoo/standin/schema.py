@@ -57,6 +57,47 @@ CREATE TABLE IF NOT EXISTS ir_attachment (
     public boolean DEFAULT false,
     create_date timestamp DEFAULT (now() AT TIME ZONE 'UTC')
 );
+-- What `odoo neutralize` acts on (base and mail data/neutralize.sql), with Odoo's column names.
+CREATE TABLE IF NOT EXISTS ir_model_data (
+    id serial PRIMARY KEY,
+    module varchar NOT NULL,
+    name varchar NOT NULL,
+    model varchar NOT NULL,
+    res_id integer,
+    UNIQUE (module, name)
+);
+CREATE TABLE IF NOT EXISTS ir_cron (
+    id serial PRIMARY KEY,
+    cron_name varchar NOT NULL,
+    active boolean DEFAULT true,
+    interval_number integer DEFAULT 1,
+    interval_type varchar DEFAULT 'days'
+);
+CREATE TABLE IF NOT EXISTS ir_mail_server (
+    id serial PRIMARY KEY,
+    name varchar NOT NULL,
+    smtp_host varchar,
+    smtp_port integer DEFAULT 25,
+    smtp_encryption varchar DEFAULT 'none',
+    smtp_authentication varchar DEFAULT 'login',
+    active boolean DEFAULT true
+);
+CREATE TABLE IF NOT EXISTS ir_act_server (
+    id serial PRIMARY KEY,
+    name varchar,
+    state varchar,
+    webhook_url varchar
+);
+CREATE TABLE IF NOT EXISTS mail_template (
+    id serial PRIMARY KEY,
+    name varchar,
+    mail_server_id integer REFERENCES ir_mail_server(id) ON DELETE SET NULL
+);
+CREATE TABLE IF NOT EXISTS fetchmail_server (
+    id serial PRIMARY KEY,
+    name varchar,
+    active boolean DEFAULT true
+);
 CREATE TABLE IF NOT EXISTS standin_cron_run (
     id serial PRIMARY KEY,
     hostname varchar NOT NULL,
@@ -145,9 +186,33 @@ def initialize(cr, paths: list[str]) -> None:
     cr.commit()
 
 
-def install_base_data(cr) -> None:
-    # base's data creates the admin user with password "admin" (CLI-created databases), kept hashed.
-    cr.execute(
-        "INSERT INTO res_users (login, password) VALUES ('admin', %s) ON CONFLICT (login) DO NOTHING",
-        (passwords.hash_password("admin"),),
-    )
+# Crons a module's data creates on install, with their XML ids (module, name): base's autovacuum is
+# the one `odoo neutralize` leaves running.
+MODULE_CRONS = {
+    "base": [
+        ("autovacuum_job", "Base: Auto-vacuum internal data"),
+        ("ir_cron_res_users_deletion", "Base: Portal Users Deletion"),
+    ],
+    "mail": [("ir_cron_mail_scheduler_action", "Mail: Email Queue Manager")],
+}
+
+
+def install_module_data(cr, module: str) -> None:
+    """The rows a module's data files make on install or update (crons by XML id: created once)."""
+    if module == "base":
+        cr.execute(DDL)  # a database made by an older stand-in gets the newer tables on `-u base`
+        # base's data creates the admin user with password "admin" (CLI-created databases), kept hashed.
+        cr.execute(
+            "INSERT INTO res_users (login, password) VALUES ('admin', %s) ON CONFLICT (login) DO NOTHING",
+            (passwords.hash_password("admin"),),
+        )
+    for xml_id, name in MODULE_CRONS.get(module, []):
+        cr.execute("SELECT 1 FROM ir_model_data WHERE module = %s AND name = %s", (module, xml_id))
+        if cr.fetchone():
+            continue
+        cr.execute("INSERT INTO ir_cron (cron_name) VALUES (%s) RETURNING id", (name,))
+        cron_id = cr.fetchone()[0]
+        cr.execute(
+            "INSERT INTO ir_model_data (module, name, model, res_id) VALUES (%s, %s, 'ir.cron', %s)",
+            (module, xml_id, cron_id),
+        )

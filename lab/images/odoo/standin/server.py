@@ -14,7 +14,7 @@ import socket
 import sys
 import threading
 
-from . import MAJOR, SERIES, config, crons, dbcli, httpd, loading, log, pg, sessions
+from . import MAJOR, SERIES, config, crons, dbcli, httpd, loading, log, neutralize, pg, sessions
 
 _logger = logging.getLogger("odoo")
 _server_logger = logging.getLogger("odoo.service.server")
@@ -83,6 +83,8 @@ def main(argv: list[str]) -> int:
         return 0
     if argv[:1] == ["db"] and MAJOR >= 19:
         return dbcli.main(argv[1:])
+    if argv[:1] == ["neutralize"]:
+        return neutralize.main(argv[1:])
     if MAJOR >= 19 and os.name == "posix" and os.geteuid() == 0:
         # cli/server.py check_root_user: the one unformatted line (real logs' first line).
         sys.stderr.write("Running as user 'root' is a security risk.\n")
