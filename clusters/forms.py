@@ -5,9 +5,11 @@ from typing import Any
 
 from django import forms
 
+from clusters.certs import CertificateError, check_pair
 from clusters.edge.checks import held_elsewhere
 from clusters.models import EDGE_SETTINGS, Cluster, Domain, Edge, Site
 from clusters.stack.rules import image_registry
+from panel.crypto import reveal
 
 
 class KeepSecretWidget(forms.Textarea):
@@ -178,8 +180,37 @@ class DomainForm(forms.ModelForm):
 
 
 class EdgeForm(forms.ModelForm):
-    """The cluster's Traefik: what the panel renders it from (clusters/edge/render.py)."""
+    """The cluster's Traefik: what the panel renders it from (clusters/edge/render.py). The default
+    certificate's key is stored encrypted, never rendered back, and kept when left blank; the
+    certificate is the switch: blank removes both."""
 
     class Meta:
         model = Edge
         fields = list(EDGE_SETTINGS)
+        widgets = {
+            "default_cert": forms.Textarea(attrs={"rows": 4}),
+            "default_key": KeepSecretWidget(
+                attrs={"rows": 3, "placeholder": "Leave blank to keep the stored key"}
+            ),
+        }
+
+    def clean_default_key(self) -> Any:
+        value = self.cleaned_data.get("default_key")
+        if not value and self.instance.pk:
+            return self.instance.default_key
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        """The default certificate comes with its own key and is valid now."""
+        data = super().clean() or {}
+        cert, key = data.get("default_cert") or "", reveal(data.get("default_key"))
+        if not cert.strip():
+            data["default_key"] = ""
+        elif not key.strip():
+            self.add_error("default_key", "Give the private key of the default certificate.")
+        elif not self.errors:
+            try:
+                check_pair(cert, key)
+            except CertificateError as exc:
+                self.add_error("default_cert", str(exc))
+        return data

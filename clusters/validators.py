@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
+from clusters.certs import CertificateError, certificate_info
 from clusters.stack import host_access, rules
 from clusters.stack.rules import (
     COUNTRY_RE,
@@ -171,3 +172,13 @@ def validate_endpoint(value: str) -> None:
         raise ValidationError(f"{value!r} has an invalid port.") from exc
     if parts.scheme == "tcp" and port is None:
         raise ValidationError("A tcp endpoint needs a port, such as tcp://manager.example.com:2376.")
+
+
+def validate_certificate_pem(value: str) -> None:
+    """A PEM certificate (chain) the edge can serve; whether its key matches is the form's check."""
+    if not value.strip():
+        return
+    try:
+        certificate_info(value)
+    except CertificateError as exc:
+        raise ValidationError(str(exc)) from exc

@@ -1,7 +1,8 @@
 """The lab's edge: the real Traefik (lab/images/traefik) deployed by the panel's own code on the
 manager, on the overlay the lab's sites share with it, answering on the lab bridge (10.231.0.1,
-ports 80 and 443; its API on 8099). `lab up` brings it up; tests ask for it with `ensure_lab_edge`.
-Clients reach it only at that address (lab/edge_client.py)."""
+ports 80 and 443; its API on 8099), serving the lab CA's certificate for *.lab.test (lab/edge_tls.py).
+`lab up` brings it up; tests ask for it with `ensure_lab_edge`. Clients reach it only at that address,
+verifying that certificate (lab/edge_client.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from clusters.edge.status import EdgeStatus
 from clusters.models import Edge
 from lab import config
 from lab.api import LabInfo
+from lab.edge_tls import ensure_site_certificate
 from lab.proc import Log
 
 NETWORK = "traefik-public"
@@ -53,8 +55,10 @@ def _one_at_a_time() -> Iterator[None]:
 
 
 def ensure_lab_edge(cluster: Any, lab: LabInfo, log: Log = _quiet) -> EdgeStatus:
-    """The lab cluster's Edge row with the lab's settings, deployed (nothing changes when it already
-    runs that spec), and Traefik's answer."""
-    edge, _ = Edge.objects.update_or_create(cluster=cluster, defaults=lab_edge_fields(lab))
+    """The lab cluster's Edge row with the lab's settings and certificate, deployed (nothing changes
+    when it already runs that spec), and Traefik's answer."""
     with _one_at_a_time(), engine.client_for(cluster) as client:
+        cert, key = ensure_site_certificate()
+        fields = {**lab_edge_fields(lab), "default_cert": cert, "default_key": key}
+        edge, _ = Edge.objects.update_or_create(cluster=cluster, defaults=fields)
         return deploy_edge(client, edge, log)

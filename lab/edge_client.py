@@ -1,7 +1,7 @@
 """An HTTP client that reaches the lab's sites through the lab's edge, as a browser would reach them
 through DNS: URLs keep the site's own domain (cookies, redirects and the Host header stay right),
-while every connection goes to the edge's address, with the domain as TLS SNI. The lab's Traefik
-serves its own default certificate, so certificates are not verified here; nothing else is changed.
+while every connection goes to the edge's address, with the domain as TLS SNI, and the certificate
+served for it is verified against the lab's CA (lab/edge_tls.py) and the domain, as a browser would.
 
     with edge_session() as http:
         http.get("https://shop.lab.test/web/login")         # to 10.231.0.1:443, SNI shop.lab.test
@@ -13,12 +13,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-import urllib3
 from requests.adapters import HTTPAdapter
 
 from lab.edge import ADDRESS
-
-urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+from lab.edge_tls import CA_CERT
 
 
 class EdgeAdapter(HTTPAdapter):
@@ -31,7 +29,12 @@ class EdgeAdapter(HTTPAdapter):
     ) -> Any:
         url = urlsplit(request.url)
         https = url.scheme == "https"
-        pool_kwargs = {"server_hostname": url.hostname, "assert_hostname": False, "cert_reqs": "CERT_NONE"}
+        pool_kwargs = {
+            "server_hostname": url.hostname,
+            "assert_hostname": url.hostname,
+            "cert_reqs": "CERT_REQUIRED",
+            "ca_certs": str(CA_CERT),
+        }
         return self.poolmanager.connection_from_host(
             self.address,
             url.port or (443 if https else 80),
@@ -41,7 +44,8 @@ class EdgeAdapter(HTTPAdapter):
 
     def send(self, request: Any, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         request.headers["Host"] = urlsplit(request.url).netloc
-        return super().send(request, *args, **{**kwargs, "verify": False})
+        # requests sets the CA bundle on each connection from `verify`: the lab's CA, never certifi's.
+        return super().send(request, *args, **{**kwargs, "verify": str(CA_CERT)})
 
 
 def edge_session(address: str = ADDRESS) -> requests.Session:

@@ -7,6 +7,7 @@ nothing (swarm_ops.apply_service): redeploying the edge does not drop a connecti
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from clusters import swarm_ops as ops
 from clusters.edge import fallbacks
-from clusters.edge.render import edge_network, edge_service
+from clusters.edge.render import TLS_SECRET_LABELS, edge_network, edge_service, tls_files, tls_secret_name
 from clusters.edge.status import EdgeStatus, EdgeUnreachable, read_status
 from clusters.job_client import job_client
 from clusters.models import Edge
@@ -56,6 +57,32 @@ def record_down(edge: Edge, message: str) -> None:
     )
 
 
+def ensure_tls_secrets(
+    client: docker.DockerClient, edge: Edge, log: Callable[[str], object]
+) -> dict[str, str]:
+    """The Swarm secrets of the edge's default certificate, made when missing: name -> id."""
+    ids = {}
+    for filename, content in tls_files(edge).items():
+        name = tls_secret_name(filename, content)
+        found = client.secrets.list(filters={"name": name})
+        exact = [s for s in found if s.name == name]
+        if exact:
+            ids[name] = exact[0].id
+            continue
+        ids[name] = client.secrets.create(name=name, data=content, labels=dict(TLS_SECRET_LABELS)).id
+        log(f"secret {name} created")
+    return ids
+
+
+def prune_tls_secrets(client: docker.DockerClient, keep: set[str]) -> None:
+    """Earlier certificates' secrets, once the service no longer uses them (one still in use by a
+    task that has not stopped yet is refused by the engine: it goes on a later deploy)."""
+    for secret in client.secrets.list(filters={"label": "panel.role=edge-tls"}):
+        if secret.name not in keep:
+            with contextlib.suppress(docker.errors.APIError):
+                secret.remove()
+
+
 def apply_edge(
     client: docker.DockerClient,
     edge: Edge,
@@ -65,12 +92,14 @@ def apply_edge(
     """The overlay and the Traefik service as rendered; waits for the task when anything changed."""
     if ops.ensure_network(client, edge_network(edge)):
         log(f"network {edge.network} created")
-    spec = edge_service(edge)
+    secret_ids = ensure_tls_secrets(client, edge, log)
+    spec = edge_service(edge, secret_ids)
     since = timezone.now()
     outcome = ops.apply_service(client, spec, log)
     log(f"{spec.name}: {outcome}")
     if outcome != "unchanged":
         ops.wait_converged(client, spec.name, since=since, deadline_s=CONVERGE_S, log=log, stop=stop)
+    prune_tls_secrets(client, keep=set(secret_ids))
     log(f"maintenance page: {fallbacks.refresh(client, edge.cluster, log)}")
     return outcome
 

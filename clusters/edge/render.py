@@ -11,9 +11,21 @@ no version check, no usage statistics. Updates are stop-first: two tasks cannot 
 
 from __future__ import annotations
 
-from docker.types import EndpointSpec, Healthcheck, Mount, RestartPolicy, ServiceMode, UpdateConfig
+import hashlib
+from collections.abc import Mapping
+
+from docker.types import (
+    EndpointSpec,
+    Healthcheck,
+    Mount,
+    RestartPolicy,
+    SecretReference,
+    ServiceMode,
+    UpdateConfig,
+)
 
 from clusters.stack.service_spec import NetworkSpec, ServiceSpec
+from panel.crypto import reveal
 
 API_PORT_INSIDE = 8080
 API_ADDR = f":{API_PORT_INSIDE}"
@@ -23,6 +35,36 @@ RESOLVER = "le"
 S = 1_000_000_000
 # No cluster name in them: two panels' rows for one Swarm (or a renamed cluster) render one spec.
 LABELS = {"panel.role": "edge"}
+
+
+# The default certificate reaches Traefik as Swarm secrets (files in /run/secrets, never in the
+# service's spec or environment), with a file-provider configuration naming them. Secrets cannot be
+# changed, so each is named after its content: a new certificate is new secrets and a rolling update.
+SECRETS_DIR = "/run/secrets"
+CERT_FILE, KEY_FILE, TLS_CONFIG_FILE = "edge-default.crt", "edge-default.key", "edge-tls.yml"
+TLS_SECRET_LABELS = {"panel.role": "edge-tls"}
+
+
+def tls_config() -> str:
+    return (
+        "tls:\n  stores:\n    default:\n      defaultCertificate:\n"
+        f"        certFile: {SECRETS_DIR}/{CERT_FILE}\n        keyFile: {SECRETS_DIR}/{KEY_FILE}\n"
+    )
+
+
+def tls_files(edge) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
+    """File name -> content of each secret the edge's default certificate needs; none without one."""
+    if not edge.default_cert:
+        return {}
+    return {
+        CERT_FILE: edge.default_cert.encode(),
+        KEY_FILE: reveal(edge.default_key).encode(),
+        TLS_CONFIG_FILE: tls_config().encode(),
+    }
+
+
+def tls_secret_name(filename: str, content: bytes) -> str:
+    return f"panel-{filename.replace('.', '-')}-{hashlib.sha256(content).hexdigest()[:16]}"
 
 
 def edge_network(edge) -> NetworkSpec:  # type: ignore[no-untyped-def]
@@ -51,6 +93,8 @@ def traefik_args(edge) -> list[str]:  # type: ignore[no-untyped-def]
         "--global.checkNewVersion=false",
         "--global.sendAnonymousUsage=false",
     ]
+    if edge.default_cert:
+        args.append(f"--providers.file.filename={SECRETS_DIR}/{TLS_CONFIG_FILE}")
     if edge.acme_email:
         acme = f"--certificatesresolvers.{RESOLVER}.acme"
         args += [
@@ -61,7 +105,15 @@ def traefik_args(edge) -> list[str]:  # type: ignore[no-untyped-def]
     return args
 
 
-def edge_service(edge) -> ServiceSpec:  # type: ignore[no-untyped-def]
+def edge_service(edge, secret_ids: Mapping[str, str] | None = None) -> ServiceSpec:  # type: ignore[no-untyped-def]
+    """`secret_ids`: secret name -> id of the default certificate's secrets (deploy.py makes them; a
+    render without them, to inspect it, names each secret by its name)."""
+    ids = secret_ids or {}
+    secrets = [
+        SecretReference(ids.get(name) or name, name, filename=filename, uid="0", gid="0", mode=0o400)
+        for filename, content in tls_files(edge).items()
+        for name in [tls_secret_name(filename, content)]
+    ]
     mounts = [Mount(target=SOCKET, source=SOCKET, type="bind", read_only=True)]
     if edge.acme_email:
         mounts.append(Mount(target="/data", source=f"{edge.service_name}-acme", type="volume"))
@@ -101,4 +153,5 @@ def edge_service(edge) -> ServiceSpec:  # type: ignore[no-untyped-def]
         update_config=UpdateConfig(parallelism=1, order="stop-first", failure_action="rollback"),
         constraints=["node.role==manager"],
         stop_grace_period=10 * S,
+        secrets=secrets,
     )

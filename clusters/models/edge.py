@@ -8,6 +8,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from clusters import validators as v
+from clusters.certs import CertificateError, CertificateInfo, certificate_info
+from panel.crypto import EncryptedTextField
 
 SERVICE_NAME = "panel-edge"
 #: What an admin sets (the page's form, `cluster edge deploy --flag`); the rest is Traefik's state.
@@ -21,6 +23,8 @@ EDGE_SETTINGS = (
     "acme_email",
     "refresh_seconds",
     "maintenance_image",
+    "default_cert",
+    "default_key",
 )
 PORT = [MinValueValidator(1), MaxValueValidator(65535)]
 
@@ -73,6 +77,13 @@ class Edge(models.Model):
         validators=[v.validate_image],
         help_text="Any image with python3: it runs the maintenance page (clusters/edge/maintenance.py).",
     )
+    default_cert = models.TextField(
+        blank=True,
+        validators=[v.validate_certificate_pem],
+        help_text="PEM of the certificate (and its chain) Traefik serves for a name no other certificate "
+        "covers, e.g. a wildcard of your sites' domain; blank: Traefik's own self-signed one.",
+    )
+    default_key = EncryptedTextField(blank=True, help_text="PEM of its private key; stored encrypted.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
     status_message = models.TextField(blank=True)
     version = models.CharField(max_length=40, blank=True)
@@ -80,6 +91,16 @@ class Edge(models.Model):
 
     def __str__(self) -> str:
         return f"edge of {self.cluster}"
+
+    @property
+    def default_certificate(self) -> CertificateInfo | None:
+        """What the default certificate says of itself (subject, names, validity); None without one."""
+        if not self.default_cert:
+            return None
+        try:
+            return certificate_info(self.default_cert)
+        except CertificateError:
+            return None
 
     @classmethod
     def of(cls, cluster: object) -> Edge | None:

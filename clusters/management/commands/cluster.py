@@ -30,6 +30,7 @@ from clusters.models import EDGE_SETTINGS, Cluster, Edge
 from panel.cli import REFUSED, PanelCommand, command_actor, delete_confirmed, form_data, save_form
 
 PEMS = ("tls_ca", "tls_cert", "tls_key")
+EDGE_PEMS = ("default_cert", "default_key")  # given as files, like a cluster's TLS PEMs
 
 
 class Command(PanelCommand):
@@ -68,7 +69,8 @@ class Command(PanelCommand):
         deploy = edge_sub.add_parser("deploy", help="create or update it; the given settings are saved first")
         deploy.add_argument("name")
         for flag in EDGE_SETTINGS:
-            deploy.add_argument(f"--{flag.replace('_', '-')}", dest=flag)
+            pem = flag in EDGE_PEMS
+            deploy.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=Path if pem else str)
         deploy.add_argument("--wait", action="store_true")
         status = edge_sub.add_parser("status", help="what Traefik's API says, live")
         status.add_argument("name")
@@ -127,7 +129,8 @@ class Command(PanelCommand):
     def do_edge(self, edge_action: str, name: str, **o: Any) -> None:
         cluster = self._get(name)
         if edge_action == "deploy":
-            edge = save_edge(cluster, {k: o[k] for k in EDGE_SETTINGS if o.get(k) is not None})
+            settings = {k: o[k] for k in EDGE_SETTINGS if o.get(k) is not None and k not in EDGE_PEMS}
+            edge = save_edge(cluster, {**settings, **_pems(o, EDGE_PEMS)})
             start_job(self.stdout, "edge_deploy", o["wait"], what=f"the edge of {name}", cluster=edge.cluster)
             return
         found_edge = Edge.of(cluster)
@@ -141,7 +144,8 @@ class Command(PanelCommand):
             raise CommandError(str(exc)) from exc
         record(edge, found)
         if o["as_json"]:
-            self.stdout.write(json.dumps(found.as_json()))
+            cert = edge.default_certificate
+            self.stdout.write(json.dumps({**found.as_json(), "default_certificate": cert and cert.as_json()}))
             return
         self.stdout.write(f"Traefik {found.version} at {edge.api_url}")
         for r in found.routers:
@@ -154,14 +158,18 @@ def save_edge(cluster: Cluster, settings: dict[str, Any]) -> Edge:
     edge = Edge.of(cluster) or Edge(cluster=cluster)
     if edge.pk and not settings:
         return edge
-    data = {**form_data(edge, EdgeForm), **settings}
+    data = {
+        **form_data(edge, EdgeForm, blank=("default_key",)),
+        **settings,
+    }  # a blank key keeps the stored one
     form = EdgeForm(data, instance=edge)
     return save_form(form, f"the edge of {cluster.name}")  # type: ignore[no-any-return]
 
 
-def _pems(options: dict[str, Any]) -> dict[str, str]:
+def _pems(options: dict[str, Any], fields: tuple[str, ...] = PEMS) -> dict[str, str]:
+    """The PEM files named by the options, read (a file that cannot be read is refused)."""
     pems = {}
-    for field in PEMS:
+    for field in fields:
         path = options.get(field)
         if path is not None:
             try:

@@ -10,6 +10,7 @@ from django.core.management.base import CommandError, CommandParser
 from clusters.models import Cluster, Domain, Site
 from lab.api import LabInfo, info
 from lab.edge import ADDRESS, NETWORK, ensure_lab_edge
+from lab.edge_tls import CA_CERT
 from lab.errors import LabError
 from lab.sites import lab_site_fields
 from panel.cli import WHOLE, PanelCommand
@@ -56,7 +57,7 @@ class Command(PanelCommand):
             )
         self.stdout.write(
             f"demo site ready: https://{domains[0]}/ through the lab's edge at {ADDRESS} "
-            f"(curl -k --resolve {domains[0]}:443:{ADDRESS} https://{domains[0]}/web/login)"
+            f"(curl --cacert {CA_CERT} --resolve {domains[0]}:443:{ADDRESS} https://{domains[0]}/web/login)"
         )
 
     def _site(self, cluster: Cluster, lab: LabInfo, slug: str, domains: tuple[str, ...]) -> Site:
