@@ -6,11 +6,14 @@
 
 The body is the `gate check --json` verdict, unchanged, plus one key "change" ({id, state, ...}, or
 null for a dry run). Errors are {"error": ..., "errors": [{path, message}]} with 400 (bad input),
-401 (no or bad token), 403 (role), 404, 405, 409 (the site's modules were never read), 413.
+401 (no or bad token), 403 (role), 404, 405, 409 (the site's modules were never read), 413 (a body
+over PANEL_MAX_UPLOAD_BYTES, refused before it is read: panel/uploads.py).
 
-Authentication: `Authorization: Bearer osp_...` (a token acts with its user's current role), or the
-browser session. CSRF is skipped only for a request that authenticates with a token (a browser never
-attaches one by itself); a session-authenticated POST must carry the CSRF token like any form.
+Authentication: `Authorization: Bearer osp_...`, or the browser session. A token acts with its user's
+current role narrowed by its scope ("check": dry runs and reads; "submit": also stores changes) and
+its site if bound to one (403 elsewhere); an expired one gets 401 saying when it ended. CSRF is
+skipped only for a request that authenticates with a token (a browser never attaches one by itself);
+a session-authenticated POST must carry the CSRF token like any form.
 """
 
 from __future__ import annotations
@@ -29,10 +32,11 @@ from django.views.decorators.csrf import csrf_exempt
 from clusters.approvals import services, tokens
 from clusters.approvals.forms import parse_select
 from clusters.approvals.gate.errors import GateError
-from clusters.approvals.intake import MAX_UPLOAD_BYTES, ModulesNotRead, evaluate_archive
+from clusters.approvals.intake import ModulesNotRead, evaluate_archive
 from clusters.approvals.models import ChangeSource, ManifestChange
 from clusters.models import Site
 from panel.roles import can
+from panel.uploads import accepts_upload
 
 View = Callable[..., JsonResponse]
 
@@ -54,25 +58,22 @@ def _csrf_failure(request: HttpRequest) -> str | None:
     return check.process_view(request, None, (), {})  # type: ignore[arg-type,return-value]
 
 
-def api_view(action: str, methods: tuple[str, ...]) -> Callable[[View], View]:
-    """Authenticate (token or session), check the role with panel.roles, answer JSON errors."""
+def api_view(
+    action: str, methods: tuple[str, ...], scope: str | Callable[[HttpRequest], str] = tokens.Scope.CHECK
+) -> Callable[[View], View]:
+    """Authenticate (token or session), check the token's scope and site and the role (panel.roles),
+    answer JSON errors. `scope`: what a token needs for this view, or a function of the request."""
 
     def decorate(view: View) -> View:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-            header = request.headers.get("Authorization", "")
-            if header:
-                scheme, _, secret = header.partition(" ")
-                token = tokens.authenticate(secret.strip()) if scheme.lower() == "bearer" else None
-                if token is None:
-                    return _unauthorized("invalid or revoked token")
-                request.user = token.user
-            elif not request.user.is_authenticated:
-                return _unauthorized("authentication required: send Authorization: Bearer <token>")
-            elif (failure := _csrf_failure(request)) is not None:
-                return error(403, f"CSRF check failed ({failure}); API clients send a token instead")
+            if (refused := _authenticate(request)) is not None:
+                return refused
             if not can(request.user, action):
                 return error(403, f"your role does not allow this ({action} is needed)")
+            needed = scope(request) if callable(scope) else scope
+            if (refused := _outside(request, needed, kwargs.get("slug"))) is not None:
+                return refused
             if request.method not in methods:
                 response = error(405, f"use {' or '.join(methods)}")
                 response["Allow"] = ", ".join(methods)
@@ -85,17 +86,53 @@ def api_view(action: str, methods: tuple[str, ...]) -> Callable[[View], View]:
     return decorate
 
 
+def _authenticate(request: HttpRequest) -> JsonResponse | None:
+    """Set request.user (and request.api_token for a token); a JSON refusal, or None."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, secret = header.partition(" ")
+        try:
+            token = tokens.identify(secret.strip() if scheme.lower() == "bearer" else "")
+        except tokens.Refused as exc:
+            return _unauthorized(exc.message)
+        request.user = token.user
+        request.api_token = token  # type: ignore[attr-defined]
+    elif not request.user.is_authenticated:
+        return _unauthorized("authentication required: send Authorization: Bearer <token>")
+    elif (failure := _csrf_failure(request)) is not None:
+        return error(403, f"CSRF check failed ({failure}); API clients send a token instead")
+    return None
+
+
+def _outside(request: HttpRequest, scope: str, site_slug: str | None) -> JsonResponse | None:
+    """403 when the request's token does not reach that far (a session has no such limit)."""
+    token = getattr(request, "api_token", None)
+    if token is not None and (why := tokens.refusal(token, scope=scope, site_slug=site_slug)):
+        return error(403, why)
+    return None
+
+
 def _unauthorized(message: str) -> JsonResponse:
     response = error(401, message)
     response["WWW-Authenticate"] = 'Bearer realm="odoo-swarm-panel"'
     return response
 
 
-@api_view("operate", ("POST",))
+def _dry_run(request: HttpRequest) -> bool:
+    return request.GET.get("dry_run", "") in ("1", "true", "yes")
+
+
+def _submit_scope(request: HttpRequest) -> str:
+    return tokens.Scope.CHECK if _dry_run(request) else tokens.Scope.SUBMIT
+
+
+@accepts_upload
+@api_view("operate", ("POST",), scope=_submit_scope)
 def submit(request: HttpRequest, slug: str) -> JsonResponse:
-    return _check_or_submit(request, slug, dry_run=request.GET.get("dry_run", "") in ("1", "true", "yes"))
+    return _check_or_submit(request, slug, dry_run=_dry_run(request))
 
 
+@accepts_upload
 @api_view("operate", ("POST",))
 def check(request: HttpRequest, slug: str) -> JsonResponse:
     return _check_or_submit(request, slug, dry_run=True)
@@ -106,6 +143,8 @@ def change_detail(request: HttpRequest, change_id: int) -> JsonResponse:
     change = ManifestChange.objects.select_related("site").filter(pk=change_id).first()
     if change is None:
         return error(404, f"change {change_id} unknown")
+    if (refused := _outside(request, tokens.Scope.CHECK, change.site.slug)) is not None:
+        return refused
     return JsonResponse(body(request, change.verdict, change))
 
 
@@ -113,8 +152,6 @@ def _check_or_submit(request: HttpRequest, slug: str, dry_run: bool) -> JsonResp
     site = Site.objects.filter(slug=slug).first()
     if site is None:
         return error(404, f"site {slug} unknown")
-    if _content_length(request) > MAX_UPLOAD_BYTES + (1 << 20):  # refused before Django spools the body
-        return error(413, f"the request is larger than the {MAX_UPLOAD_BYTES >> 20} MiB upload limit")
     upload = request.FILES.get("archive")
     if upload is None:
         return error(400, "send the addons as a multipart file field named 'archive' (.zip or .tar.gz)")
@@ -139,13 +176,6 @@ def _check_or_submit(request: HttpRequest, slug: str, dry_run: bool) -> JsonResp
         request=request,
     )
     return JsonResponse(body(request, change.verdict, change), status=201)
-
-
-def _content_length(request: HttpRequest) -> int:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0
 
 
 def body(

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
+from clusters.approvals import tokens
 from clusters.approvals.gate.manifest import is_addon_name
+from clusters.approvals.models import ApiToken
+from clusters.models import Site
 
 SELECT_HELP = "Optional: the addons this change is about, comma-separated (default: every addon found)."
 
@@ -59,4 +64,46 @@ class ReasonForm(forms.Form):
 
 
 class TokenForm(forms.Form):
+    """A new token: the narrowest scope, any site and 90 days unless told; `expires_at` in cleaned_data."""
+
     name = forms.CharField(max_length=100, help_text="Where it will be used, e.g. 'CI of the acme addons'.")
+    scope = forms.ChoiceField(
+        choices=ApiToken.Scope.choices,
+        initial=ApiToken.Scope.CHECK,
+        required=False,
+        help_text="Check only: dry runs and reads, for a pre-merge pipeline. Submit: also stores changes.",
+    )
+    site = forms.ModelChoiceField(
+        queryset=Site.objects.order_by("slug"),
+        to_field_name="slug",
+        required=False,
+        empty_label="Any site",
+        help_text="Bind it to one site: requests about any other get 403.",
+    )
+    expires_in_days = forms.IntegerField(
+        min_value=1,
+        max_value=ApiToken.MAX_DAYS,
+        required=False,
+        label="Expires in (days)",
+        help_text=f"Default {ApiToken.DEFAULT_DAYS}, at most {ApiToken.MAX_DAYS}.",
+    )
+    expires_on = forms.DateField(
+        required=False,
+        label="Or expires on",
+        help_text="The day it stops working (at 00:00), YYYY-MM-DD.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    def clean_scope(self) -> str:
+        return self.cleaned_data["scope"] or ApiToken.Scope.CHECK
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        days, on = data.get("expires_in_days"), data.get("expires_on")
+        if days and on:
+            raise forms.ValidationError("Give the days or the date it expires, not both.")
+        expires_at = tokens.expiry(days=days, on=on)
+        if problem := tokens.expiry_problem(expires_at):
+            self.add_error("expires_on" if on else "expires_in_days", problem)
+        data["expires_at"] = expires_at
+        return data

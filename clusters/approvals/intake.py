@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from django.conf import settings
+
 from clusters.approvals.gate.addons import AddonsIndex, addon_dirs_under, discover_addons
 from clusters.approvals.gate.archive import ArchiveLimits, unpack_archive
 from clusters.approvals.gate.errors import FileError, GateError
@@ -26,9 +28,16 @@ from clusters.approvals.gate.verdict import check_change
 from clusters.approvals.models import ChangeAddon, ChangeState, ManifestChange
 from clusters.models import Site
 
-MAX_UPLOAD_BYTES = 200 << 20
-# Bounds for one web upload: a large addons repository with its static files fits.
-UPLOAD_LIMITS = ArchiveLimits(max_total_bytes=1 << 30, max_member_bytes=128 << 20)
+# Bounds for one web upload: a large addons repository with its static files fits. The unpacking child's
+# header, memory and CPU bounds come from the settings (README "Configuration").
+UPLOAD_LIMITS = ArchiveLimits(
+    max_total_bytes=1 << 30,
+    max_member_bytes=128 << 20,
+    max_header_bytes=settings.ARCHIVE_MAX_HEADER_BYTES,
+    max_memory_bytes=settings.ARCHIVE_UNPACK_MEMORY_BYTES,
+    max_cpu_seconds=settings.ARCHIVE_UNPACK_CPU_SECONDS,
+    max_wall_seconds=2 * settings.ARCHIVE_UNPACK_CPU_SECONDS,
+)
 BASELINE_STATES = (ChangeState.APPROVED, ChangeState.OVERRIDDEN)
 
 
@@ -73,8 +82,9 @@ def installed_for(site: Site) -> InstalledModules:
 def evaluate_archive(site: Site, upload: Upload, select: list[str] | None = None) -> Evaluation:
     installed = installed_for(site)
     name = os.path.basename(upload.name or "upload")[:200]
-    if upload.size is not None and upload.size > MAX_UPLOAD_BYTES:
-        raise GateError(f"{name} is {upload.size:,} bytes; the limit is {MAX_UPLOAD_BYTES >> 20} MiB")
+    limit = settings.MAX_UPLOAD_BYTES
+    if upload.size is not None and upload.size > limit:
+        raise GateError(f"{name} is {upload.size:,} bytes; the limit is {limit >> 20} MiB")
     spool = tempfile.mkdtemp(prefix="gate-upload-")
     path = os.path.join(spool, "archive")
     root = ""

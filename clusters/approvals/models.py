@@ -116,12 +116,31 @@ class Decision(models.Model):
 
 
 class ApiToken(models.Model):
-    """A bearer token acting with its user's current role. Only the sha256 of the secret is kept."""
+    """A bearer token: the sha256 of its secret, an end, a scope and optionally one site. Its power is
+    the intersection of its scope and site with its user's role at the time of each request."""
+
+    class Scope(models.TextChoices):
+        CHECK = "check", "Check only (dry runs and reads)"
+        SUBMIT = "submit", "Submit changes and check"
+
+    DEFAULT_DAYS = 90
+    MAX_DAYS = 365
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100, help_text="Where it is used, e.g. 'gitlab CI for acme'.")
     prefix = models.CharField(max_length=16, help_text="The secret's first characters, to recognise it.")
     digest = models.CharField(max_length=64, unique=True)
+    scope = models.CharField(max_length=10, choices=Scope.choices)
+    # CASCADE, not SET_NULL: a token bound to a deleted site must not become a token for every site.
+    site = models.ForeignKey(
+        "clusters.Site",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="The one site it may act on; empty: any site.",
+    )
+    expires_at = models.DateTimeField()
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -136,3 +155,7 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()

@@ -1,8 +1,8 @@
 """The API tokens page: each user makes and revokes their own tokens; a secret is shown once.
 
-Any role may hold tokens (a token acts with its user's role: a viewer's can only read). The page that
-shows a new secret is answered directly to the POST, never through a redirect or a message, and with
-`Cache-Control: no-store`, so the secret is in no URL, session or cache.
+Any role may hold tokens (a token acts with its user's role, narrowed by its scope and site: a viewer's
+can only read). The page that shows a new secret is answered directly to the POST, never through a
+redirect or a message, and with `Cache-Control: no-store`, so the secret is in no URL, session or cache.
 """
 
 from __future__ import annotations
@@ -25,14 +25,24 @@ MAX_LIVE_TOKENS = tokens.MAX_LIVE_TOKENS
 @requires("view")
 def token_list(request: HtmxHttpRequest) -> HttpResponse:
     form = TokenForm(request.POST or None)
-    mine = ApiToken.objects.filter(user=request.user)  # type: ignore[misc]  # @requires: a real user
+    mine = ApiToken.objects.select_related("site").filter(
+        user=request.user  # type: ignore[misc]  # @requires: a real user
+    )
     context: dict[str, object] = {"form": form}
     status = 200
     if request.method == "POST":
         if full := tokens.no_room(request.user):
             form.add_error(None, full)
         if form.is_valid():
-            token, secret = tokens.create(request.user, form.cleaned_data["name"], request=request)
+            data = form.cleaned_data
+            token, secret = tokens.create(
+                request.user,
+                data["name"],
+                scope=data["scope"],
+                site=data["site"],
+                expires_at=data["expires_at"],
+                request=request,
+            )
             context.update(new_token=token, secret=secret, form=TokenForm())
         else:
             status = 400

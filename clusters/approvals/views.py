@@ -26,6 +26,7 @@ from clusters.models import Site
 from panel.htmx import HtmxHttpRequest
 from panel.listing import list_page
 from panel.roles import requires
+from panel.uploads import accepts_upload
 
 MAX_ROWS = 500
 NOT_READ = 409  # the site's modules were never read: the request is fine, the site is not ready
@@ -132,6 +133,7 @@ def _evaluate(site: Site, form: UploadForm | FolderForm, source: ChangeSource) -
     return evaluate_archive(site, form.cleaned_data["archive"], select)
 
 
+@accepts_upload
 @requires("operate")
 def change_submit(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     site = get_object_or_404(Site, slug=slug)

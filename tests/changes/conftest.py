@@ -156,4 +156,4 @@ def make_change(site: Site):  # type: ignore[no-untyped-def]
 def operator_token(personas) -> str:  # type: ignore[no-untyped-def]
     from clusters.approvals import tokens
 
-    return tokens.create(personas.users["operator"], "ci")[1]
+    return tokens.create(personas.users["operator"], "ci", scope="submit")[1]

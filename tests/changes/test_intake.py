@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from clusters.approvals import api, intake, services
+from clusters.approvals import intake, services
 from clusters.approvals.gate.errors import GateError
 from clusters.approvals.models import ManifestChange
 from clusters.models import Site
@@ -80,8 +80,8 @@ def test_a_sites_first_change_names_the_added_dependency_in_the_api_and_on_the_p
     assert cells[:2] == ["sale_subscription", "—"]  # depends added, depends removed
 
 
-def test_an_oversized_upload_is_refused_before_unpacking(personas, site, monkeypatch):
-    monkeypatch.setattr(intake, "MAX_UPLOAD_BYTES", 100)
+def test_an_oversized_upload_is_refused_before_unpacking(personas, site, settings):
+    settings.MAX_UPLOAD_BYTES = 100
     with pytest.raises(GateError, match="the limit is 0 MiB"):
         intake.evaluate_archive(site, SimpleUploadedFile("big.zip", small_zip(["base"])))
     response = personas.client("operator").post(
@@ -92,8 +92,8 @@ def test_an_oversized_upload_is_refused_before_unpacking(personas, site, monkeyp
     assert not ManifestChange.objects.exists()
 
 
-def test_the_api_refuses_a_huge_body_with_413(site, operator_token, monkeypatch):
-    monkeypatch.setattr(api, "MAX_UPLOAD_BYTES", 0)
+def test_the_api_refuses_a_huge_body_with_413(site, operator_token, settings):
+    settings.MAX_UPLOAD_BYTES = 0
     response = Client().post(
         reverse("api-change-submit", args=[site.slug]),
         {"archive": upload(os.urandom(2 << 20))},

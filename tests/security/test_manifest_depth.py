@@ -161,7 +161,7 @@ def test_the_page_answers_400_with_the_reason(personas, site) -> None:  # type: 
 
 @pytest.mark.django_db
 def test_the_api_answers_400_with_the_reason(personas, site) -> None:  # type: ignore[no-untyped-def]
-    token = tokens.create(personas.users["operator"], "ci")[1]
+    token = tokens.create(personas.users["operator"], "ci", scope="submit")[1]
     response = Client().post(
         reverse("api-change-submit", args=[site.slug]),
         {"archive": upload(evil_zip())},
