@@ -30,10 +30,16 @@ _SALT = b"odoo-swarm-panel PANEL_ENCRYPTION_KEY v2"
 _SCRYPT_N = 2**15  # 32 MiB and about 0.1 s, once per key per process (cached)
 
 
+@lru_cache(maxsize=16)
+def stretch(secret: str, salt: bytes) -> bytes:
+    """32 bytes from a passphrase, by scrypt. Each use of a key passes its own salt, so one passphrase
+    gives unrelated keys to each (the audit chain's key is never the encryption key's bytes)."""
+    return Scrypt(salt=salt, length=32, n=_SCRYPT_N, r=8, p=1).derive(secret.encode())
+
+
 @lru_cache(maxsize=8)
 def _derived(key: str) -> Fernet:
-    raw = Scrypt(salt=_SALT, length=32, n=_SCRYPT_N, r=8, p=1).derive(key.encode())
-    return Fernet(base64.urlsafe_b64encode(raw))
+    return Fernet(base64.urlsafe_b64encode(stretch(key, _SALT)))
 
 
 @lru_cache(maxsize=8)

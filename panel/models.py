@@ -22,8 +22,8 @@ class Access(models.Model):
 
 class AuditEvent(models.Model):
     """One thing that happened: append-only (database triggers refuse UPDATE, DELETE and TRUNCATE)
-    and hash-chained (`hash` covers the row's content and `prev_hash`), so that tampering shows in
-    `manage.py audit verify`. Write through `panel.audit.record`, never directly.
+    and hash-chained (`hash` covers the row's content and `prev_hash`, keyed: panel/audit/chain.py),
+    so that tampering shows in `manage.py audit verify`. Write through `panel.audit.record`, never directly.
 
     No foreign keys on purpose: ON DELETE SET NULL would be an UPDATE, which the trigger refuses,
     so deleting a user, a site or a job would fail. The user key, job id, site slug and cluster name
@@ -48,6 +48,9 @@ class AuditEvent(models.Model):
     detail = models.TextField(blank=True)
     prev_hash = models.CharField(max_length=64, blank=True)
     hash = models.CharField(max_length=64)
+    # "sha256" for events from before the chain was keyed, "hmac-sha256" (and the key's id) since.
+    hash_alg = models.CharField(max_length=16, db_default="sha256")
+    key_id = models.CharField(max_length=16, blank=True, db_default="")
 
     class Meta:
         ordering = ["-time", "-id"]

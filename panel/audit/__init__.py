@@ -15,9 +15,10 @@ job      a Job or its id: the job this action started. site, cluster: instance o
          filtering; inferred from the target (or the job) when not given.
 request_id, client_address: default from the request (RequestIdMiddleware).
 
-The row is hash-chained and written in the caller's transaction: if the caller rolls back, the
-event goes too. Formatting problems never raise; database errors do. Rows cannot be changed or
-deleted (database triggers); `manage.py audit verify` recomputes the chain.
+The row is hash-chained (an HMAC under a key outside the database) and written in the caller's
+transaction: if the caller rolls back, the event goes too. Formatting problems never raise; database
+errors do. Rows cannot be changed or deleted (database triggers); `manage.py audit verify` recomputes
+the chain and checks it against the heads beat anchors outside the database (panel/audit/anchor.py).
 """
 
 from panel.audit.context import cli_actor

@@ -14,6 +14,7 @@ KNOWN = [
     "user.deactivate",
     "user.reactivate",
     "user.password",
+    "user.unlock",
     "cluster.create",
     "cluster.edit",
     "cluster.delete",
@@ -36,5 +37,6 @@ KNOWN = [
     "api_token.create",
     "api_token.revoke",
     "audit.export",
+    "audit.verify_failed",
     "job.log_download",
 ]

@@ -27,13 +27,14 @@ from django.db import connection, transaction
 from django.db.models import CharField, F, Func, QuerySet, TextField
 from django.db.models.functions import Cast
 
-from panel.audit.chain import HASHED_FIELDS, timestamp
+from panel.audit.chain import HASHED_FIELDS, SEAL_FIELDS, timestamp
 from panel.audit.query import Filters, older_than
 
 CHUNK = 2000
 BLOCK = 256 * 1024
 COPY_CSV = True  # tests turn it off to compare the two CSV paths
-COLUMNS = ("id", *HASHED_FIELDS, "hash")  # the chain's own order: a row reads as it was hashed
+# The chain's own order, then how the hash was made: a row reads as it was hashed, and verifies.
+COLUMNS = ("id", *HASHED_FIELDS, "hash", *SEAL_FIELDS)
 # Text someone may have typed (a failed login's name, a detail): a spreadsheet runs a cell that
 # starts with one of _FORMULA as a formula, so such cells get a leading quote (OWASP "CSV injection").
 _FORMULA = frozenset("=+-@\t\r")
@@ -47,11 +48,11 @@ _QUOTED = (
 
 @cache
 def _text_columns() -> tuple[str, ...]:
-    """The columns of free text (the hashes are hex the panel wrote)."""
+    """The columns of free text (the hashes and how they were made are what the panel wrote)."""
     from panel.models import AuditEvent
 
     text_fields = {f.name for f in AuditEvent._meta.concrete_fields if isinstance(f, (CharField, TextField))}
-    return tuple(name for name in COLUMNS if name in text_fields - {"prev_hash", "hash"})
+    return tuple(name for name in COLUMNS if name in text_fields - {"prev_hash", "hash", *SEAL_FIELDS})
 
 
 def _selected(quote_formulas: bool) -> list[Any]:

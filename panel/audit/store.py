@@ -143,5 +143,5 @@ def record(
         chain.lock_chain()
         row["time"] = timezone.now()
         row["prev_hash"] = chain.last_hash()
-        row["hash"] = chain.event_hash(row)
+        chain.seal(row)
         return AuditEvent.objects.create(**row)

@@ -8,8 +8,9 @@ PostgreSQL, one exception on purpose: TRUNCATE is allowed in Django's own test d
 (named test_*), because the test runner empties every table with one TRUNCATE between
 transactional tests. A session can still ask for the strict behaviour there
 (`SET panel.audit_strict = 'on'`), which is how the suite proves that TRUNCATE is refused.
-UPDATE and DELETE are refused everywhere. Whoever owns the table can drop the triggers; that is
-what the hash chain is for.
+UPDATE and DELETE are refused everywhere. Whoever owns the table can drop the triggers: in
+production another role owns it (panel/audit/grants.py), and the keyed chain and its anchors catch
+what is rewritten anyway.
 """
 
 from typing import Any

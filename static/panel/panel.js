@@ -17,3 +17,12 @@ document.addEventListener("htmx:configRequest", (e) => {
     if (!(key in e.detail.parameters)) e.detail.parameters[key] = value;
   });
 });
+
+// A live region polls (`hx-trigger="every 15s"`) only while its tab is visible. This stands in for
+// an hx-trigger filter, which htmx would have to eval: the Content-Security-Policy forbids that.
+document.addEventListener("htmx:confirm", (e) => {
+  const elt = e.detail.elt;
+  if (elt && elt.hasAttribute && elt.hasAttribute("data-poll-visible") && document.visibilityState !== "visible") {
+    e.preventDefault();
+  }
+});

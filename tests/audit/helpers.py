@@ -7,7 +7,7 @@ from typing import Any
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
-from panel.audit.chain import event_hash, last_hash
+from panel.audit.chain import last_hash, seal
 from panel.models import AuditEvent
 
 BLANK: dict[str, Any] = {
@@ -44,7 +44,7 @@ def append(rows: list[dict[str, Any]], time: datetime.datetime | None = None) ->
     made = []
     for row in rows:
         full = {**BLANK, "time": time or timezone.now(), **row, "prev_hash": previous}
-        full["hash"] = previous = event_hash(full)
+        previous = seal(full)["hash"]
         made.append(AuditEvent(**full))
     return AuditEvent.objects.bulk_create(made)
 

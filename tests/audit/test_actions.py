@@ -199,7 +199,7 @@ def archive(world: dict) -> dict:
 
 
 def make_token(personas: Any, world: dict) -> None:
-    world["secret"] = tokens.create(personas.users["operator"], "ci")[1]
+    world["secret"] = tokens.create(personas.users["operator"], "ci", scope="submit")[1]
 
 
 def create_token(personas: Any, world: dict) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -77,13 +78,46 @@ def browser():  # type: ignore[no-untyped-def]
         chromium.close()
 
 
+#: Reports each `securitypolicyviolation` of every document the context opens, to the test process.
+CSP_LISTENER = """document.addEventListener('securitypolicyviolation', (e) => window.__cspViolation({
+  page: location.pathname + location.search, directive: e.violatedDirective, blocked: e.blockedURI,
+  at: e.sourceFile + ':' + e.lineNumber, sample: e.sample}));"""
+#: Console lines that are a blocked inline style or script, an eval, or htmx refusing one.
+CSP_CONSOLE = re.compile(r"Content[- ]Security[- ]Policy|unsafe-eval|evalDisallowed", re.I)
+
+
+def watch_csp(context, found: list) -> None:  # type: ignore[no-untyped-def]
+    """Collect what the panel's Content-Security-Policy blocks, in every tab of the context: the
+    browser's violation events and its console messages about them (htmx logs a refused eval).
+    A test's own `wait_for_function` takes a function (`"() => ..."`): Playwright evals a bare
+    expression in the page at each poll, which the policy refuses too."""
+    context.expose_binding("__cspViolation", lambda _source, violation: found.append(violation))
+    context.add_init_script(CSP_LISTENER)
+
+    def console(message) -> None:  # type: ignore[no-untyped-def]
+        if CSP_CONSOLE.search(message.text):
+            found.append({"page": message.page.url if message.page else "", "console": message.text})
+
+    context.on("console", console)
+
+
 @pytest.fixture
-def page(browser, panel_server):  # type: ignore[no-untyped-def]
+def csp_violations() -> list[dict]:
+    return []
+
+
+@pytest.fixture
+def page(browser, panel_server, csp_violations):  # type: ignore[no-untyped-def]
+    """A tab in a fresh context; whatever the test does in it, nothing may break the page's
+    Content-Security-Policy (checked once the test is done)."""
     context = browser.new_context(base_url=panel_server.base, viewport={"width": 1366, "height": 900})
     context.set_default_timeout(15_000)
+    watch_csp(context, csp_violations)
     tab = context.new_page()
     yield tab
     context.close()
+    found = json.dumps(csp_violations, indent=1)
+    assert csp_violations == [], f"Content-Security-Policy violations:\n{found}"
 
 
 def make_user(name: str, role: str):  # type: ignore[no-untyped-def]
@@ -121,7 +155,7 @@ def shoot(page, name: str) -> None:  # type: ignore[no-untyped-def]
 
 def serious_violations(page) -> list[dict]:  # type: ignore[no-untyped-def]
     """axe-core on the current page; the serious and critical violations, summarised."""
-    page.add_script_tag(content=AXE.read_text())
+    page.evaluate(AXE.read_text())  # not a <script> tag: the page's policy refuses inline scripts
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     found = [
         {"id": v["id"], "impact": v["impact"], "nodes": [n["html"][:160] for n in v["nodes"][:5]]}

@@ -144,7 +144,7 @@ def leaked(page) -> list[str]:  # type: ignore[no-untyped-def]
 def settle(page) -> None:  # type: ignore[no-untyped-def]
     """Let htmx finish what a page loads after itself (its live parts); a stream is not waited for."""
     with contextlib.suppress(Exception):  # still loading after 2 s: what arrived is read
-        page.wait_for_function("!document.querySelector('.htmx-request')", timeout=2000, polling=50)
+        page.wait_for_function("() => !document.querySelector('.htmx-request')", timeout=2000, polling=50)
 
 
 class Walk:

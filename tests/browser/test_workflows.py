@@ -20,7 +20,7 @@ from clusters.sync import sync_cluster
 from jobs.models import Job
 from lab.api import FILESTORE_ROOT
 from tests import factories
-from tests.browser.conftest import log_in, make_user, serious_violations, shoot
+from tests.browser.conftest import log_in, make_user, serious_violations, shoot, watch_csp
 from tests.modules.helpers import deploy_and_install, new_site
 from tests.sites.conftest import remove_site_objects
 
@@ -111,7 +111,7 @@ def test_create_a_site_with_two_domains_and_deploy_it_watching_the_log(  # type:
         expect(page.locator("#job-log .live")).to_be_visible()
         shown = page.locator("#log-lines > *").count()
         page.wait_for_function(
-            f"document.querySelectorAll('#log-lines > *').length > {shown}", timeout=60_000
+            "n => document.querySelectorAll('#log-lines > *').length > n", arg=shown, timeout=60_000
         )
         state = page.locator("#job-summary .cards .card").first
         expect(state).to_contain_text("Succeeded", timeout=150_000)
@@ -215,7 +215,7 @@ def submit_change(page, slug: str, title: str, data: bytes) -> None:  # type: ig
 
 
 def test_the_gate_blocks_a_change_and_a_second_user_approves_one_then_the_audit_log_shows_it(  # type: ignore[no-untyped-def]
-    page, browser, panel_server, tmp_path
+    page, browser, panel_server, tmp_path, csp_violations
 ):
     """No engine involved: the gate compares manifests with the modules read from the site's database
     (recorded on the site row), so the site here is only a row."""
@@ -258,6 +258,7 @@ def test_the_gate_blocks_a_change_and_a_second_user_approves_one_then_the_audit_
     shoot(page, "change-pending")
 
     second = browser.new_context(base_url=panel_server.base, viewport={"width": 1366, "height": 900})
+    watch_csp(second, csp_violations)  # checked with the first tab's, when the test is done
     try:
         other = second.new_page()
         other.set_default_timeout(15_000)
@@ -348,7 +349,7 @@ def test_a_reader_scrolled_up_keeps_a_bounded_page_then_jumps_to_the_latest(  # 
     job = start("test.lines", params={"count": 600, "delay": 0.02})
     log_in(page, "gina")
     page.goto(f"/jobs/{job.pk}/")
-    page.wait_for_function("document.querySelectorAll('#log-lines > .ln').length > 40", timeout=30_000)
+    page.wait_for_function("() => document.querySelectorAll('#log-lines > .ln').length > 40", timeout=30_000)
     page.locator("#log-scroll").evaluate("el => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); }")
     held = page.locator("#log-held")
     expect(held).to_contain_text("held while you read", timeout=15_000)

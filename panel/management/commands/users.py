@@ -1,5 +1,6 @@
 """Users from the command line: `users add NAME --role ROLE`, `users role NAME ROLE`,
-`users deactivate NAME --yes`, `users activate NAME`, `users ensure-admin` (used by `make run`:
+`users deactivate NAME --yes`, `users activate NAME`, `users unlock NAME` (ends a login cool-down,
+panel/login_limits.py), `users ensure-admin` (used by `make run`:
 reads PANEL_ADMIN_USER / PANEL_ADMIN_PASSWORD, or makes
 an `admin` with a generated password kept in var/admin-password and prints it).
 
@@ -18,6 +19,7 @@ from django.core.management.base import CommandError, CommandParser
 from panel.audit import record
 from panel.cli import REFUSED, PanelCommand, command_actor, confirmed
 from panel.env import env
+from panel.login_limits import unlock
 from panel.roles import ROLES, ensure_role_groups
 from panel.users import service
 
@@ -29,6 +31,7 @@ class Command(PanelCommand):
         "role": "admin",
         "activate": "admin",
         "deactivate": "admin",
+        "unlock": "admin",
         "ensure-admin": "admin",
     }
 
@@ -50,6 +53,11 @@ class Command(PanelCommand):
         )
         deactivate.add_argument("username")
         deactivate.add_argument("--yes", action="store_true", help="confirm")
+        unlock_parser = sub.add_parser(
+            "unlock",
+            help="End a user's login cool-down (too many failed logins) and clear their failure counts.",
+        )
+        unlock_parser.add_argument("username")
         sub.add_parser(
             "ensure-admin", help="Create the first admin if it does not exist and print its login."
         )
@@ -91,6 +99,15 @@ class Command(PanelCommand):
         user = self._user(username)
         confirmed(yes, f"users deactivate {username}")
         self._set_active(user, False)
+
+    def do_unlock(self, username: str, **_: Any) -> None:
+        user = self._user(username)
+        was_locked = unlock(user, actor=command_actor())
+        self.stdout.write(
+            f"{username}: cool-down ended, failure counts cleared"
+            if was_locked
+            else f"{username} was not in a cool-down; failure counts cleared"
+        )
 
     def _set_active(self, user: Any, active: bool) -> None:
         try:
