@@ -35,6 +35,7 @@ class Kind(models.TextChoices):
     BACKUP = "backup", "Backup"
     RESTORE = "restore", "Restore"
     EDGE_DEPLOY = "edge_deploy", "Edge deploy"
+    REHEARSAL = "rehearsal", "Rehearsal"
 
 
 class State(models.TextChoices):

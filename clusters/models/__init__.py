@@ -2,5 +2,16 @@
 
 from clusters.models.core import Backup, Cluster, Domain, Node, Site
 from clusters.models.edge import EDGE_SETTINGS, SERVICE_NAME, Edge
+from clusters.models.rehearsal import Rehearsal
 
-__all__ = ["EDGE_SETTINGS", "SERVICE_NAME", "Backup", "Cluster", "Domain", "Edge", "Node", "Site"]
+__all__ = [
+    "EDGE_SETTINGS",
+    "SERVICE_NAME",
+    "Backup",
+    "Cluster",
+    "Domain",
+    "Edge",
+    "Node",
+    "Rehearsal",
+    "Site",
+]

@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from clusters.models import Backup, Site
+from clusters.models import Backup, Rehearsal, Site
 from clusters.stack import SpecError
 from clusters.stack.spec import validate_modules
 from jobs import control
@@ -167,6 +167,8 @@ def site_update_modules(request: HtmxHttpRequest, slug: str) -> HttpResponse:
                 )
         except SpecError as exc:
             error = str(exc)
+        if not error and request.POST.get("confirm") == "yes" and request.POST.get("rehearse") == "yes":
+            return start_job(request, site, "rehearsal", modules=list(modules), image="")
         if not error and request.POST.get("confirm") == "yes":
             return start_job(
                 request,
@@ -185,6 +187,7 @@ def site_update_modules(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "confirm": request.method == "POST" and not error,
         "downtime": expected_downtime(site),
         "backups": Backup.objects.filter(site=site)[:5],
+        "rehearsal": Rehearsal.last_of(site, site.image_digest, modules) if modules else None,
     }
     return render(request, "clusters/site_update.html", context, status=422 if error else 200)
 

@@ -1,5 +1,6 @@
 """The one-off tasks that make a neutralized copy of a site's database, the first half of a rehearsal
-(issue 18): copy, neutralize with the image's own Odoo, verify, drop. Pure: SiteSpec -> ServiceSpec.
+(issue 18): copy, neutralize with the image's own Odoo, verify, drop; and its second half, the
+update's `-u` run on the copy (render_rehearse_task). Pure: SiteSpec -> ServiceSpec.
 
 The copy is pg_dump piped into pg_restore on the site's database server, made while the site serves:
 `CREATE DATABASE ... TEMPLATE` (what `odoo db duplicate` does) first closes every connection to the
@@ -12,11 +13,15 @@ never assumed.
 
 from __future__ import annotations
 
-from clusters.stack.one_off import _one_off, render_query_task
+from dataclasses import replace
+
+from docker.types import Mount
+
+from clusters.stack.one_off import _one_off, render_query_task, update_args
 from clusters.stack.rules import DB_NAME_RE
-from clusters.stack.service_parts import odoo_process
+from clusters.stack.service_parts import odoo_process, session_env
 from clusters.stack.service_spec import ServiceSpec
-from clusters.stack.spec import PG_PORT, SiteSpec, SpecError
+from clusters.stack.spec import PG_PORT, SiteSpec, SpecError, validate_modules
 
 # `$0` is the source, `$1` the copy: names travel as arguments, never inside the script.
 COPY_SCRIPT = (
@@ -30,6 +35,8 @@ NEUTRALIZED_SQL = """SELECT
      SELECT res_id FROM ir_model_data
       WHERE model = 'ir.cron' AND module = 'base' AND name = 'autovacuum_job')),
   (SELECT coalesce(max(value), '') FROM ir_config_parameter WHERE key = 'database.is_neutralized')"""
+# The rehearsal's data dir: what `-u` writes there (attachments, assets) is thrown away with the task.
+SCRATCH_BYTES = 2 * 1024**3
 
 
 def _is_copy(spec: SiteSpec, target: str) -> bool:
@@ -98,4 +105,36 @@ def render_drop_task(spec: SiteSpec, target: str, run_id: str | None = None) -> 
         raise SpecError(f"{target!r}: only a copy is ever dropped.")
     return render_query_task(
         spec, f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)', run_id, database="postgres"
+    )
+
+
+def render_rehearse_task(
+    spec: SiteSpec, target: str, modules: list[str] | tuple[str, ...], run_id: str | None = None
+) -> ServiceSpec:
+    """The update's own one-off (same options, update_args) on the copy `target`, with `spec`'s digest
+    (a rehearsal's spec carries the digest to rehearse). Nothing of production is reachable from it but
+    the database server: the session store's database is the copy, and the data dir is an empty
+    tmpfs, never the site's filestore (this slice does not copy the filestore: `-u` on the copy
+    finds no attachment file of production, and what it writes is dropped with the task)."""
+    if not _is_copy(spec, target):
+        raise SpecError(f"a rehearsal updates a copy, never {spec.db_name} itself.")
+    mods = validate_modules(modules)
+    if not spec.image_digest:
+        raise SpecError("the image digest to rehearse is unknown: a rehearsal runs a pinned digest.")
+    process = odoo_process(spec)
+    env = dict(process["env"])
+    if "SESSION_DB_URI" in env:
+        env.update(session_env(replace(spec, db_name=target)))
+    scratch = Mount(
+        target=spec.data_dir, source=None, type="tmpfs", tmpfs_size=SCRATCH_BYTES, tmpfs_mode=0o1777
+    )
+    return _one_off(
+        spec,
+        "rehearse",
+        run_id,
+        args=update_args(spec, target, mods),
+        image=process["image"],
+        env=env,
+        mounts=[scratch],
+        extra_labels={"traefik.enable": "false", "panel.modules": ",".join(mods), "panel.copy": target},
     )

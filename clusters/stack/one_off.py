@@ -61,10 +61,23 @@ def render_update_task(
         raise SpecError(
             "the site's image digest is unknown: deploy first, the update must run the same digest."
         )
-    args = [
+    return _one_off(
+        spec,
+        "update",
+        run_id,
+        args=update_args(spec, spec.db_name, mods, install=install),
+        **odoo_process(spec),
+        extra_labels={"traefik.enable": "false", "panel.modules": ",".join(mods)},
+    )
+
+
+def update_args(spec: SiteSpec, database: str, mods: tuple[str, ...], *, install: bool = False) -> list[str]:
+    """The command line of a one-off `-u` (or `-i`) on `database`: the update's, and a rehearsal's on
+    a copy (clusters/stack/db_copy.py), so that both run exactly the same Odoo options."""
+    return [
         "odoo",
         "-d",
-        spec.db_name,
+        database,
         "-i" if install else "-u",
         ",".join(mods),
         "--stop-after-init",
@@ -74,14 +87,6 @@ def render_update_task(
         "--max-cron-threads=0",
         *spec.extra_args,
     ]
-    return _one_off(
-        spec,
-        "update",
-        run_id,
-        args=args,
-        **odoo_process(spec),
-        extra_labels={"traefik.enable": "false", "panel.modules": ",".join(mods)},
-    )
 
 
 def backup_volume(spec: SiteSpec) -> str:

@@ -61,3 +61,22 @@ def proxied_site(  # type: ignore[no-untyped-def]
     finally:
         proxy.close()
         client.close()
+
+
+@pytest.fixture(scope="module")
+def shop_rows(lab, private_redis, django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+    """One deployed site with the demo modules installed (shop_base <- shop_sale, shop_stock), shared
+    by the tests of a module (a deploy and an install each less); `shop` restores its rows per test."""
+    client = docker.DockerClient(base_url=lab.manager_socket)
+    try:
+        with module_site(
+            lab, client, django_db_blocker, private_redis.url(0), endpoint=lab.manager_socket
+        ) as rows:
+            yield rows
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def shop(shop_rows, transactional_db):  # type: ignore[no-untyped-def]
+    return shop_rows.restore()

@@ -1,32 +1,12 @@
 """The module update on the lab (issue 6): the safe sequence, and what it guarantees."""
 
-import docker
 import pytest
 
 from clusters.models import Backup
-from tests.modules.helpers import module_site, result_of
+from tests.modules.helpers import result_of
 from tests.sites.jobrun import log_text, run_inline
 
 pytestmark = [pytest.mark.integration, pytest.mark.lab]
-
-
-@pytest.fixture(scope="module")
-def shop_rows(lab, private_redis, django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
-    """One deployed site with the demo modules installed (shop_base <- shop_sale, shop_stock) for
-    the module: the refusals change nothing, so both tests share it (a deploy and an install less)."""
-    client = docker.DockerClient(base_url=lab.manager_socket)
-    try:
-        with module_site(
-            lab, client, django_db_blocker, private_redis.url(0), endpoint=lab.manager_socket
-        ) as rows:
-            yield rows
-    finally:
-        client.close()
-
-
-@pytest.fixture
-def shop(shop_rows, transactional_db):  # type: ignore[no-untyped-def]
-    return shop_rows.restore()
 
 
 def test_update_success(shop, monkeypatch, docker_client):  # type: ignore[no-untyped-def]

@@ -1,5 +1,5 @@
-"""`site create|edit|delete|deploy|reconcile|scale|drift|modules|update|install|backups|restore|list`:
-the site page's buttons, for automation.
+"""`site create|edit|delete|deploy|reconcile|scale|drift|modules|update|install|rehearse|backups|restore|
+list`: the site page's buttons, for automation.
 
     manage.py site create acme --cluster lab --image REG/odoo:19.0 --db-node lab-w1 --domain a.example.com
     manage.py site edit acme --replicas 3 --image REG/odoo:19.0 [--set FIELD=VALUE ...]   # the page's form
@@ -13,6 +13,7 @@ the site page's buttons, for automation.
     manage.py site modules acme                # read ir_module_module (a job)
     manage.py site update acme --modules a,b --wait    # 0 success, 1 failure, 2 refused (also by the job)
     manage.py site install acme --modules c --wait     # the same sequence with -i
+    manage.py site rehearse acme --modules a,b [--image REF] --wait --json   # -u on a neutralized copy
 
 Each action that changes something runs as a job (the same as the buttons), so it is locked per
 site, audited, and its log can be followed in the browser while the command waits. Create and edit
@@ -29,6 +30,7 @@ from django.db import transaction
 from clusters.forms import DomainForm, SiteForm
 from clusters.management.jobstart import start_job
 from clusters.management.lookups import site_named
+from clusters.management.modules_arg import image_arg, installed_names
 from clusters.models import Backup, Cluster, Domain, Site
 from clusters.sites import inspection
 from clusters.stack import service_name
@@ -121,6 +123,7 @@ class Command(PanelCommand):
         "modules": "operate",
         "update": "operate",
         "install": "operate",
+        "rehearse": "operate",
         "backups": "view",
         "restore": "operate",
         "list": "view",
@@ -151,6 +154,12 @@ class Command(PanelCommand):
             update.add_argument("--modules", required=True, help="comma-separated module names")
             update.add_argument("--no-backup", action="store_true")
             update.add_argument("--wait", action="store_true")
+        rehearse = sub.add_parser("rehearse", help="-u on a neutralized copy of the database (a job)")
+        rehearse.add_argument("slug")
+        rehearse.add_argument("--modules", required=True, help="comma-separated module names")
+        rehearse.add_argument("--image", default="", help="repo[:tag] or repo@sha256:... (default: pinned)")
+        rehearse.add_argument("--wait", action="store_true")
+        rehearse.add_argument("--json", action="store_true", dest="as_json", help="print the job's result")
         secret = sub.add_parser(
             "admin-password",
             help="Odoo's admin password of a database the panel initialised (admin; audited)",
@@ -298,18 +307,7 @@ class Command(PanelCommand):
 
     def do_update(self, slug: str, modules: str, no_backup: bool, wait: bool, **_: Any) -> None:
         site = site_named(slug)
-        try:
-            names = validate_modules(modules.split(","))
-        except ValueError as exc:
-            raise CommandError(str(exc), returncode=REFUSED) from exc
-        if site.installed_modules:
-            missing = [m for m in names if site.installed_modules.get(m, [""])[0] != "installed"]
-            if missing:
-                raise CommandError(
-                    f"not installed in {site.db_name} (as read at {site.modules_read_at:%Y-%m-%d %H:%M}): "
-                    f"{', '.join(missing)}; `-u` would silently ignore them, install them instead",
-                    returncode=REFUSED,
-                )
+        names = installed_names(site, modules)
         self._start("module_update", site, wait, modules=list(names), backup=not no_backup)
 
     def do_install(self, slug: str, modules: str, no_backup: bool, wait: bool, **_: Any) -> None:
@@ -319,6 +317,16 @@ class Command(PanelCommand):
         except ValueError as exc:
             raise CommandError(str(exc), returncode=REFUSED) from exc
         self._start("module_install", site, wait, modules=list(names), backup=not no_backup)
+
+    def do_rehearse(self, slug: str, modules: str, image: str, wait: bool, as_json: bool, **_: Any) -> None:
+        """With --json, stdout holds the result alone (the log goes to stderr), whatever the exit code."""
+        site = site_named(slug)
+        params = {"modules": list(installed_names(site, modules)), "image": image_arg(image)}
+        out, show = (self.stderr, self._print_result) if as_json else (self.stdout, None)
+        start_job(out, "rehearsal", wait, what=slug, site=site, show=show, **params)
+
+    def _print_result(self, job: Any) -> None:
+        self.stdout.write(json.dumps(job.result or {"job": job.pk}))
 
     def do_drift(self, slug: str, as_json: bool, **_: Any) -> None:
         site = site_named(slug)
