@@ -10,6 +10,7 @@ RUNNER_MODULES = (
     "clusters.sites.scale",
     "clusters.sites.modules",
     "clusters.sites.module_update.update",
+    "clusters.sites.module_update.rehearsal",
     "clusters.sites.backups.backup",
     "clusters.sites.backups.restore",
     "clusters.edge.deploy",
@@ -21,6 +22,7 @@ class ClustersConfig(AppConfig):
     verbose_name = "Clusters and sites"
 
     def ready(self) -> None:
+        from clusters import metrics
         from clusters.models import Cluster, Site
         from panel import names
 
@@ -30,3 +32,4 @@ class ClustersConfig(AppConfig):
             "clusters", lambda: Cluster.objects.order_by("name").values_list("name", flat=True)[:200]
         )
         names.supply("sites", lambda: Site.objects.order_by("slug").values_list("slug", flat=True)[:500])
+        metrics.register()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ from redis.retry import Retry
 
 from jobs.logs.text import split_lines
 from jobs.models import JobLogLine, Stream
+from panel.metrics import events as metric_events
 
 log = logging.getLogger(__name__)
 
@@ -262,6 +264,7 @@ class LogWriter:
             with self._lock:
                 batch, self._buffer = self._buffer, []
             stored = 0
+            written: Counter[tuple[str, ...]] = Counter()
             while batch:
                 try:
                     clashed = store(self.job_id, batch)
@@ -274,9 +277,12 @@ class LogWriter:
                         len(batch),
                         exc_info=True,
                     )
-                    return stored
+                    break
                 stored += len(batch) - len(clashed)
+                written.update((x.stream,) for x in batch)
+                written.subtract((x.stream,) for x in clashed)
                 batch = self._renumber(clashed) if clashed else []
+            metric_events.add("job_log_lines", written)  # never raises; one Redis round trip a flush
             return stored
 
     def _renumber(self, clashed: list[LogLine]) -> list[LogLine]:
