@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from clusters.engine import EngineError, client_for, inspect
 from clusters.models import Cluster, Node
+from panel import notify
 
 log = logging.getLogger(__name__)
 SYNC_SECONDS = 10.0
@@ -45,6 +46,18 @@ def _node_fields(attrs: dict) -> dict:
     }
 
 
+def _readiness(state: str) -> bool:
+    return state == "ready"
+
+
+def _announce(cluster: Cluster, node: Node, state: str) -> None:
+    """node.down / node.up: the dedup key names the event, so a flapping node sends one of each
+    per window, whatever the number of flaps (panel.notify)."""
+    event = "node.up" if _readiness(state) else "node.down"
+    payload = {"node_id": node.node_id, "hostname": node.hostname, "role": node.role, "state": state}
+    notify.emit(event, cluster=cluster, payload=payload, subject=node.node_id)
+
+
 def mark_failure(cluster: Cluster, error: EngineError) -> None:
     status = Cluster.Status.UNREACHABLE if error.kind == "unreachable" else Cluster.Status.ERROR
     Cluster.objects.filter(pk=cluster.pk).update(status=status, status_message=error.message)
@@ -60,6 +73,7 @@ def sync_cluster(cluster: Cluster) -> SyncResult:
         mark_failure(cluster, exc)
         return SyncResult(ok=False, message=exc.message)
     changed = 0
+    turned: list[tuple[Node, str]] = []
     with transaction.atomic():
         known = {n.node_id: n for n in Node.objects.select_for_update().filter(cluster=cluster)}
         for node_id, fields in live.items():
@@ -68,6 +82,8 @@ def sync_cluster(cluster: Cluster) -> SyncResult:
                 Node.objects.create(cluster=cluster, node_id=node_id, **fields)
                 changed += 1
             elif any(getattr(node, k) != v for k, v in fields.items()):
+                if _readiness(node.state) != _readiness(fields["state"]):
+                    turned.append((node, fields["state"]))
                 for k, v in fields.items():
                     setattr(node, k, v)
                 node.save()
@@ -79,6 +95,8 @@ def sync_cluster(cluster: Cluster) -> SyncResult:
             status=Cluster.Status.OK, status_message="", engine_version=info.version, last_sync=timezone.now()
         )
     cluster.refresh_from_db()
+    for node, state in turned:
+        _announce(cluster, node, state)
     return SyncResult(
         ok=True, message=f"{len(live)} nodes, {changed} changed", nodes=len(live), changed=changed
     )

@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from jobs.announce import job_ended
 from jobs.broker import held_task_ids
 from jobs.compensation import holder, pending_retry, run_compensation
 from jobs.logs.store import LogWriter, last_seq, lines_from_entry, store, stream_client, stream_key
@@ -159,6 +160,7 @@ def _end(
     writer.flush()
     Job.objects.filter(pk=job.pk).update(finished_at=timezone.now())
     writer.close(State.FAILED)
+    job_ended(job, State.FAILED, reason)
 
 
 def _audit_compensated(job: Job, detail: str) -> None:

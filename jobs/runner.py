@@ -41,6 +41,7 @@ from typing import Any, ClassVar, NoReturn
 from django.conf import settings
 from django.utils import timezone
 
+from jobs.announce import job_ended
 from jobs.compensation import run_compensation
 from jobs.heartbeat import Background
 from jobs.logs.store import LogWriter, last_seq
@@ -260,6 +261,7 @@ class JobRunner:
             log.warning("job %s ended as %s, but the reaper had ended it first", self.job.pk, state)
             return Job.objects.values_list("state", flat=True).get(pk=self.job.pk)
         self.writer.close(state)
+        job_ended(self.job, state, error)
         return state
 
     def _cancel_message(self) -> str:

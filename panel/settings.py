@@ -12,6 +12,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from panel.env import env, envbool, envint, envlist
+from panel.metrics.access import DEFAULT_ALLOW as DEFAULT_METRICS_ALLOW
+from panel.metrics.access import parse_allow
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env("PANEL_VAR_DIR", str(BASE_DIR / "var")))
@@ -66,10 +68,13 @@ INSTALLED_APPS = [
     "clusters.approvals",
     "jobs",
     "lab",
+    "panel.notify",
 ]
 
 MIDDLEWARE = [
     "panel.middleware.RequestIdMiddleware",
+    "panel.csp.ContentSecurityPolicyMiddleware",
+    "panel.uploads.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -192,6 +197,9 @@ CELERY_TASK_TIME_LIMIT = envint("PANEL_JOB_TIME_LIMIT", 4 * 3600 + 300)
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = envbool("PANEL_CELERY_EAGER", False)
+# Notifications have their own queue and worker: a module update holding every job worker for an hour
+# must not hold back its own "update started" notice (scripts/run.sh, docker-compose.dev.yml).
+CELERY_TASK_ROUTES = {"panel.notify.*": {"queue": "notify"}}
 CELERY_BEAT_SCHEDULE: dict = {
     "heartbeat": {"task": "panel.tasks.beat_heartbeat", "schedule": 10.0},
     "cluster-sync": {"task": "clusters.tasks.sync_all", "schedule": 10.0},
@@ -210,9 +218,60 @@ JOB_QUEUED_TIMEOUT = envint("PANEL_JOB_QUEUED_TIMEOUT", 1800)
 # Live job logs (one Redis Stream per job); the stored log is in the database either way.
 JOB_LOG_REDIS_URL = env("PANEL_JOB_LOG_REDIS_URL", REDIS_URL)
 
-# Login protection: lock a username+address after this many failures within the window.
+# The audit chain (README "Audit log"). Events are sealed with an HMAC under AUDIT_KEY, a key that is
+# not in the database (empty: a subkey of ENCRYPTION_KEY); rows sealed under the keys in AUDIT_KEY_OLD
+# still verify. Beat appends the chain's head to AUDIT_ANCHOR_FILE every AUDIT_ANCHOR_EVERY_S seconds
+# and verifies the chain against it every AUDIT_VERIFY_EVERY_S (panel/audit/watch.py).
+AUDIT_KEY = env("PANEL_AUDIT_KEY")
+if PRODUCTION and AUDIT_KEY and len(AUDIT_KEY) < 32:
+    raise ImproperlyConfigured("PANEL_AUDIT_KEY: 32+ characters of a long random string, or leave it unset")
+AUDIT_KEY_OLD = envlist("PANEL_AUDIT_KEY_OLD", "")
+AUDIT_ANCHOR_FILE = Path(env("PANEL_AUDIT_ANCHOR_FILE", str(VAR_DIR / "audit-anchors.jsonl")))
+AUDIT_ANCHOR_EVERY_S = envint("PANEL_AUDIT_ANCHOR_EVERY_S", 600)
+AUDIT_VERIFY_EVERY_S = envint("PANEL_AUDIT_VERIFY_EVERY_S", 3600)
+CELERY_BEAT_SCHEDULE["audit-anchor"] = {
+    "task": "panel.tasks.audit_anchor",
+    "schedule": float(AUDIT_ANCHOR_EVERY_S),
+}
+CELERY_BEAT_SCHEDULE["audit-verify"] = {
+    "task": "panel.tasks.audit_verify",
+    "schedule": float(AUDIT_VERIFY_EVERY_S),
+}
+
+# Notifications (README "Notifications", panel/notify/): the same notice to the same channel is sent
+# once per NOTIFY_DEDUP_SECONDS; beat re-sends deliveries whose broker message was lost.
+NOTIFY_DEDUP_SECONDS = envint("PANEL_NOTIFY_DEDUP_SECONDS", 600)
+CELERY_BEAT_SCHEDULE["notify-sweep"] = {"task": "panel.notify.sweep", "schedule": 60.0}
+
+# Login protection (panel/auth.py, panel/login_limits.py): lock a username+address after this many
+# failures within the window; past a ceiling of failures for one account from every address, or from
+# one address over every username, refuse for a cool-down, except to a username that signed in from
+# that address within LOGIN_KNOWN_ADDRESS_DAYS. `manage.py users unlock NAME` ends an account's.
 LOGIN_MAX_FAILURES = envint("PANEL_LOGIN_MAX_FAILURES", 5)
 LOGIN_LOCK_SECONDS = envint("PANEL_LOGIN_LOCK_SECONDS", 900)
+LOGIN_ACCOUNT_MAX_FAILURES = envint("PANEL_LOGIN_ACCOUNT_MAX_FAILURES", 20)
+LOGIN_ACCOUNT_LOCK_SECONDS = envint("PANEL_LOGIN_ACCOUNT_LOCK_SECONDS", 900)
+LOGIN_ADDRESS_MAX_FAILURES = envint("PANEL_LOGIN_ADDRESS_MAX_FAILURES", 50)
+LOGIN_ADDRESS_LOCK_SECONDS = envint("PANEL_LOGIN_ADDRESS_LOCK_SECONDS", 900)
+LOGIN_KNOWN_ADDRESS_DAYS = envint("PANEL_LOGIN_KNOWN_ADDRESS_DAYS", 30)
+
+# Uploads (README "Configuration"). A body longer than its view takes is refused with 413 before it is
+# read (panel/uploads.py): MAX_UPLOAD_BYTES for an archive upload, DATA_UPLOAD_MAX_MEMORY_SIZE anywhere
+# else. A file over FILE_UPLOAD_MAX_MEMORY_SIZE goes to a temporary file, not memory.
+MAX_UPLOAD_BYTES = envint("PANEL_MAX_UPLOAD_BYTES", 200 << 20)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1 << 20
+# An uploaded archive is unpacked in a child process with these bounds (clusters/approvals/gate/):
+# the largest pax or GNU long-name header, the child's address space and its CPU seconds.
+ARCHIVE_MAX_HEADER_BYTES = envint("PANEL_ARCHIVE_MAX_HEADER_BYTES", 8 << 10)
+ARCHIVE_UNPACK_MEMORY_BYTES = envint("PANEL_ARCHIVE_UNPACK_MEMORY_BYTES", 512 << 20)
+ARCHIVE_UNPACK_CPU_SECONDS = envint("PANEL_ARCHIVE_UNPACK_CPU_SECONDS", 60)
+
+# /metrics (README "Metrics", panel/metrics/): open to these addresses or networks (empty: none), and
+# to a request with `Authorization: Bearer <PANEL_METRICS_TOKEN>` from anywhere.
+METRICS_ALLOW = parse_allow(env("PANEL_METRICS_ALLOW", DEFAULT_METRICS_ALLOW))
+METRICS_TOKEN = env("PANEL_METRICS_TOKEN")
+if PRODUCTION and METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("PANEL_METRICS_TOKEN: 32+ characters of a long random string, or unset")
 
 LOGGING = {
     "version": 1,

@@ -14,12 +14,14 @@ say "database"
 "$PY" manage.py migrate --noinput | grep -v '^  Apply' || true
 ADMIN_LINE="$("$PY" manage.py users ensure-admin)"
 
-say "worker and beat (logs in var/log/)"
+say "workers (jobs, notifications) and beat (logs in var/log/)"
 "$VENV/bin/celery" -A panel worker --loglevel INFO --concurrency "${PANEL_WORKERS:-2}" >var/log/worker.log 2>&1 &
 WORKER=$!
+"$VENV/bin/celery" -A panel worker -Q notify -n notify@%h --loglevel INFO --concurrency 2 >var/log/notify-worker.log 2>&1 &
+NOTIFY=$!
 "$VENV/bin/celery" -A panel beat --loglevel INFO --schedule var/celerybeat-schedule >var/log/beat.log 2>&1 &
 BEAT=$!
-trap 'kill $WORKER $BEAT 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
+trap 'kill $WORKER $NOTIFY $BEAT 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
 
 if [ "${PANEL_LAB:-1}" = "1" ] && [ "$(id -u)" -eq 0 ]; then
   say "Swarm lab and demo site (set PANEL_LAB=0 to skip)"

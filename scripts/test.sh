@@ -10,6 +10,7 @@ ensure_redis
 ensure_engine
 apt_install docker-compose
 apt_install chromium fonts-dejavu-core
+apt_install prometheus  # promtool and a real Prometheus for tests/metrics (the package starts no service here)
 
 export PANEL_DATABASE_URL="${PANEL_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/panel}"
 PANEL_TEST_PROCESSES="${PANEL_TEST_PROCESSES:-3}"

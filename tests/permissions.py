@@ -3,7 +3,7 @@
 from django.urls import URLPattern, URLResolver, get_resolver
 
 # URLs that anonymous users must reach (and that declare no role).
-PUBLIC = {"login", "logout", "healthz"}
+PUBLIC = {"login", "logout", "healthz", "metrics"}
 ROLE_RANK = {None: 0, "viewer": 1, "operator": 2, "approver": 3, "admin": 4}
 ACTION_RANK = {"view": 1, "operate": 2, "approve": 3, "admin": 4}
 

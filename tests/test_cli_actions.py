@@ -5,15 +5,13 @@ command in ACTIONS, which asks for the same role; and the commands added for the
 Jobs are only enqueued: no worker runs them (as in tests/audit/test_actions.py)."""
 
 import argparse
-import io
 import json
 import zipfile
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from django.core.management import call_command, get_commands, load_command_class
-from django.core.management.base import CommandError
+from django.core.management import get_commands, load_command_class
 from django.urls import reverse
 
 from clusters.approvals.models import ApiToken, ChangeState, ManifestChange
@@ -22,6 +20,7 @@ from jobs import control
 from jobs.models import Job
 from panel.models import AuditEvent
 from tests import factories
+from tests.commands import run
 from tests.permissions import PUBLIC, all_patterns, required_action
 
 pytestmark = pytest.mark.django_db
@@ -61,10 +60,14 @@ ACTIONS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "user-create": ("users", "add", {}),
     "user-role": ("users", "role", {}),
     "user-active": ("users", "deactivate", {}),  # and `users activate`
+    "notify-channel-create": ("notify", "add", {}),
+    "notify-channel-delete": ("notify", "remove", {}),
+    "notify-channel-test": ("notify", "test", {}),
 }
 READS = {
     "dashboard",
     "healthz",
+    "metrics",
     "login",
     "logout",
     "cluster-list",
@@ -88,6 +91,8 @@ READS = {
     "audit-export-csv",
     "audit-export-json",
     "user-list",
+    "notify-channel-list",  # `notify list --json`
+    "notify-channel-detail",
 }
 ROLE_OF = {"viewer": "alice", "operator": "bob", "approver": "carol", "admin": "dave"}
 
@@ -142,18 +147,6 @@ def test_reads_change_nothing(personas):  # type: ignore[no-untyped-def]
 @pytest.fixture(autouse=True)
 def _no_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(control, "enqueue", lambda job_id, task_id: None)  # the job stays queued
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    """(exit code, stdout, the error message) of `manage.py ARGS`, as a script sees them."""
-    out = io.StringIO()
-    try:
-        call_command(*args, stdout=out, stderr=io.StringIO())
-    except CommandError as exc:
-        return exc.returncode, out.getvalue(), str(exc)
-    except SystemExit as exc:
-        return int(exc.code or 0), out.getvalue(), ""
-    return 0, out.getvalue(), ""
 
 
 def events(action: str) -> list[AuditEvent]:

@@ -14,7 +14,7 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 
-OURS = ("panel", "clusters", "clusters.approvals", "jobs", "lab")
+OURS = ("panel", "clusters", "clusters.approvals", "jobs", "lab", "panel.notify")
 
 
 def panel_commands() -> list[tuple[str, PanelCommand]]:
@@ -64,6 +64,7 @@ def test_every_subcommand_declares_the_role_it_needs():  # type: ignore[no-untyp
         "users",
         "lab",
         "demo",
+        "notify",
     }
     assert {name for name, _ in COMMANDS} >= expected
     for name, command in COMMANDS:

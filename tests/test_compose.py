@@ -1,4 +1,4 @@
-"""docker-compose.dev.yml is accepted by Compose and holds the panel's five processes."""
+"""docker-compose.dev.yml is accepted by Compose and holds the panel's processes and services."""
 
 import shutil
 import subprocess
@@ -18,4 +18,4 @@ def test_compose_file_is_valid():
         check=False,
     )
     assert out.returncode == 0, out.stderr
-    assert set(out.stdout.split()) == {"web", "worker", "beat", "redis", "postgres"}
+    assert set(out.stdout.split()) == {"web", "worker", "notify", "beat", "redis", "postgres"}

@@ -19,6 +19,7 @@ from clusters.approvals.gate import workflow
 from clusters.approvals.intake import Evaluation
 from clusters.approvals.models import ChangeAddon, ChangeSource, Decision, ManifestChange
 from clusters.models import Site
+from panel import notify
 from panel.audit import record
 from panel.roles import can, require
 
@@ -102,7 +103,24 @@ def _store(
             },
             detail=f"{len(verdict['addons'])} addon(s), {'passes' if verdict['passes'] else 'blocked'}",
         )
+        _announce(change, site, who)
     return change
+
+
+def _announce(change: ManifestChange, site: Site, who: str) -> None:
+    """approval.requested for a change that waits for an approver, gate.blocked for one the gate
+    refused (sent once the change is committed; panel.notify never raises)."""
+    payload = {
+        "change_id": change.pk,
+        "submitted_by": who,
+        "source": change.source,
+        "url": change.get_absolute_url(),
+    }
+    if change.state == workflow.BLOCKED:
+        payload["blocked"] = _names(change.verdict.get("blocked", []))[:20]
+        notify.emit("gate.blocked", site=site, payload=payload, subject=change.pk)
+    elif change.state == workflow.PENDING:
+        notify.emit("approval.requested", site=site, payload=payload, subject=change.pk)
 
 
 def approve(change_id: int, user: Any, *, request: Any = None) -> ManifestChange:

@@ -27,6 +27,7 @@ from clusters.stack import (
 )
 from clusters.stack.rules import image_registry
 from jobs.models import Job
+from panel import notify
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ def check_drift(site: Site, client: docker.DockerClient | None = None) -> SiteSt
         # task): what differs now is not drift. Only the running count is worth showing.
         Site.objects.filter(pk=site.pk).update(running_replicas=state.running)
         return state
+    had_drift = bool(site.drift)
     Site.objects.filter(pk=site.pk).update(
         drift=[d.as_dict() for d in state.drift],
         pending={k: v for k, v in state.pending.items()},
@@ -84,7 +86,23 @@ def check_drift(site: Site, client: docker.DockerClient | None = None) -> SiteSt
         running_replicas=state.running,
         status=_status(site, state),
     )
+    if had_drift != bool(state.drift):
+        _announce_drift(site, state)
     return state
+
+
+def _announce_drift(site: Site, state: SiteState) -> None:
+    """drift.detected / drift.cleared, once per change of the site's drift (panel.notify)."""
+    if state.drift:
+        summary = "; ".join(f"{d.service}: {d.message}" for d in state.drift[:5])
+        notify.emit(
+            "drift.detected",
+            site=site,
+            payload={"summary": summary[:500], "count": len(state.drift)},
+            subject=site.slug,
+        )
+    else:
+        notify.emit("drift.cleared", site=site, payload={}, subject=site.slug)
 
 
 def _status(site: Site, state: SiteState) -> str:

@@ -33,11 +33,12 @@ from clusters.sites.odoo_log import Verdict, judge
 from clusters.sites.quiet import QuietSiteRunner, one_off_deadline
 from clusters.sites.site_spec import spec_for
 from clusters.stack import SpecError, service_name
-from clusters.stack.render import render_update_task
+from clusters.stack.render import ServiceSpec, render_update_task
 from clusters.stack.spec import validate_modules
 from jobs.logs.follow import Follower, service_frames
 from jobs.models import Stream
-from jobs.runner import JobFailed, register
+from jobs.runner import JobFailed, JobRunner, register
+from panel import notify
 
 
 def check_request(
@@ -71,6 +72,48 @@ def check_request(
     return names
 
 
+def run_followed(
+    runner: JobRunner,
+    client: Any,
+    task: ServiceSpec,
+    ended: Callable[[], None] | None = None,
+    what: str = "the update task",
+) -> tuple[int | None, list[str], float]:
+    """Run a one-off `odoo -u` to its end with its log streamed into the job; (exit code, lines, its
+    seconds from start to end). Recorded for the reaper (remove_service) while it exists. `ended`
+    runs as soon as the task has exited, before the last lines are read and the task removed."""
+    ops.remove_service(client, task.name)
+    runner.set_compensation("remove_service", service=task.name)
+    collected: list[str] = []
+
+    def sink(lines: list[tuple[str, str, Any]]) -> None:
+        collected.extend(text for text, _, _ in lines)
+        runner.log_lines(lines)
+
+    started = time.monotonic()
+    ops.apply_service(client, task)
+    frames, close = service_frames(client.api, task.name)
+    follower = Follower(frames, close, sink).start()
+    try:
+        state, code, message = ops.wait_one_off(client, task.name, one_off_deadline())
+    except BaseException:
+        follower.stop(quiet=0)
+        with contextlib.suppress(Exception):  # the engine may be gone: then the reaper removes it
+            ops.remove_service(client, task.name)
+        raise
+    seconds = time.monotonic() - started
+    if ended is not None:
+        ended()
+    follower.stop()
+    if follower.error or not collected:
+        # The stream can miss the last lines of a fast task: read the stored log once more.
+        collected = ops.service_logs(client, task.name) or collected
+    runner.log(f"{what} ended {state} with exit code {code}" + (f": {message}" if message else ""))
+    ops.remove_service(client, task.name)
+    runner.clear_compensation("remove_service")
+    return code, collected, seconds
+
+
 @register
 class ModuleUpdateRunner(QuietSiteRunner):
     kind = "module_update"
@@ -88,6 +131,7 @@ class ModuleUpdateRunner(QuietSiteRunner):
             with self.step("Record replicas"), self.refusing():
                 recorded = self.record_replicas(client, site)
                 Site.objects.filter(pk=site.pk).update(status=Site.Status.UPDATING)
+            notify.emit("update.started", site=site, payload=self._notice(modules), subject=self.job.pk)
             backup = None
             if self.params.get("backup", True):
                 with self.step("Backup"):
@@ -121,6 +165,26 @@ class ModuleUpdateRunner(QuietSiteRunner):
                 stuck = sorted(n for n, (state, _) in after.items() if state.startswith("to "))
                 if stuck:
                     self.step_fails()
+        result = self._conclude(modules, verdict, after, stuck, backup, timings)
+        if not verdict.ok:
+            self._fail(verdict)
+        if current is not None:
+            recorded_sums = record_checksums(site, current, updated | set(modules))
+            result["checksums_recorded"] = sorted(set(recorded_sums) & (updated | set(modules)))
+        Site.objects.filter(pk=site.pk).update(status=Site.Status.HEALTHY)
+        return result
+
+    def _conclude(
+        self,
+        modules: tuple[str, ...],
+        verdict: Verdict,
+        after: dict[str, Any],
+        stuck: list[str],
+        backup: Any,
+        timings: dict[str, float],
+    ) -> dict[str, Any]:
+        """The job's result (a module left in a `to ...` state fails it) and the "update ended"
+        notice with the downtime users had."""
         if stuck:
             verdict.ok = False
             verdict.reasons.append(f"modules left in a transient state: {', '.join(stuck)}")
@@ -132,13 +196,13 @@ class ModuleUpdateRunner(QuietSiteRunner):
             "downtime_s": round(timings["healthy_at"] - timings.get("stopped_at", timings["healthy_at"]), 2),
         }
         self.job.result = result
-        if not verdict.ok:
-            self._fail(verdict)
-        if current is not None:
-            recorded_sums = record_checksums(site, current, updated | set(modules))
-            result["checksums_recorded"] = sorted(set(recorded_sums) & (updated | set(modules)))
-        Site.objects.filter(pk=site.pk).update(status=Site.Status.HEALTHY)
+        ended = {**self._notice(modules), "ok": verdict.ok, "downtime_s": result["downtime_s"]}
+        ended["outcome"] = "succeeded" if verdict.ok else "failed"
+        notify.emit("update.ended", site=self.site, payload=ended, subject=self.job.pk)
         return result
+
+    def _notice(self, modules: Any) -> dict[str, Any]:
+        return {"job_id": self.job.pk, "kind": self.kind, "modules": list(modules)}
 
     def _check(self, client: Any, requested: list[str], run_id: str) -> tuple[Any, tuple[str, ...], Any, Any]:
         """Step 1: the installed modules, the modules to update, the site's spec, and the addon
@@ -187,32 +251,7 @@ class ModuleUpdateRunner(QuietSiteRunner):
         does not wait for the bookkeeping). If the task may still run (a deadline, the engine
         lost), it is removed first: replicas must never start next to a running `odoo -u`."""
         task = render_update_task(spec, modules, run_id, install=self.install)
-        ops.remove_service(client, task.name)
-        self.set_compensation("remove_service", service=task.name)
-        collected: list[str] = []
-
-        def sink(lines: list[tuple[str, str, Any]]) -> None:
-            collected.extend(text for text, _, _ in lines)
-            self.log_lines(lines)
-
-        ops.apply_service(client, task)
-        frames, close = service_frames(client.api, task.name)
-        follower = Follower(frames, close, sink).start()
-        try:
-            state, code, message = ops.wait_one_off(client, task.name, one_off_deadline())
-        except BaseException:
-            follower.stop(quiet=0)
-            with contextlib.suppress(Exception):  # the engine may be gone: then the reaper removes it
-                ops.remove_service(client, task.name)
-            raise
-        ended()
-        follower.stop()
-        if follower.error or not collected:
-            # The stream can miss the last lines of a fast task: read the stored log once more.
-            collected = ops.service_logs(client, task.name) or collected
-        self.log(f"the update task ended {state} with exit code {code}" + (f": {message}" if message else ""))
-        ops.remove_service(client, task.name)
-        self.clear_compensation("remove_service")
+        code, collected, _ = run_followed(self, client, task, ended)
         if self.install:  # `-i` installs by design: nothing is "installed unasked"
             verdict = judge(code, collected)
         else:
