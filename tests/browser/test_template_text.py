@@ -85,6 +85,7 @@ def seed() -> dict[str, object]:
     token, _ = tokens.create(admin, "ci for acme")
     record("site.create", actor=admin, target=site, after={"slug": site.slug})
     changes = [_change(site, admin, depends) for depends in (["base"], ["base", "sale_subscription"])]
+    channel = _channel(site)
     return {
         "cluster": cluster,
         "site": site,
@@ -94,7 +95,22 @@ def seed() -> dict[str, object]:
         "token": token,
         "user": admin,
         "changes": changes,
+        "channel": channel,
     }
+
+
+def _channel(site):  # type: ignore[no-untyped-def]
+    """A notification channel with one delivery sent and one failed."""
+    from panel.notify.models import Channel, Delivery
+
+    channel = Channel.objects.create(
+        name="ops-hook", kind=Channel.Kind.WEBHOOK, url="https://hooks.example.com/panel", secret="s3cret"
+    )
+    Delivery.objects.create(channel=channel, event="job.failed", payload={"site": site.slug}, status="sent")
+    Delivery.objects.create(
+        channel=channel, event="node.down", payload={}, status="failed", attempts=5, last_error="HTTP 500"
+    )
+    return channel
 
 
 def _change(site, user, depends):  # type: ignore[no-untyped-def]
@@ -115,7 +131,7 @@ def urls_of(pattern: URLPattern, seeded: dict) -> list[str]:  # type: ignore[typ
     if not keys:
         return [reverse(pattern.name)]
     owner = pattern.name.split("-")[0]
-    owners = {"cluster": "cluster", "domain": "domain", "user": "user"}
+    owners = {"cluster": "cluster", "domain": "domain", "user": "user", "notify": "channel"}
     values: dict[str, list[object]] = {
         "slug": [seeded["site"].slug],
         "backup_id": [seeded["backup"].pk],

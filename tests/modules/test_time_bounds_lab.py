@@ -80,8 +80,9 @@ def beat_period(task: str) -> float:
 
 
 def make_run_commands(schedule: Path) -> dict[str, list[str]]:
-    """The celery command lines of scripts/run.sh (`make run`), keyed by `worker` and `beat`, with
-    the shipped PANEL_WORKERS and beat's schedule file in `schedule`."""
+    """The celery command lines of scripts/run.sh (`make run`), keyed by `worker` (the jobs'),
+    `notify` (the notifications' queue: not needed here) and `beat`, with the shipped PANEL_WORKERS
+    and beat's schedule file in `schedule`."""
     commands = {}
     for line in (ROOT / "scripts" / "run.sh").read_text().splitlines():
         if line.startswith('"$VENV/bin/celery"'):
@@ -89,8 +90,8 @@ def make_run_commands(schedule: Path) -> dict[str, list[str]]:
             argv[0] = str(VENV_BIN / "celery")
             if "--schedule" in argv:
                 argv[argv.index("--schedule") + 1] = str(schedule)
-            commands[argv[3]] = argv
-    assert set(commands) == {"worker", "beat"}, f"scripts/run.sh changed: {commands}"
+            commands["notify" if "-Q" in argv else argv[3]] = argv
+    assert set(commands) == {"worker", "notify", "beat"}, f"scripts/run.sh changed: {commands}"
     return commands
 
 
