@@ -1,8 +1,8 @@
 """Logins, failed logins and logouts, from Django's own auth signals, so that every way in (the
 login page today, an API token or SSO later) is audited without each path remembering to.
 
-Connected by panel.apps.PanelConfig.ready(). Lockouts are recorded by panel/auth.py, which owns
-the failure counter.
+Connected by panel.apps.PanelConfig.ready(). Lockouts are recorded by panel/auth.py; the failure
+counters and cool-downs live in panel/login_limits.py.
 """
 
 from typing import Any
