@@ -110,13 +110,21 @@ def account_locked_for(username: str) -> int:
     return _remaining(_account_keys(username)[1])
 
 
-def count_account_failure(username: str) -> bool:
-    """Count one failure; True if it starts the account's cool-down (its count starts again after)."""
-    failures, lock = _account_keys(username)
-    if _count(failures, settings.LOGIN_ACCOUNT_LOCK_SECONDS) < settings.LOGIN_ACCOUNT_MAX_FAILURES:
+def _count_toward_ceiling(keys: tuple[str, str], ceiling: int, lock_seconds: int) -> bool:
+    """Count one failure under (failures key, cool-down key); True if it reaches `ceiling` and starts
+    the cool-down (the count starts again after)."""
+    failures, lock = keys
+    if _count(failures, lock_seconds) < ceiling:
         return False
     cache.delete(failures)
-    return _start_cool_down(lock, settings.LOGIN_ACCOUNT_LOCK_SECONDS)
+    return _start_cool_down(lock, lock_seconds)
+
+
+def count_account_failure(username: str) -> bool:
+    """Count one failure; True if it starts the account's cool-down."""
+    return _count_toward_ceiling(
+        _account_keys(username), settings.LOGIN_ACCOUNT_MAX_FAILURES, settings.LOGIN_ACCOUNT_LOCK_SECONDS
+    )
 
 
 # Per address, over every username.
@@ -131,11 +139,9 @@ def address_locked_for(address: str) -> int:
 
 def count_address_failure(address: str) -> bool:
     """Count one failure; True if it starts the address's cool-down."""
-    failures, lock = _address_keys(address)
-    if _count(failures, settings.LOGIN_ADDRESS_LOCK_SECONDS) < settings.LOGIN_ADDRESS_MAX_FAILURES:
-        return False
-    cache.delete(failures)
-    return _start_cool_down(lock, settings.LOGIN_ADDRESS_LOCK_SECONDS)
+    return _count_toward_ceiling(
+        _address_keys(address), settings.LOGIN_ADDRESS_MAX_FAILURES, settings.LOGIN_ADDRESS_LOCK_SECONDS
+    )
 
 
 # Known pairs: this username signed in from this address recently.
