@@ -127,6 +127,7 @@ def check_cluster_drift(cluster: Cluster) -> int:
         .exclude(image_digest="")
         .exclude(pk__in=held)
         .select_related("cluster")
+        .prefetch_related("cluster__nodes", "domains")  # spec_for reads both for every site
     )
     if not sites:
         return 0
