@@ -26,7 +26,8 @@ DOWNTIME_POLL_S = 0.25
 # Task states after which a task never runs again (api/types/swarm/task.go).
 ENDED = {"complete", "failed", "rejected", "shutdown", "orphaned", "remove"}
 # A log line that says what went wrong: Odoo's ERROR/CRITICAL lines, an exception's last line.
-ERROR_LINE = re.compile(r" (?:ERROR|CRITICAL) |^\w*(?:Error|Exception): ")
+# An Odoo ERROR/CRITICAL line, or a traceback's last line (`psycopg2.OperationalError: ...`).
+ERROR_LINE = re.compile(r" (?:ERROR|CRITICAL) |^[\w.]*(?:Error|Exception)(?::|$)")
 # A wait knows its outcome once each wanted replica of the new spec ended this often without serving,
 # and not before EARLY_END_S: a task new to a node's overlay may fail to reach the database for
 # 10-20 s and exit (the cron does), and Swarm starts it again 5 s later; that is no outcome yet.
@@ -184,8 +185,10 @@ def error_lines(lines: list[str], limit: int = 2) -> list[str]:
 
 
 def last_errors(client: docker.DockerClient, name: str, limit: int = 2) -> list[str]:
-    """The service's last log lines that name an error."""
-    return error_lines(service_logs(client, name)[-400:], limit)
+    """The service's last log lines that name an error, else its last lines: a task that ended
+    without a word of why leaves ops guessing."""
+    lines = [line for line in service_logs(client, name)[-400:] if line.strip()]
+    return error_lines(lines, limit) or [line.strip()[:300] for line in lines[-limit:]]
 
 
 def replicas_of(service: Any) -> int | None:

@@ -66,6 +66,8 @@ def query(base: str, expr: str) -> list[dict]:
         response = httpx.get(f"{base}/api/v1/query", params={"query": expr}, timeout=2)
     except httpx.TransportError:
         return []  # not listening yet
+    if response.status_code == 503:
+        return []  # listening, its storage not ready yet ("Service Unavailable", plain text)
     body = response.json()
     assert body["status"] == "success", body
     return body["data"]["result"]
