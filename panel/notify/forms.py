@@ -90,6 +90,41 @@ class ChannelForm(forms.ModelForm):
         return channel
 
 
+class ChannelEditForm(ChannelForm):
+    """An existing channel: its URL and secret are never shown back. A blank URL keeps the current
+    one; a webhook keeps its secret unless a new one is given or rotated (generated, shown once)."""
+
+    rotate_secret = forms.BooleanField(
+        required=False,
+        label="Rotate the secret",
+        help_text="Webhooks: a new secret is generated and shown once.",
+    )
+
+    class Meta(ChannelForm.Meta):
+        fields = ["url", "secret", "rotate_secret", "events", "cluster", "site"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial["url"] = ""
+        self.fields["url"].required = False
+        self.fields["url"].help_text = f"Now {masked_url(self.instance)}; leave blank to keep it."
+        self.fields["secret"].help_text = "Webhooks: a new secret; leave blank to keep the current one."
+
+    def clean_url(self) -> str:
+        if not (self.cleaned_data.get("url") or "").strip():
+            return reveal(self.instance.url)
+        return super().clean_url()
+
+    def clean(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        stays_webhook = (
+            self.instance.kind == Channel.Kind.WEBHOOK and kind_of(data.get("url") or "") == "webhook"
+        )
+        if not data.get("secret") and stays_webhook and not data.get("rotate_secret"):
+            data["secret"] = reveal(self.instance.secret)
+        return super().clean()
+
+
 def masked_url(channel: Channel) -> str:
     """The URL as pages and `notify list` show it: a webhook's scheme and host, an Apprise URL's
     scheme only (its "host" is often a token), never a path, a query or credentials."""

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.db import transaction
+
+from panel import audit
 from panel.notify.events import test_notice
 from panel.notify.models import Channel, Delivery
 from panel.notify.tasks import send_now
@@ -13,6 +18,26 @@ def send_test(channel: Channel) -> Delivery:
     send_now(delivery.pk)
     delivery.refresh_from_db()
     return delivery
+
+
+def set_enabled(channel: Channel, enabled: bool, *, request: Any = None, actor: Any = None) -> bool:
+    """Enable or disable (a disabled channel gets nothing queued, not even later); audited as
+    channel.enable / channel.disable. False when it already was so (nothing recorded)."""
+    with transaction.atomic():
+        was = Channel.objects.select_for_update().values_list("enabled", flat=True).get(pk=channel.pk)
+        channel.enabled = enabled
+        if was == enabled:
+            return False
+        Channel.objects.filter(pk=channel.pk).update(enabled=enabled)
+        audit.record(
+            f"channel.{'enable' if enabled else 'disable'}",
+            request=request,
+            actor=actor,
+            target=channel,
+            before={"enabled": was},
+            after={"enabled": enabled},
+        )
+    return True
 
 
 def as_dict(channel: Channel) -> dict[str, object]:

@@ -1,5 +1,5 @@
 """The notification pages (admins only): channels, one channel with its deliveries (newest first,
-paginated), add, delete and "Send a test"."""
+paginated), add, edit, enable or disable, delete and "Send a test"."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from panel import audit, crud
 from panel.htmx import HtmxHttpRequest
 from panel.listing import list_page
 from panel.notify import service
-from panel.notify.forms import ChannelForm, masked_url
+from panel.notify.forms import ChannelEditForm, ChannelForm, masked_url
 from panel.notify.models import Channel
 from panel.roles import requires
 
@@ -36,19 +36,43 @@ def channel_create(request: HtmxHttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         channel = crud.save_form(request, form)
         messages.success(request, f"Created channel {channel}.")
-        if not form.generated_secret:
-            return redirect(channel.get_absolute_url())
-        # Shown once, on this page only: it is not in the session, a message or a log.
-        return render(
-            request, "notify/channel_secret.html", {"channel": channel, "secret": form.generated_secret}
-        )
-    status = 400 if request.method == "POST" else 200
+        return _shown_once(request, channel, form.generated_secret, "created")
     context = {
         "form": form,
         "title": "New notification channel",
         "cancel_url": reverse("notify-channel-list"),
     }
-    return render(request, "form.html", context, status=status)
+    return render(request, "form.html", context, status=400 if request.method == "POST" else 200)
+
+
+@requires("admin")
+def channel_edit(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    channel = get_object_or_404(Channel, pk=pk)
+    form = ChannelEditForm(request.POST or None, instance=channel)
+    if request.method == "POST" and form.is_valid():
+        channel = crud.save_form(request, form)
+        messages.success(request, f"Saved channel {channel}.")
+        return _shown_once(request, channel, form.generated_secret, "given a new secret")
+    context = {"form": form, "title": f"Edit channel {channel}", "cancel_url": channel.get_absolute_url()}
+    return render(request, "form.html", context, status=400 if request.method == "POST" else 200)
+
+
+def _shown_once(request: HtmxHttpRequest, channel: Channel, secret: str, what: str) -> HttpResponse:
+    """A generated secret is shown on this page only: not in the session, a message or a log."""
+    if not secret:
+        return redirect(channel.get_absolute_url())
+    return render(request, "notify/channel_secret.html", {"channel": channel, "secret": secret, "what": what})
+
+
+@requires("admin")
+@require_POST
+def channel_enabled(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Disable (no deliveries: events raised meanwhile are not queued for it) or enable again."""
+    channel = get_object_or_404(Channel, pk=pk)
+    enable = request.POST.get("enabled") == "1"
+    service.set_enabled(channel, enable, request=request)
+    messages.success(request, f"Channel {channel} is {'enabled' if enable else 'disabled'}.")
+    return redirect(channel.get_absolute_url())
 
 
 @requires("admin")

@@ -143,3 +143,15 @@ def test_the_sweeper_resends_what_the_broker_lost(monkeypatch):  # type: ignore[
     resent: list[int] = []
     monkeypatch.setattr(tasks.deliver, "delay", resent.append)
     assert tasks.sweep() == 1 and resent == [lost.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_emit_commits_alone_and_hands_over_at_once(queued):  # type: ignore[no-untyped-def]
+    from django.db import connection
+
+    channel("ops")
+    assert notify.emit("job.failed", payload={}, subject=1) == 1
+    assert Delivery.objects.filter(pk__in=queued).count() == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"  # only emit()'s own transaction skipped the flush
