@@ -193,6 +193,8 @@ def body(
             "reason": d.reason,
             "state": d.state_after,
             "at": d.created_at.isoformat(),
+            "image_digest": d.image_digest,
+            "manifest_fingerprint": d.manifest_fingerprint,
         }
         for d in change.decisions.all()
     ]
@@ -206,6 +208,8 @@ def body(
             "submitted_by": change.submitted_by_name,
             "created_at": change.created_at.isoformat(),
             "may_update": change.may_update,
+            "image_digest": change.image_digest,
+            "manifest_fingerprint": change.manifest_fingerprint,
             "decisions": decisions,
             "url": absolute(change.get_absolute_url()),
             "api_url": absolute(reverse("api-change-detail", args=[change.pk])),

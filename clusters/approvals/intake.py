@@ -131,7 +131,12 @@ def _evaluate(
     index = discover_addons(paths)
     verdict = check_for_site(site, paths, site.series, installed, select=select, index=index)
     manifests = {
-        name: {"depends": list(a.depends), "version": a.version, "installable": a.installable}
+        name: {
+            "depends": list(a.depends),
+            "version": a.version,
+            "installable": a.installable,
+            "sha256": a.manifest_sha256,
+        }
         for name, a in sorted(index.addons.items())
     }
     if root is not None:

@@ -46,6 +46,10 @@ class ManifestChange(models.Model):
     manifests = models.JSONField(default=dict)
     # When the site's installed modules that the verdict compared against were read from its database.
     modules_read_at = models.DateTimeField(null=True)
+    # What an approval of it binds to (gate.binding): the image an image change was read from (empty
+    # for an upload, a folder or the API), and the fingerprint of the covered addons' manifests.
+    image_digest = models.CharField(max_length=71, blank=True)
+    manifest_fingerprint = models.CharField(max_length=71, blank=True)
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -70,6 +74,15 @@ class ManifestChange(models.Model):
     @property
     def may_update(self) -> bool:
         return workflow.may_update(self.state)
+
+    def manifest_hashes(self) -> dict[str, str]:
+        """Each covered addon's manifest hash as judged ("" for a change stored before hashes were)."""
+        return {name: str(self.manifests.get(name, {}).get("sha256", "")) for name in self.verdict["addons"]}
+
+    def binding_digest(self) -> str:
+        """The digest a decision taken now binds to: the image an image change was read from, else
+        the one the site runs (what its module update would run on)."""
+        return self.image_digest if self.source == ChangeSource.IMAGE else self.site.image_digest
 
 
 class ChangeAddon(models.Model):
@@ -105,6 +118,10 @@ class Decision(models.Model):
     reason = models.TextField(blank=True)
     state_before = models.CharField(max_length=10, choices=ChangeState.choices)
     state_after = models.CharField(max_length=10, choices=ChangeState.choices)
+    # What an approval or override covers (gate.binding). Empty on decisions taken before they were
+    # bound: such an approval covers no update or deploy, a new decision is needed (migration 0004).
+    image_digest = models.CharField(max_length=71, blank=True)
+    manifest_fingerprint = models.CharField(max_length=71, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clusters.approvals.gate import workflow
+from clusters.approvals.gate.binding import manifest_fingerprint
 from clusters.approvals.intake import Evaluation
 from clusters.approvals.models import ChangeAddon, ChangeSource, Decision, ManifestChange
 from clusters.models import Site
@@ -42,11 +43,13 @@ def submit(
     return _store(site, evaluation, source, title, user, user.get_username(), request)
 
 
-def record_image(site: Site, evaluation: Evaluation, *, actor: Any, actor_name: str) -> ManifestChange:
+def record_image(
+    site: Site, evaluation: Evaluation, *, digest: str, actor: Any, actor_name: str
+) -> ManifestChange:
     """A new image's addons, as a deploy read them: stored like an upload, so that the change page
     shows the verdict and an admin may override a block for this digest (actor: who started the
     deploy; a command line's has no panel user)."""
-    return _store(site, evaluation, ChangeSource.IMAGE, "", actor, actor_name, None)
+    return _store(site, evaluation, ChangeSource.IMAGE, "", actor, actor_name, None, digest)
 
 
 def image_change(site: Site, source_name: str) -> ManifestChange | None:
@@ -56,9 +59,18 @@ def image_change(site: Site, source_name: str) -> ManifestChange | None:
 
 
 def _store(
-    site: Site, evaluation: Evaluation, source: ChangeSource, title: str, user: Any, who: str, request: Any
+    site: Site,
+    evaluation: Evaluation,
+    source: ChangeSource,
+    title: str,
+    user: Any,
+    who: str,
+    request: Any,
+    digest: str = "",
 ) -> ManifestChange:
     verdict = evaluation.verdict
+    manifests = evaluation.manifests
+    hashes = {name: str(manifests.get(name, {}).get("sha256", "")) for name in verdict["addons"]}
     state = workflow.initial_state(verdict)
     with transaction.atomic():
         change = ManifestChange.objects.create(
@@ -72,20 +84,14 @@ def _store(
             addons_count=len(verdict["addons"]),
             blocked_count=len(verdict["blocked"]),
             verdict=verdict,
-            manifests=evaluation.manifests,
+            manifests=manifests,
             modules_read_at=site.modules_read_at,
+            image_digest=digest,
+            manifest_fingerprint=manifest_fingerprint(hashes),
             submitted_by=user,
             submitted_by_name=who,
         )
-        ChangeAddon.objects.bulk_create(
-            [
-                ChangeAddon(
-                    change=change, site=site, name=name, blocked=e["blocked"], installed=e["installed"]
-                )
-                for name, e in verdict["addons"].items()
-            ],
-            batch_size=1000,
-        )
+        _store_addons(change, site, verdict)
         record(
             "manifest.submit",
             request=request,
@@ -100,11 +106,21 @@ def _store(
                 "blocked": _names(verdict["blocked"]),
                 "blast_radius": _names(verdict["blast_radius"]),
                 "modules_read_at": verdict["installed_snapshot"]["read_at"],
+                "image_digest": digest,
+                "manifest_fingerprint": change.manifest_fingerprint,
             },
             detail=f"{len(verdict['addons'])} addon(s), {'passes' if verdict['passes'] else 'blocked'}",
         )
         _announce(change, site, who)
     return change
+
+
+def _store_addons(change: ManifestChange, site: Site, verdict: dict[str, Any]) -> None:
+    rows = [
+        ChangeAddon(change=change, site=site, name=name, blocked=e["blocked"], installed=e["installed"])
+        for name, e in verdict["addons"].items()
+    ]
+    ChangeAddon.objects.bulk_create(rows, batch_size=1000)
 
 
 def _announce(change: ManifestChange, site: Site, who: str) -> None:
@@ -123,7 +139,11 @@ def _announce(change: ManifestChange, site: Site, who: str) -> None:
         notify.emit("approval.requested", site=site, payload=payload, subject=change.pk)
 
 
-def approve(change_id: int, user: Any, *, request: Any = None) -> ManifestChange:
+def approve(
+    change_id: int, user: Any, *, request: Any = None, shown: tuple[str, str] | None = None
+) -> ManifestChange:
+    """Approve for the digest the site runs and the manifests judged (gate.binding); `shown`, the
+    (digest, fingerprint) the approver's page showed, must still be those."""
     require(user, "approve")
     return _decide(
         change_id,
@@ -132,6 +152,7 @@ def approve(change_id: int, user: Any, *, request: Any = None) -> ManifestChange
         "",
         request,
         lambda c: workflow.check_approve(c.state, _who_submitted(c), _who(user)),
+        shown,
     )
 
 
@@ -142,8 +163,10 @@ def reject(change_id: int, user: Any, reason: str = "", *, request: Any = None) 
     )
 
 
-def override(change_id: int, user: Any, reason: str, *, request: Any = None) -> ManifestChange:
-    """An admin lets a blocked change through, in writing; never their own change."""
+def override(
+    change_id: int, user: Any, reason: str, *, request: Any = None, shown: tuple[str, str] | None = None
+) -> ManifestChange:
+    """An admin lets a blocked change through, in writing; never their own change. Bound like an approval."""
     require(user, "approve")
     return _decide(
         change_id,
@@ -152,7 +175,27 @@ def override(change_id: int, user: Any, reason: str, *, request: Any = None) -> 
         reason,
         request,
         lambda c: workflow.check_override(c.state, _who_submitted(c), _who(user), can(user, "admin"), reason),
+        shown,
     )
+
+
+def binding_of(change: ManifestChange) -> tuple[str, str]:
+    """(digest, fingerprint) an approval or override of this change taken now binds to."""
+    return change.binding_digest(), change.manifest_fingerprint
+
+
+def _bound(change: ManifestChange, kind: Decision.Kind, shown: tuple[str, str] | None) -> tuple[str, str]:
+    """What an approval or override covers (a rejection covers nothing); WorkflowError when it is no
+    longer what the decider's page showed (the site was deployed meanwhile)."""
+    if kind == Decision.Kind.REJECT:
+        return "", ""
+    bound = binding_of(change)
+    if shown is not None and tuple(shown) != bound:
+        raise workflow.WorkflowError(
+            f"what this decision would cover changed since your page showed it (now image "
+            f"{bound[0] or 'none'}, manifests {bound[1] or 'none'}): look at the change again"
+        )
+    return bound
 
 
 def _decide(
@@ -162,12 +205,14 @@ def _decide(
     reason: str,
     request: Any,
     rule: Callable[[ManifestChange], str],
+    shown: tuple[str, str] | None = None,
 ) -> ManifestChange:
     reason = reason.strip()
     with transaction.atomic():
         change = ManifestChange.objects.select_for_update().select_related("site").get(pk=change_id)
         before = change.state
         change.state = rule(change)  # WorkflowError: nothing written
+        bound = _bound(change, kind, shown)
         change.decided_at = timezone.now()
         change.save(update_fields=["state", "decided_at"])
         Decision.objects.create(
@@ -178,6 +223,8 @@ def _decide(
             reason=reason,
             state_before=before,
             state_after=change.state,
+            image_digest=bound[0],
+            manifest_fingerprint=bound[1],
             created_at=change.decided_at,
         )
         record(
@@ -187,7 +234,11 @@ def _decide(
             target=change,
             site=change.site,
             before={"state": before},
-            after={"state": change.state, **({"reason": reason} if reason else {})},
+            after={
+                "state": change.state,
+                **({"reason": reason} if reason else {}),
+                **({"image_digest": bound[0], "manifest_fingerprint": bound[1]} if any(bound) else {}),
+            },
             detail=reason,
         )
     return change

@@ -158,21 +158,32 @@ def _decide(request: HtmxHttpRequest, change_id: int, kind: str) -> HttpResponse
         "verdict": change.verdict,
         "allowed": services.allowed_decisions(change, request.user)[kind],
     }
+    if kind != "reject":
+        context["binding"] = services.binding_of(change)
     if request.method == "POST" and request.POST.get("confirm") == "yes" and form.is_valid():
         reason = form.cleaned_data["reason"]
+        shown = _shown_binding(request)
         try:
             if kind == "approve":
-                services.approve(change.pk, request.user, request=request)
+                services.approve(change.pk, request.user, request=request, shown=shown)
             elif kind == "reject":
                 services.reject(change.pk, request.user, reason, request=request)
             else:
-                services.override(change.pk, request.user, reason, request=request)
+                services.override(change.pk, request.user, reason, request=request, shown=shown)
         except WorkflowError as exc:
             context["refused"] = str(exc)
             return render(request, "changes/change_decide.html", context, status=409)
         messages.success(request, f"{change}: {dict(Decision.Kind.choices)[kind].lower()}.")
         return redirect(change.get_absolute_url())
     return render(request, "changes/change_decide.html", context)
+
+
+def _shown_binding(request: HtmxHttpRequest) -> tuple[str, str] | None:
+    """The digest and fingerprint the confirmation page showed (None from a client that sent none:
+    the decision then binds to what is current, as from the command line)."""
+    if "bound_digest" not in request.POST:
+        return None
+    return request.POST.get("bound_digest", ""), request.POST.get("bound_fingerprint", "")
 
 
 @requires("approve")

@@ -57,7 +57,8 @@ def test_passing_change_is_approved_by_a_second_user_never_by_its_submitter(pers
     assert (decision.kind, decision.actor, decision.state_before) == ("approve", carol, "pending")
     event = AuditEvent.objects.get(action="manifest.approve")
     assert event.actor_username == "carol" and event.before == {"state": "pending"}
-    assert event.after == {"state": "approved"} and event.site_slug == "acme"
+    bound = {"image_digest": "", "manifest_fingerprint": change.manifest_fingerprint}  # acme runs no image
+    assert event.after == {"state": "approved", **bound} and event.site_slug == "acme"
     with pytest.raises(WorkflowError, match="already approved"):
         services.approve(change.pk, personas.users["admin"])
     assert events("manifest.approve") == 1
@@ -101,7 +102,12 @@ def test_override_needs_an_admin_and_a_written_reason(personas, make_change):
     assert change.get_state_display() == "Approved (overridden)"
     event = AuditEvent.objects.get(action="manifest.override")
     assert event.actor_username == "dave" and event.detail == reason
-    assert event.before == {"state": "blocked"} and event.after == {"state": "overridden", "reason": reason}
+    bound = {"image_digest": "", "manifest_fingerprint": change.manifest_fingerprint}
+    assert event.before == {"state": "blocked"} and event.after == {
+        "state": "overridden",
+        "reason": reason,
+        **bound,
+    }
     assert Decision.objects.get().reason == reason
     page = personas.client("viewer").get(change.get_absolute_url()).content.decode()
     assert html.escape(reason) in page and "Approved (overridden)" in page

@@ -97,3 +97,28 @@ def test_an_image_that_installs_nothing_new_passes(image: dict[str, Any]) -> Non
     site = site_with([*INSTALLED, "mail"], modules_read_at=READ_AT)
     assert gate(site)[-1] == "the gate: passes"
     assert not ManifestChange.objects.filter(site=site).exists()
+
+
+def test_an_override_covers_its_digest_only_and_one_from_before_bindings_none(image: dict[str, Any]) -> None:
+    from clusters.approvals.models import Decision
+    from panel.models import AuditEvent
+
+    site = site_with(INSTALLED, modules_read_at=READ_AT, image_digest="sha256:" + "a" * 64)
+    digest = "sha256:" + "b" * 64
+    with pytest.raises(ops.Refused):
+        gate(site, digest)
+    change = ManifestChange.objects.get(site=site)
+    assert change.image_digest == digest and change.manifest_fingerprint.startswith("sha256:")
+    services.override(change.pk, factories.user("admin2", role="admin"), "mail is installed by hand first")
+    decision = Decision.objects.get(change=change)
+    assert (decision.image_digest, decision.manifest_fingerprint) == (digest, change.manifest_fingerprint)
+    with pytest.raises(ops.Refused):  # another digest with the same addons: its own decision
+        gate(site, "sha256:" + "c" * 64)
+
+    Decision.objects.filter(pk=decision.pk).update(image_digest="", manifest_fingerprint="")  # before 0004
+    with pytest.raises(ops.Refused) as refused:
+        gate(site, digest)
+    fresh = ManifestChange.objects.filter(site=site, source_name=f"image {digest}").latest("id")
+    assert fresh.pk != change.pk and fresh.state == "blocked" and f"#{fresh.pk}" in str(refused.value)
+    event = AuditEvent.objects.get(action="manifest.binding_refused")
+    assert event.target_id == str(change.pk) and event.after["image_digest"] == digest

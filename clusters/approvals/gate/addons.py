@@ -10,6 +10,7 @@ trip shows them all.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from clusters.approvals.gate.errors import FileError, GateError, ManifestError
-from clusters.approvals.gate.manifest import is_addon_name, parse_manifest, read_manifest
+from clusters.approvals.gate.manifest import is_addon_name, parse_manifest, read_manifest_bytes
 
 MANIFEST_NAMES = ("__manifest__.py", "__openerp__.py")
 MAX_ADDONS = 50_000
@@ -37,6 +38,8 @@ class Addon:
     # Odoo installs an auto_install addon by itself once its depends (True) or the listed ones are
     # installed: the blast radius of installing anything.
     auto_install: bool | tuple[str, ...] = False
+    # The sha256 of the manifest file's bytes: what an approval binds to (gate.binding).
+    manifest_sha256: str = ""
 
 
 @dataclass
@@ -112,11 +115,13 @@ def _manifests_in(base: str) -> Iterable[tuple[str, str]]:
 
 
 def _load(name: str, manifest_path: str) -> Addon:
-    return addon_from(name, os.path.dirname(manifest_path), read_manifest(manifest_path))
+    data = read_manifest_bytes(manifest_path)
+    return addon_from(name, os.path.dirname(manifest_path), parse_manifest(data, manifest_path), data)
 
 
-def addon_from(name: str, folder: str, manifest: dict[str, Any]) -> Addon:
-    """An Addon from a manifest already parsed (parse_manifest checked its fields)."""
+def addon_from(name: str, folder: str, manifest: dict[str, Any], data: bytes = b"") -> Addon:
+    """An Addon from a manifest already parsed (parse_manifest checked its fields); `data`, the
+    manifest's bytes, gives its hash."""
     auto = manifest.get("auto_install", False)
     return Addon(
         name=name,
@@ -125,6 +130,7 @@ def addon_from(name: str, folder: str, manifest: dict[str, Any]) -> Addon:
         installable=manifest.get("installable", True),
         version=manifest.get("version"),
         auto_install=tuple(auto) if isinstance(auto, list | tuple) else bool(auto),
+        manifest_sha256=hashlib.sha256(data).hexdigest() if data else "",
     )
 
 
@@ -142,7 +148,8 @@ def index_from_texts(paths: list[str], entries: Iterable[tuple[str, str, str]]) 
 
 
 def _from_text(name: str, folder: str, text: str) -> Addon:
-    return addon_from(name, folder, parse_manifest(text.encode(), f"{folder}/__manifest__.py"))
+    data = text.encode()
+    return addon_from(name, folder, parse_manifest(data, f"{folder}/__manifest__.py"), data)
 
 
 def core_addons(series: str) -> frozenset[str]:

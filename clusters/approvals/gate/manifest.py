@@ -66,6 +66,11 @@ def is_addon_name(value: object) -> bool:
 
 def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and parse one manifest file; a FIFO, device or oversized file is refused before reading."""
+    return parse_manifest(read_manifest_bytes(path), os.fspath(path))
+
+
+def read_manifest_bytes(path: str | os.PathLike[str]) -> bytes:
+    """One manifest file's bytes, unparsed (what an approval's manifest hash is taken over)."""
     name = os.fspath(path)
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK)
@@ -77,10 +82,9 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
             raise ManifestError(name, "is not a regular file")
         if st.st_size > MAX_MANIFEST_BYTES:
             raise ManifestError(name, _too_big(st.st_size))
-        data = os.read(fd, MAX_MANIFEST_BYTES + 1)
+        return os.read(fd, MAX_MANIFEST_BYTES + 1)
     finally:
         os.close(fd)
-    return parse_manifest(data, name)
 
 
 def parse_manifest(data: bytes, path: str = "<manifest>") -> dict[str, Any]:
