@@ -13,6 +13,7 @@ RUNNER_MODULES = (
     "clusters.sites.module_update.rehearsal",
     "clusters.sites.backups.backup",
     "clusters.sites.backups.restore",
+    "clusters.sites.backups.drill",
     "clusters.edge.deploy",
 )
 

@@ -33,6 +33,7 @@ class ClusterForm(forms.ModelForm):
             "tls_key",
             "default_db_image",
             "default_redis_image",
+            "backup_root",
         ]
         widgets = {
             "tls_ca": KeepSecretWidget(
@@ -60,6 +61,10 @@ class ClusterForm(forms.ModelForm):
 
     def clean_tls_key(self) -> Any:
         return self._keep("tls_key")
+
+
+# The backup schedule and retention (clusters/sites/backups/): optional on the form.
+BACKUP_FIELDS = ("backup_interval_hours", "backup_keep_daily", "backup_keep_weekly", "backup_keep_monthly")
 
 
 class SiteForm(forms.ModelForm):
@@ -97,6 +102,8 @@ class SiteForm(forms.ModelForm):
             "with_demo",
             "registry_username",
             "registry_password",
+            "rehearsal_required",
+            *BACKUP_FIELDS,
         ]
         widgets = {"registry_password": forms.PasswordInput(attrs={"placeholder": "Leave blank to keep"})}
 
@@ -107,8 +114,17 @@ class SiteForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        for name in BACKUP_FIELDS:  # left blank (or not sent by an older form): kept as they are
+            if cleaned.get(name) is None:
+                cleaned[name] = getattr(self.instance, name)
         if cleaned.get("image") and "registry_username" in cleaned and "registry_password" in cleaned:
             self._registry_credentials(cleaned, image_registry(str(cleaned["image"])))
+        relaxed = (
+            self.instance.pk and self.instance.rehearsal_required and not cleaned.get("rehearsal_required")
+        )
+        if relaxed and not self.may_relax_policy:
+            # Else an operator refused an override (admins only) would switch the policy off instead.
+            self.add_error("rehearsal_required", "Only an admin may turn the green-rehearsal policy off.")
         return cleaned
 
     def _registry_credentials(self, cleaned: dict[str, Any], host: str) -> None:
@@ -150,8 +166,10 @@ class SiteForm(forms.ModelForm):
         """Left out (an older client, a form without it): Odoo's own default."""
         return str(self.cleaned_data.get("language") or Site._meta.get_field("language").default)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, may_relax_policy: bool = False, **kwargs: Any) -> None:
+        """`may_relax_policy`: whoever submits may turn the green-rehearsal policy off (an admin)."""
         super().__init__(*args, **kwargs)
+        self.may_relax_policy = may_relax_policy
         self._password_entered = False
         self._registry_host = None
         self.fields["language"].required = False

@@ -14,6 +14,7 @@ from typing import Any
 import docker
 from docker.errors import APIError, ImageNotFound, NotFound
 
+from clusters import swarm_secrets
 from clusters.stack.render import NetworkSpec, ServiceSpec, to_create_kwargs
 from clusters.stack.service_spec import engine_spec
 from clusters.stack.unchanged import changed_fields
@@ -83,7 +84,9 @@ def find_service(client: docker.DockerClient, name: str) -> Any | None:
 
 def apply_service(client: docker.DockerClient, spec: ServiceSpec, log: Log = _quiet) -> str:
     """Create the service, update it to the spec, or leave it alone when it is the spec already
-    (clusters/stack/unchanged.py); returns "created", "updated" or "unchanged"."""
+    (clusters/stack/unchanged.py); returns "created", "updated" or "unchanged". The secrets it reads
+    are made first (clusters/swarm_secrets.py)."""
+    spec = swarm_secrets.resolved(client, spec, log)
     kwargs = to_create_kwargs(spec)
     service = find_service(client, spec.name)
     if service is None:
@@ -218,9 +221,8 @@ def wait_converged(
     reported as a failure with Swarm's own message, the old tasks keep serving. The wait ends as
     soon as the outcome is known: once the new spec's tasks have ended ENDED_PER_REPLICA times per
     replica, EARLY_END_S after the update at the soonest (a new service has no update to roll back,
-    its tasks would restart until the deadline),
-    with their states and the service's last error lines. `stop` is called on every poll and may
-    raise (a job's Cancel ends the wait)."""
+    its tasks would restart until the deadline), with their states and the service's last error
+    lines. `stop` is called on every poll and may raise (a job's Cancel ends the wait)."""
     end = time.monotonic() + deadline_s
     last = ""
     while True:

@@ -28,6 +28,8 @@ urlpatterns = [
     path("sites/<slug:slug>/scale/", site_actions.site_scale, name="site-scale"),
     path("sites/<slug:slug>/modules/read/", site_actions.site_read_modules, name="site-read-modules"),
     path("sites/<slug:slug>/modules/update/", site_actions.site_update_modules, name="site-update-modules"),
+    path("sites/<slug:slug>/backups/new/", site_actions.site_backup, name="site-backup"),
+    path("sites/<slug:slug>/backups/<int:backup_id>/drill/", site_actions.site_drill, name="site-drill"),
     path(
         "sites/<slug:slug>/backups/<int:backup_id>/restore/", site_actions.site_restore, name="site-restore"
     ),

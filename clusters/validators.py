@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 
 from clusters.certs import CertificateError, certificate_info
-from clusters.stack import host_access, rules
+from clusters.stack import backup_store, host_access, rules
 from clusters.stack.rules import (
     COUNTRY_RE,
     DB_NAME_RE,
@@ -22,6 +22,7 @@ from clusters.stack.rules import (
     SLUG_RE,
     TOKEN_RE,
 )
+from clusters.stack.spec import BindFilestore
 
 # The shapes are the stack renderer's (clusters/stack/rules.py), so a value saved here is one the deploy
 # accepts; the messages are written for the person typing it.
@@ -140,6 +141,17 @@ def validate_bind_path(value: str) -> None:
     (the renderer's own rule, clusters/stack/host_access.py). Whether the site's cluster is a lab is
     the model's check: it needs the cluster."""
     _refuse(host_access.bind_path_problem(value))
+
+
+def validate_backup_root(value: str) -> None:
+    """A cluster's backup root: an NFS export `server:/path`, or a lab host folder held to the host
+    rule of a lab filestore (clusters/stack/backup_store.py)."""
+    try:
+        store = backup_store.parse_backup_root(value)
+    except rules.SpecError as exc:
+        raise ValidationError(str(exc)) from exc
+    if isinstance(store, BindFilestore):
+        _refuse(host_access.bind_path_problem(store.path))
 
 
 def validate_nfs_options(value: str) -> None:

@@ -1,6 +1,7 @@
 """Pages for clusters, sites and domains."""
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.db.models import Count, OuterRef, Prefetch, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpResponse
@@ -24,7 +25,7 @@ from panel import crud
 from panel.cli import form_data
 from panel.htmx import HtmxHttpRequest
 from panel.listing import list_page
-from panel.roles import requires
+from panel.roles import can, requires
 
 EDGE_ROUTERS_SHOWN = 200  # a page, not an export: `cluster edge status --json` gives them all
 
@@ -144,7 +145,7 @@ def site_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             "jobs": Job.objects.filter(site=site).order_by("-created_at")[:8],
             "running_job": holder(site.pk),
             "installed_count": sum(1 for state, _ in site.installed_modules.values() if state == "installed"),
-            "backups": Backup.objects.filter(site=site)[:10],
+            "backups": Paginator(Backup.objects.filter(site=site), 10).get_page(request.GET.get("backups")),
             "changes": ManifestChange.objects.filter(site=site).order_by("-created_at")[:5],
         },
     )
@@ -175,6 +176,7 @@ def site_edit(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         title=f"Edit site {site}",
         cancel_url=site.get_absolute_url(),
         success_url=lambda s: s.get_absolute_url(),
+        form_kwargs={"may_relax_policy": can(request.user, "admin")},
     )
 
 

@@ -1,10 +1,12 @@
 """A job's end, told to the notification channels that want it (job.failed, job.succeeded, and
-backup.failed for a backup). Called where a job's final state is written: its runner, or the reaper."""
+backup.failed and drill.failed). Called where a job's final state is written: its runner, or the reaper."""
 
 from __future__ import annotations
 
 from jobs.models import Job, State
 from panel import notify
+
+FAILURE_EVENTS = {"backup": "backup.failed", "drill": "drill.failed"}  # a job kind's own failure notice
 
 
 def job_ended(job: Job, state: str, error: str = "") -> None:
@@ -21,5 +23,5 @@ def job_ended(job: Job, state: str, error: str = "") -> None:
     site = job.site if job.site_id else None
     cluster = job.cluster if job.cluster_id else None
     notify.emit(f"job.{state}", site=site, cluster=cluster, payload=payload, subject=job.pk)
-    if state == State.FAILED and job.kind == "backup":
-        notify.emit("backup.failed", site=site, cluster=cluster, payload=payload, subject=job.pk)
+    if state == State.FAILED and job.kind in FAILURE_EVENTS:
+        notify.emit(FAILURE_EVENTS[job.kind], site=site, cluster=cluster, payload=payload, subject=job.pk)

@@ -36,6 +36,7 @@ class Kind(models.TextChoices):
     RESTORE = "restore", "Restore"
     EDGE_DEPLOY = "edge_deploy", "Edge deploy"
     REHEARSAL = "rehearsal", "Rehearsal"
+    DRILL = "drill", "Restore drill"
 
 
 class State(models.TextChoices):

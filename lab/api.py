@@ -34,6 +34,9 @@ from lab.rootfs import BASE_REPO
 from lab.state import State, locked
 
 FILESTORE_ROOT = config.STATE_DIR / "filestore"
+# The lab cluster's backup root: every node sees it (one disk), and the host rule allows it because it
+# lies inside the filestore root (clusters/stack/backup_store.py); `_` starts no site's slug.
+BACKUP_ROOT = FILESTORE_ROOT / "_backups"
 
 
 def _quiet(_: str) -> None:
@@ -127,6 +130,7 @@ def up(workers_count: int = 2, *, build_images: bool = True, log: Log = _quiet) 
             state.images = {name: {"ref": r.ref, "digest": r.digest} for name, r in refs.items()}
             _prepull(wanted, refs, log)
         FILESTORE_ROOT.mkdir(parents=True, exist_ok=True)
+        BACKUP_ROOT.mkdir(parents=True, exist_ok=True)
         state.save()
         return _info(refs)
 

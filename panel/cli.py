@@ -87,6 +87,13 @@ def check(user: Any, action: str, what: str) -> None:
         )
 
 
+def actor_may(action: str) -> bool:
+    """Whether the command's actor may do `action` inside a subcommand they may run: the machine's
+    operator may do anything (as with the subcommands), an `--as` user what their role allows."""
+    user = acting_user()
+    return user is None or can(user, action)
+
+
 def confirmed(yes: bool, what: str) -> None:
     """A destructive subcommand runs only with --yes (the page's confirmation): refused otherwise,
     exit 2, nothing changed."""

@@ -67,9 +67,11 @@ def edit(
     success_url: Callable[[Any], str],
     title: str,
     cancel_url: str,
+    form_kwargs: dict[str, Any] | None = None,
 ) -> HttpResponse:
-    """`after_save(obj)` runs once the change is committed (e.g. to start the job that applies it)."""
-    form = form_class(request.POST or None, instance=instance, initial=initial)
+    """`after_save(obj)` runs once the change is committed (e.g. to start the job that applies it);
+    `form_kwargs` go to the form (what it may allow this user)."""
+    form = form_class(request.POST or None, instance=instance, initial=initial, **(form_kwargs or {}))
     if request.method == "POST" and form.is_valid():
         created = form.instance.pk is None
         obj = save_form(request, form, before_save=before_save)

@@ -126,6 +126,9 @@ REDIS_URL = env("PANEL_REDIS_URL", "redis://127.0.0.1:6379/0")
 # Where the local lab keeps its sites' bind filestores (lab/api.py FILESTORE_ROOT, a test holds the
 # two together): a lab site's bind path must lie inside it.
 LAB_FILESTORE_ROOT = env("PANEL_LAB_FILESTORE_ROOT", env("OPLAB_STATE_DIR", "/var/lib/oplab") + "/filestore")
+# A lab cluster's backup root when its row names none: inside the filestore root, so the host rule
+# allows it as it allows a lab filestore (clusters/stack/backup_store.py); `_` is no site's slug.
+LAB_BACKUP_ROOT = env("PANEL_LAB_BACKUP_ROOT", LAB_FILESTORE_ROOT + "/_backups")
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -207,7 +210,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "site-drift": {"task": "clusters.tasks.drift_all", "schedule": float(envint("PANEL_DRIFT_SECONDS", 60))},
     # Ends jobs whose worker died and runs their compensation (jobs/reaper.py).
     "jobs-reaper": {"task": "jobs.reap", "schedule": 10.0},
+    # Scheduled backups (each site's interval) and restore drills (clusters/sites/backups/schedule.py).
+    "backups-tick": {"task": "clusters.tasks.backups_tick", "schedule": 3600.0},
 }
+# A restore drill of each site's newest good backup when none was drilled within this many days; 0: never.
+BACKUP_DRILL_EVERY_DAYS = envint("PANEL_BACKUP_DRILL_EVERY_DAYS", 7)
 # A running job beats every JOB_HEARTBEAT_SECONDS; the reaper ends it once its heartbeat is older
 # than JOB_HEARTBEAT_TIMEOUT (several missed beats, so a slow database does not kill healthy jobs).
 JOB_HEARTBEAT_SECONDS = envint("PANEL_JOB_HEARTBEAT_SECONDS", 5)

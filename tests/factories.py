@@ -82,6 +82,7 @@ def site_spec(**kw: Any) -> SiteSpec:
         "db_name": "acme",
         "db_node": "db1",
         "db_password": "x",
+        "redis_password": "r3dis-pass-0123456789",
         "filestore": NfsFilestore(server="nfs1", export="/srv/acme"),
     }
     return SiteSpec(**{**base, **kw})

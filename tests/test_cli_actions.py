@@ -45,6 +45,8 @@ ACTIONS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "site-read-modules": ("site", "modules", {}),
     "site-update-modules": ("site", "update", {}),
     "site-restore": ("site", "restore", {}),
+    "site-backup": ("site", "backup", {}),
+    "site-drill": ("site", "drill", {}),
     "domain-create": ("domain", "add", {}),
     "domain-edit": ("domain", "edit", {}),
     "domain-delete": ("domain", "remove", {}),
@@ -63,6 +65,8 @@ ACTIONS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "notify-channel-create": ("notify", "add", {}),
     "notify-channel-delete": ("notify", "remove", {}),
     "notify-channel-test": ("notify", "test", {}),
+    "notify-channel-edit": ("notify", "edit", {}),
+    "notify-channel-enabled": ("notify", "disable", {}),  # and `notify enable`
 }
 READS = {
     "dashboard",

@@ -7,7 +7,6 @@ nothing (swarm_ops.apply_service): redeploying the edge does not drop a connecti
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +15,7 @@ import docker
 from django.utils import timezone
 
 from clusters import swarm_ops as ops
+from clusters import swarm_secrets
 from clusters.edge import fallbacks
 from clusters.edge.render import TLS_SECRET_LABELS, edge_network, edge_service, tls_files, tls_secret_name
 from clusters.edge.status import EdgeStatus, EdgeUnreachable, read_status
@@ -61,26 +61,14 @@ def ensure_tls_secrets(
     client: docker.DockerClient, edge: Edge, log: Callable[[str], object]
 ) -> dict[str, str]:
     """The Swarm secrets of the edge's default certificate, made when missing: name -> id."""
-    ids = {}
-    for filename, content in tls_files(edge).items():
-        name = tls_secret_name(filename, content)
-        found = client.secrets.list(filters={"name": name})
-        exact = [s for s in found if s.name == name]
-        if exact:
-            ids[name] = exact[0].id
-            continue
-        ids[name] = client.secrets.create(name=name, data=content, labels=dict(TLS_SECRET_LABELS)).id
-        log(f"secret {name} created")
-    return ids
+    contents = {tls_secret_name(filename, content): content for filename, content in tls_files(edge).items()}
+    return swarm_secrets.ensure(client, contents, TLS_SECRET_LABELS, log)
 
 
 def prune_tls_secrets(client: docker.DockerClient, keep: set[str]) -> None:
     """Earlier certificates' secrets, once the service no longer uses them (one still in use by a
     task that has not stopped yet is refused by the engine: it goes on a later deploy)."""
-    for secret in client.secrets.list(filters={"label": "panel.role=edge-tls"}):
-        if secret.name not in keep:
-            with contextlib.suppress(docker.errors.APIError):
-                secret.remove()
+    swarm_secrets.prune(client, TLS_SECRET_LABELS, keep)
 
 
 def apply_edge(

@@ -11,7 +11,6 @@ no version check, no usage statistics. Updates are stop-first: two tasks cannot 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 
 from docker.types import (
@@ -24,6 +23,7 @@ from docker.types import (
     UpdateConfig,
 )
 
+from clusters.stack.secrets import content_name
 from clusters.stack.service_spec import NetworkSpec, ServiceSpec
 from panel.crypto import reveal
 
@@ -64,7 +64,7 @@ def tls_files(edge) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
 
 
 def tls_secret_name(filename: str, content: bytes) -> str:
-    return f"panel-{filename.replace('.', '-')}-{hashlib.sha256(content).hexdigest()[:16]}"
+    return content_name(f"panel-{filename.replace('.', '-')}", content)
 
 
 def edge_network(edge) -> NetworkSpec:  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""Clusters, their nodes, the Odoo sites on them, the sites' domains and backups."""
+"""Clusters, their nodes, the Odoo sites on them and the sites' domains (backups: backup.py)."""
 
 import secrets
 from typing import Any
@@ -53,6 +53,14 @@ class Cluster(models.Model):
         validators=[v.validate_image],
         help_text="Blank: redis:7-alpine.",
     )
+    backup_root = models.CharField(
+        max_length=255,
+        blank=True,
+        default="",
+        db_default="",
+        validators=[v.validate_backup_root],
+        help_text="NFS export server:/path for backups, each site in <path>/<slug>; blank: a node volume.",
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.UNKNOWN)
     status_message = models.TextField(blank=True)
     engine_version = models.CharField(max_length=40, blank=True)
@@ -69,6 +77,8 @@ class Cluster(models.Model):
         return reverse("cluster-detail", args=[self.pk])
 
     def clean(self) -> None:
+        if self.backup_root.startswith("/") and not self.is_lab:
+            raise ValidationError({"backup_root": "A host folder is a node's disk: name an NFS export."})
         if self.endpoint.startswith("tcp://"):
             given = [bool(self.tls_ca), bool(self.tls_cert), bool(self.tls_key)]
             if any(given) and not all(given):
@@ -176,6 +186,9 @@ class Site(models.Model):
         help_text="Hostname of the node that holds the database's data; the database is pinned there.",
     )
     db_password = EncryptedTextField(blank=True, help_text="Stored encrypted; generated when empty.")
+    redis_password = EncryptedTextField(  # the site's Redis requires it (clusters/stack/secrets.py)
+        blank=True, default="", db_default="", help_text="Stored encrypted; generated when empty."
+    )
     # What a database the panel initialises starts with (`odoo db init`); unused for an adopted one.
     admin_password = EncryptedTextField(
         blank=True,
@@ -262,6 +275,20 @@ class Site(models.Model):
     modules_read_at = models.DateTimeField(null=True, blank=True)
     # Checksums of the addon folders at the last successful update (click-odoo-update's idea).
     module_checksums = models.JSONField(default=dict, blank=True)
+    rehearsal_required = models.BooleanField(  # clusters/sites/module_update/policy.py
+        default=False,
+        db_default=False,
+        verbose_name="Updates need a green rehearsal of the same digest and modules",
+        help_text="A module update is refused unless the newest rehearsal of its digest and modules passed "
+        "(an admin may override, in writing). Operators may turn it on; only an admin turns it off.",
+    )
+    # Scheduled backups (clusters/sites/backups/): every N hours (0: off), thinned grandfather-father-son.
+    backup_interval_hours = models.PositiveSmallIntegerField(
+        default=24, db_default=24, blank=True, help_text="Hours between scheduled backups; 0 turns them off."
+    )
+    backup_keep_daily = models.PositiveSmallIntegerField(default=7, db_default=7, blank=True)
+    backup_keep_weekly = models.PositiveSmallIntegerField(default=4, db_default=4, blank=True)
+    backup_keep_monthly = models.PositiveSmallIntegerField(default=3, db_default=3, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -277,6 +304,8 @@ class Site(models.Model):
             self.db_password = Secret(secrets.token_urlsafe(24))
         if not self.admin_password:
             self.admin_password = Secret(secrets.token_urlsafe(18))
+        if not self.redis_password:
+            self.redis_password = Secret(secrets.token_urlsafe(24))
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
@@ -368,19 +397,3 @@ class Domain(models.Model):
         clash = Domain.objects.filter(name=self.name).exclude(pk=self.pk).select_related("site").first()
         if clash:
             raise ValidationError({"name": f"{self.name} is already a domain of site {clash.site.slug}."})
-
-
-class Backup(models.Model):
-    """A pg_dump of a site's database, kept in the site's backup volume on the database's node."""
-
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="backups")
-    job_id = models.BigIntegerField(null=True, blank=True)
-    filename = models.CharField(max_length=200)
-    size_bytes = models.BigIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.site.slug}/{self.filename}"

@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from clusters.models import Backup, Rehearsal, Site
+from clusters.sites.module_update.policy import PolicyRefused, policy_for, update_params
 from clusters.stack import SpecError
 from clusters.stack.spec import validate_modules
 from jobs import control
@@ -154,7 +155,7 @@ def site_update_modules(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     typed = request.POST.get("typed", "").strip() if request.method == "POST" else ""
     if typed:
         chosen += [m for m in typed.replace(",", " ").split()]
-    error = ""
+    error = refused = ""
     modules: tuple[str, ...] = ()
     if request.method == "POST":
         try:
@@ -170,13 +171,10 @@ def site_update_modules(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         if not error and request.POST.get("confirm") == "yes" and request.POST.get("rehearse") == "yes":
             return start_job(request, site, "rehearsal", modules=list(modules), image="")
         if not error and request.POST.get("confirm") == "yes":
-            return start_job(
-                request,
-                site,
-                "module_update",
-                modules=list(modules),
-                backup=request.POST.get("backup") == "on",
-            )
+            try:
+                return start_job(request, site, "module_update", **_update_params(request, site, modules))
+            except PolicyRefused as exc:
+                refused = str(exc)
     context = {
         "site": site,
         "installed": installed,
@@ -188,8 +186,37 @@ def site_update_modules(request: HtmxHttpRequest, slug: str) -> HttpResponse:
         "downtime": expected_downtime(site),
         "backups": Backup.objects.filter(site=site)[:5],
         "rehearsal": Rehearsal.last_of(site, site.image_digest, modules) if modules else None,
+        "policy": policy_for(site, modules) if modules else None,
+        "refused": refused,
     }
-    return render(request, "clusters/site_update.html", context, status=422 if error else 200)
+    return render(request, "clusters/site_update.html", context, status=422 if error or refused else 200)
+
+
+def _update_params(request: HtmxHttpRequest, site: Site, modules: tuple[str, ...]) -> dict[str, Any]:
+    """The update the confirmed plan asks for, or PolicyRefused (the green-rehearsal policy)."""
+    return update_params(
+        site,
+        modules,
+        backup=request.POST.get("backup") == "on",
+        user=request.user,
+        override=request.POST.get("override_reason", ""),
+    )
+
+
+@requires("operate")
+@require_POST
+def site_backup(request: HtmxHttpRequest, slug: str) -> HttpResponse:
+    """The "Back up now" button: the database and the filestore, while the site serves (retention follows)."""
+    return start_job(request, _site(slug), "backup", backup_kind=Backup.Kind.MANUAL)
+
+
+@requires("operate")
+@require_POST
+def site_drill(request: HtmxHttpRequest, slug: str, backup_id: int) -> HttpResponse:
+    """The "Drill" button: a good backup restored into a scratch database, compared with its record."""
+    site = _site(slug)
+    backup = get_object_or_404(Backup, pk=backup_id, site=site, status=Backup.Status.OK)
+    return start_job(request, site, "drill", backup_id=backup.pk)
 
 
 @requires("operate")

@@ -172,6 +172,36 @@ def check(
         )
 
 
+def explain_ended_rollout(
+    client: docker.DockerClient,
+    spec: SiteSpec,
+    before: set[str] | None,
+    *,
+    run_id: str,
+    log: ops.Log = ops._quiet,
+) -> str | None:
+    """Why a rollout that Swarm ended itself (its failure action rolled the update back) left modules
+    out, when the new tasks' logs say so: they stay readable after the tasks ended, and name the
+    module where "rollback completed" names nothing. None when they do not tell."""
+    if before is None:
+        return None
+    service = spec.service_name("odoo")
+    bad = []
+    for task in ops.tasks(client, service, desired=None):
+        if task["ID"] in before:
+            continue
+        boot = Boot(f"{service}.{task.get('Slot', '?')}")
+        try:
+            boot.lines = task_lines(client, task["ID"])
+        except docker.errors.APIError:
+            continue
+        boot.verdict = boot_verdict(boot.lines)
+        if boot.left_out:
+            _log_boot(boot, log)
+            bad.append(boot)
+    return failure_message(bad, lacks(client, spec, bad, run_id, log)) if bad else None
+
+
 def failure_message(bad: list[Boot], lacking: dict[str, str]) -> str:
     """Why the rollout is refused: each module left out, with what it lacks, and where."""
     verdicts = [b.verdict for b in bad if b.verdict is not None]

@@ -62,6 +62,10 @@ SCRIPT = r"""
 import base64, hashlib, json, os, subprocess, sys, time
 import psycopg2
 db, major, cfg = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
+# The db_password secret, read as the image's entrypoint reads PASSWORD_FILE; libpq (this script,
+# real Odoo) takes PGPASSWORD, the stand-in's parser PASSWORD. Both live in this process tree only.
+with open(os.environ["PASSWORD_FILE"]) as f:
+    os.environ["PGPASSWORD"] = os.environ["PASSWORD"] = f.read().rstrip("\n")
 
 def connect(name):
     deadline = time.time() + 60  # a task new to the overlay may not resolve the database at once

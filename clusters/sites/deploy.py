@@ -19,6 +19,7 @@ from typing import Any
 import docker
 
 from clusters import swarm_ops as ops
+from clusters import swarm_secrets
 from clusters.edge import fallbacks
 from clusters.job_client import job_client
 from clusters.models import Site
@@ -131,6 +132,14 @@ def _apply(
         ops.wait_converged(client, stack.service(role).name, since=since, **wait)
 
 
+def _prune_secrets(client: docker.DockerClient, spec: SiteSpec, stack: Any, log: Log) -> None:
+    """The site's secrets its services no longer read (a changed value is a new secret); only after a
+    deploy that served, so that a rollback's spec still finds its secrets."""
+    keep = {f.name for svc in stack.services.values() for f in svc.secret_files}
+    for name in swarm_secrets.prune_site(client, spec.slug, keep):
+        log(f"secret {name} removed: no service reads it any more")
+
+
 def deploy(
     client: docker.DockerClient,
     spec: SiteSpec,
@@ -167,7 +176,13 @@ def deploy(
     old_tasks = boot_check.task_ids(client, web[0]) if web[0] in existed else None
     try:
         with step("Odoo and cron"):
-            _apply(client, stack, ("odoo", "cron"), result, deadline_s=converge_s, log=log, stop=stop)
+            try:
+                _apply(client, stack, ("odoo", "cron"), result, deadline_s=converge_s, log=log, stop=stop)
+            except ops.SwarmError as exc:
+                why = boot_check.explain_ended_rollout(client, spec, old_tasks, run_id=run_id, log=log)
+                if why is None:
+                    raise
+                raise ops.SwarmError(f"{why} ({exc})") from exc
         with step("Boot check"):
             boot_check.check(client, spec, old_tasks, run_id=run_id, log=log)
         with step("Health probe"):
@@ -181,6 +196,7 @@ def deploy(
             log(f"rolling {name} back to its previous spec")
             ops.rollback(client, name)
         raise
+    _prune_secrets(client, spec, stack, log)
     return result
 
 

@@ -1,13 +1,17 @@
 """A neutralized copy of a site's database, made and verified while the site serves: the ground a
 rehearsal (issue 18) runs `-u` on. Copy (pg_dump | pg_restore), `odoo neutralize` with the site's own
 image, then a verification that fails closed: a copy that still has a mail server or a cron that
-would act on the world, or no neutralization flag, is not a neutralized copy. The tasks are rendered
-in clusters/stack/db_copy.py."""
+would act on the world, or no neutralization flag, is not a neutralized copy. The copy's filestore
+(production's, copied into the site's rehearsal volume) is made and removed here too. The tasks are
+rendered in clusters/stack/db_copy.py."""
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import docker
 
@@ -17,6 +21,8 @@ from clusters.stack.db_copy import (
     render_check_task,
     render_copy_task,
     render_drop_task,
+    render_filestore_copy_task,
+    render_filestore_drop_task,
     render_neutralize_task,
 )
 from clusters.stack.spec import SiteSpec
@@ -26,6 +32,21 @@ Log = Callable[[str], object]
 COPY_S = 1800.0  # a large production database takes its time to dump and restore
 NEUTRALIZE_S = 600.0
 QUERY_S = 120.0
+DATABASE_COPIED_RE = re.compile(r"^copied \S+ to \S+ \((\d+) bytes\)$")
+FILESTORE_COPIED_RE = re.compile(r"^filestore copied: (\d+) files, (\d+) bytes")
+
+
+@dataclass(frozen=True)
+class Copied:
+    """What one copy task moved and how long it ran, start of the task to its end (a rehearsal
+    reports it; bench/rehearsal.py reads it)."""
+
+    bytes: int
+    seconds: float
+    files: int | None = None  # the filestore's; None for the database
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "seconds": round(self.seconds, 2)}
 
 
 @dataclass(frozen=True)
@@ -73,6 +94,39 @@ def read_neutralization(
     return Neutralization(database, int(mail), int(crons), flag)
 
 
+def _timed(client: docker.DockerClient, task: object, deadline_s: float, log: Log) -> tuple[str, float]:
+    """The task's last line (its summary) and its seconds."""
+    started = time.monotonic()
+    lines = _run(client, task, deadline_s, log)
+    return next((line.strip() for line in reversed(lines) if line.strip()), ""), time.monotonic() - started
+
+
+def copy_database(client: docker.DockerClient, spec: SiteSpec, target: str, run_id: str, log: Log) -> Copied:
+    """`target` made anew from the site's database (pg_dump | pg_restore, while the site serves)."""
+    last, seconds = _timed(client, render_copy_task(spec, target, run_id), COPY_S, log)
+    found = DATABASE_COPIED_RE.match(last)
+    if not found:
+        raise ops.SwarmError(f"the database copy {target} printed {last!r}")
+    return Copied(int(found.group(1)), seconds)
+
+
+def neutralize(
+    client: docker.DockerClient, spec: SiteSpec, target: str, run_id: str, log: Log
+) -> Neutralization:
+    """`odoo neutralize` on the copy `target` with the site's image, and what it left, read back."""
+    _run(client, render_neutralize_task(spec, target, run_id), NEUTRALIZE_S, log)
+    return read_neutralization(client, spec, target, run_id, log)
+
+
+def copy_filestore(client: docker.DockerClient, spec: SiteSpec, target: str, run_id: str, log: Log) -> Copied:
+    """Production's filestore copied as `target`'s (production's mounted read-only)."""
+    last, seconds = _timed(client, render_filestore_copy_task(spec, target, run_id), COPY_S, log)
+    found = FILESTORE_COPIED_RE.match(last)
+    if not found:
+        raise ops.SwarmError(f"the filestore copy of {target} printed {last!r}")
+    return Copied(int(found.group(2)), seconds, files=int(found.group(1)))
+
+
 def neutralized_copy(
     client: docker.DockerClient,
     spec: SiteSpec,
@@ -82,10 +136,11 @@ def neutralized_copy(
 ) -> Neutralization:
     """`<db>_<suffix>` made anew from the site's database, neutralized, and read back."""
     target = copy_name(spec, suffix)
-    _run(client, render_copy_task(spec, target, run_id), COPY_S, log)
-    _run(client, render_neutralize_task(spec, target, run_id), NEUTRALIZE_S, log)
-    return read_neutralization(client, spec, target, run_id, log)
+    copy_database(client, spec, target, run_id, log)
+    return neutralize(client, spec, target, run_id, log)
 
 
 def drop_copy(client: docker.DockerClient, spec: SiteSpec, target: str, run_id: str, log: Log) -> None:
+    """The copy's filestore and database, both gone (each idempotent)."""
+    _run(client, render_filestore_drop_task(spec, target, run_id), QUERY_S, log)
     _run(client, render_drop_task(spec, target, run_id), QUERY_S, log)

@@ -8,6 +8,7 @@ from clusters.edge.fallbacks import serves_error_pages
 from clusters.edge.maintenance import ERRORS_MIDDLEWARE
 from clusters.models import Site
 from clusters.stack import BindFilestore, NfsFilestore, SiteSpec, TraefikSpec
+from clusters.stack.backup_store import site_backup_store
 from clusters.stack.spec import split_addons_path
 from panel.crypto import reveal
 
@@ -45,6 +46,11 @@ def engines_have_start_interval(cluster: Any) -> bool:
     return all(engine_version_at_least(v, START_INTERVAL_ENGINE) for v in versions)
 
 
+def backup_root_of(cluster: Any) -> str:
+    """The cluster's backup root; a lab that names none gets the lab's (settings.LAB_BACKUP_ROOT)."""
+    return cluster.backup_root or (settings.LAB_BACKUP_ROOT if cluster.is_lab else "")
+
+
 def spec_for(site: Site, *, image_digest: str | None = None) -> SiteSpec:
     """Build the spec from the site and its domains; `image_digest` overrides the pinned one
     (a deploy renders with the digest it just resolved, before saving it)."""
@@ -61,12 +67,14 @@ def spec_for(site: Site, *, image_digest: str | None = None) -> SiteSpec:
         db_name=site.db_name,
         db_node=site.db_node,
         db_password=reveal(site.db_password),
+        redis_password=reveal(site.redis_password),
         db_image=site.db_image,
         redis_image=site.redis_image,
         filestore=filestore,
         domains=tuple(d.name for d in site.domains.all()),
         cluster_mode="lab" if site.cluster.is_lab else "production",
         lab_filestore_root=settings.LAB_FILESTORE_ROOT if site.cluster.is_lab else None,
+        backup_store=site_backup_store(backup_root_of(site.cluster), site.slug),
         replicas=site.replicas,
         workers=site.workers,
         series=site.series,

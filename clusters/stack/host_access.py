@@ -86,6 +86,7 @@ JUDGED_FIELDS = frozenset(
         # host is what is mounted, and mounts are judged above.
         "user",
         "secrets",  # Swarm secret files in /run/secrets, from the swarm's store, not the node's disk
+        "secret_files",  # the same, named by content (clusters/stack/secrets.py)
     }
 )
 

@@ -13,12 +13,14 @@ from typing import Any
 
 from docker.types import Healthcheck, RestartPolicy, SecretReference, ServiceMode
 
+from clusters.stack.backup_store import backup_mount, legacy_backup_volume
+from clusters.stack.secrets import with_db_password
 from clusters.stack.service_parts import (
     db_node_constraint,
+    db_password_secret,
     odoo_common_args,
     odoo_process,
     service,
-    volume,
 )
 from clusters.stack.service_spec import ServiceSpec
 from clusters.stack.spec import PG_PORT, SiteSpec, SpecError, validate_modules
@@ -90,12 +92,16 @@ def update_args(spec: SiteSpec, database: str, mods: tuple[str, ...], *, install
 
 
 def backup_volume(spec: SiteSpec) -> str:
-    return f"{spec.slug}_backups"
+    """The old node-local volume of backups (backup_store.py)."""
+    return legacy_backup_volume(spec)
 
 
-def _backup_task(spec: SiteSpec, kind: str, filename: str, script: str, run_id: str | None) -> ServiceSpec:
-    """A one-off with the db image, pinned to the database's node, with the site's backup volume at
-    /backup. A named volume (not a bind path) needs nothing prepared on the node."""
+def _backup_task(
+    spec: SiteSpec, kind: str, filename: str, script: str, run_id: str | None, *, read_only: bool = False
+) -> ServiceSpec:
+    """A one-off with the db image, pinned to the database's node, with the site's backup folder at
+    /backup (backup_store.py: under the cluster's backup root, which every node reaches, or the old
+    node-local volume); `read_only` for the tasks that only read it."""
     if not BACKUP_FILE_RE.match(filename):
         raise SpecError(f"backup file name {filename!r}: letters, digits, '.', '_' or '-' only.")
     return _one_off(
@@ -103,24 +109,18 @@ def _backup_task(spec: SiteSpec, kind: str, filename: str, script: str, run_id: 
         kind,
         run_id,
         image=spec.db_image_ref,
-        command=["sh", "-c", script],
+        command=with_db_password(["sh", "-c", script]),
         args=[],
         env={
-            "PGPASSWORD": spec.db_password,
             "PGHOST": spec.service_name("db"),
             "PGPORT": str(PG_PORT),
             "PGUSER": spec.db_user,
             "PGDATABASE": spec.db_name,
         },
-        mounts=[volume(spec, "backups", backup_volume(spec), "/backup")],
+        mounts=[backup_mount(spec, read_only=read_only)],
         constraints=[db_node_constraint(spec)],
+        secret_files=[db_password_secret(spec)],
     )
-
-
-def render_backup_task(spec: SiteSpec, filename: str, run_id: str | None = None) -> ServiceSpec:
-    """pg_dump (custom format) into the site's backup volume; prints `size=<bytes>` at the end."""
-    script = f"pg_dump --format=custom --file /backup/{filename} && stat -c 'size=%s' /backup/{filename}"
-    return _backup_task(spec, "backup", filename, script, run_id)
 
 
 def render_restore_task(spec: SiteSpec, filename: str, run_id: str | None = None) -> ServiceSpec:
@@ -129,7 +129,7 @@ def render_restore_task(spec: SiteSpec, filename: str, run_id: str | None = None
         f"test -s /backup/{filename} && "
         f'pg_restore --clean --if-exists --no-owner --dbname "$PGDATABASE" /backup/{filename}'
     )
-    return _backup_task(spec, "restore", filename, script, run_id)
+    return _backup_task(spec, "restore", filename, script, run_id, read_only=True)
 
 
 def render_probe_task(spec: SiteSpec, run_id: str | None = None) -> ServiceSpec:
@@ -186,7 +186,7 @@ def render_query_task(
         "query",
         run_id,
         image=spec.db_image_ref,
-        command=["psql"],
+        command=with_db_password(["psql"]),
         args=[
             "-h",
             spec.service_name("db"),
@@ -202,8 +202,9 @@ def render_query_task(
             "-c",
             sql,
         ],
-        env={"PGPASSWORD": spec.db_password, "PGCONNECT_TIMEOUT": "10"},
+        env={"PGCONNECT_TIMEOUT": "10"},
         mounts=[],
+        secret_files=[db_password_secret(spec)],
     )
 
 
@@ -235,13 +236,13 @@ def render_init_task(
     spec: SiteSpec, script: str, args: list[str], secret: SecretReference, run_id: str | None = None
 ) -> ServiceSpec:
     """The panel's database initialisation script (clusters/sites/db_init.py) with the site's pinned image,
-    environment and filestore on its network, PG* set for libpq, the admin password as a secret file."""
+    environment and filestore on its network, PG* set for libpq but the password (the script reads the
+    db_password secret, as the image's entrypoint would), the admin password as a secret file."""
     process = odoo_process(spec)
     pg_env = {
         "PGHOST": spec.service_name("db"),
         "PGPORT": str(PG_PORT),
         "PGUSER": spec.db_user,
-        "PGPASSWORD": spec.db_password,
     }
     return _one_off(
         spec,
@@ -253,5 +254,6 @@ def render_init_task(
         env={**process["env"], **pg_env},
         mounts=process["mounts"],
         secrets=[secret],
+        secret_files=process["secret_files"],
         extra_labels={"traefik.enable": "false"},
     )

@@ -17,7 +17,9 @@ What a site becomes, and why each setting:
   long stop grace period. POSTGRES_DB stays `postgres`: if it were the site's database, Odoo would find it
   existing and empty.
 - `<slug>_redis`: sessions, append-only file on a volume, pinned next to the database so sessions survive a
-  restart (the site cannot run without that node anyway).
+  restart (the site cannot run without that node anyway); it requires the site's own password.
+- No password in any service's environment or command line: the database's and Redis's are Swarm secret
+  files (clusters/stack/secrets.py), but session_redis's copy, which it reads from the environment only.
 - Endpoint mode dnsrr in the lab, vip in production (service_parts.endpoint).
 
 The one-off tasks (module update, backup, restore, probes, queries) are rendered by one_off.py; the output
@@ -31,24 +33,27 @@ from typing import Any
 from docker.types import Healthcheck, RestartPolicy, ServiceMode
 
 from clusters.stack import traefik
+from clusters.stack.backup_tasks import render_backup_task
 from clusters.stack.names import ROLES
 from clusters.stack.one_off import (
     backup_volume,
-    render_backup_task,
     render_image_task,
     render_probe_task,
     render_query_task,
     render_restore_task,
     render_update_task,
 )
+from clusters.stack.secrets import DB_PASSWORD_FILE, REDIS_CONF_FILE
 from clusters.stack.service_parts import (
     PG_DATA,
     db_filter,
+    db_password_secret,
     odoo_common_args,
     odoo_healthcheck,
     odoo_process,
     panel_labels,
     pinned_next_to_data,
+    redis_conf_secret,
     service,
     session_env,
     update_configs,
@@ -85,10 +90,11 @@ def _db(spec: SiteSpec) -> ServiceSpec:
         args=[],
         env={
             "POSTGRES_USER": spec.db_user,
-            "POSTGRES_PASSWORD": spec.db_password,
+            "POSTGRES_PASSWORD_FILE": DB_PASSWORD_FILE,
             "POSTGRES_DB": "postgres",
             "PGDATA": f"{PG_DATA}/pgdata",
         },
+        secret_files=[db_password_secret(spec)],
         healthcheck=Healthcheck(
             test=["CMD", "pg_isready", "-U", spec.db_user, "-d", "postgres"],
             interval=ns(10),
@@ -104,19 +110,27 @@ def _db(spec: SiteSpec) -> ServiceSpec:
     )
 
 
+# redis-cli takes the password from REDISCLI_AUTH (never its command line); a wrong or missing one
+# still exits 0 with a NOAUTH error, so only PONG is healthy.
+REDIS_PING = (
+    f'REDISCLI_AUTH="$(sed -n "s/^requirepass //p" {REDIS_CONF_FILE})" redis-cli ping | grep -qx PONG'
+)
+
+
 def _redis(spec: SiteSpec) -> ServiceSpec:
     return pinned_next_to_data(
         spec,
         "redis",
         "/data",
         image=pinned_ref(spec.redis_image, spec.redis_image_digest),
-        # Said, not left to the image: the append-only file in the mounted volume, and protected
-        # mode off (on by default without a password, it refuses every client but loopback: every
-        # login through session_redis would fail). Redis is reachable on the site's network only.
-        args=["redis-server", "--appendonly", "yes", "--dir", "/data", "--protected-mode", "no"],
+        # Said, not left to the image: the password (`requirepass` in the redis.conf secret; protected
+        # mode stays on, as it has no effect once a password is set), the append-only file in the
+        # mounted volume. Redis is reachable on the site's network only.
+        args=["redis-server", REDIS_CONF_FILE, "--appendonly", "yes", "--dir", "/data"],
         env={},
+        secret_files=[redis_conf_secret(spec)],
         healthcheck=Healthcheck(
-            test=["CMD", "redis-cli", "ping"], interval=ns(10), timeout=ns(5), retries=5, start_period=ns(10)
+            test=["CMD-SHELL", REDIS_PING], interval=ns(10), timeout=ns(5), retries=5, start_period=ns(10)
         ),
     )
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import re
 from typing import Any
-from urllib.parse import quote
 
 from docker.types import (
     DriverConfig,
@@ -24,6 +23,7 @@ from docker.types import (
 )
 
 from clusters.stack.host_access import refuse_host_reach
+from clusters.stack.secrets import DB_PASSWORD, DB_PASSWORD_FILE, REDIS_CONF, SecretFile, site_secret
 from clusters.stack.service_spec import ServiceSpec
 from clusters.stack.spec import ODOO_HTTP_PORT, PG_PORT, REDIS_PORT, BindFilestore, SiteSpec, ns
 
@@ -59,39 +59,56 @@ def filestore_mount(spec: SiteSpec) -> Mount:
 
 
 def odoo_env(spec: SiteSpec) -> dict[str, str]:
-    """HOST/PORT/USER/PASSWORD are read by the official image's entrypoint. session_redis reads
-    ODOO_SESSION_REDIS* (the prefix keeps sites apart should they ever share a Redis); session_db
-    reads SESSION_DB_URI: the site's own database, where it keeps a table of sessions."""
+    """HOST/PORT/USER and PASSWORD_FILE are read by the official image's entrypoint (the password
+    from the db_password secret file: clusters/stack/secrets.py). The session store's: session_env."""
     env = {
         "HOST": spec.service_name("db"),
         "PORT": str(PG_PORT),
         "USER": spec.db_user,
-        "PASSWORD": spec.db_password,
+        "PASSWORD_FILE": DB_PASSWORD_FILE,
         **session_env(spec),
     }
     env.update(spec.extra_env)
     return env
 
 
+def db_password_secret(spec: SiteSpec) -> SecretFile:
+    return site_secret(spec.slug, DB_PASSWORD, spec.db_password)
+
+
+def redis_conf_secret(spec: SiteSpec) -> SecretFile:
+    return site_secret(spec.slug, REDIS_CONF, f"requirepass {spec.redis_password}\n")
+
+
 def odoo_process(spec: SiteSpec) -> dict[str, Any]:
     """What every Odoo process of the site runs with, replicas and one-off tasks alike: the pinned image,
-    the environment and the filestore."""
-    return {"image": spec.odoo_image_ref, "env": odoo_env(spec), "mounts": [filestore_mount(spec)]}
+    the environment, the filestore and the database password's secret."""
+    return {
+        "image": spec.odoo_image_ref,
+        "env": odoo_env(spec),
+        "mounts": [filestore_mount(spec)],
+        "secret_files": [db_password_secret(spec)],
+    }
 
 
 def session_env(spec: SiteSpec) -> dict[str, str]:
-    """What the site's session store reads from the environment."""
+    """What the site's session store reads from the environment.
+
+    session_redis (camptocamp) reads its password from ODOO_SESSION_REDIS_PASSWORD only: it has no
+    file variant, nor has the official image's entrypoint one for it, so that one password stays in
+    the environment of the site's Odoo services (and only theirs). OCA's session_db hands
+    SESSION_DB_URI to Odoo's own `db_connect(uri, allow_uri=True)`, which takes a plain database name
+    as well as a URI and connects to a name with Odoo's --db_* settings (the entrypoint's, from
+    PASSWORD_FILE): so the site's database name, and no password, in the environment."""
     if spec.sessions == "session_redis":
         return {
             "ODOO_SESSION_REDIS": "1",
             "ODOO_SESSION_REDIS_HOST": spec.service_name("redis"),
             "ODOO_SESSION_REDIS_PORT": str(REDIS_PORT),
             "ODOO_SESSION_REDIS_PREFIX": spec.slug,
+            "ODOO_SESSION_REDIS_PASSWORD": spec.redis_password,
         }
-    user, password = (quote(part, safe="") for part in (spec.db_user, spec.db_password))
-    return {
-        "SESSION_DB_URI": f"postgresql://{user}:{password}@{spec.service_name('db')}:{PG_PORT}/{spec.db_name}"
-    }
+    return {"SESSION_DB_URI": spec.db_name}
 
 
 def odoo_common_args(spec: SiteSpec) -> list[str]:

@@ -23,6 +23,7 @@ from docker.types import (
     UpdateConfig,
 )
 
+from clusters.stack.secrets import SecretFile
 from clusters.stack.summary import summarize
 
 
@@ -72,6 +73,12 @@ class ServiceSpec:
     stop_signal: str | None = None  # None: the image's STOPSIGNAL (SIGTERM when it names none)
     user: str | None = None  # None: the image's own USER (only a one-off that prepares a folder sets it)
     secrets: list[SecretReference] = field(default_factory=list)  # Swarm secrets, files in /run/secrets
+    # Secrets named by content that the service reads (clusters/stack/secrets.py): made when missing
+    # and given their ids by clusters/swarm_secrets.py before the service is created or updated.
+    secret_files: list[SecretFile] = field(default_factory=list)
+
+    def secret_references(self) -> list[SecretReference]:
+        return [*self.secrets, *(f.reference() for f in self.secret_files)]
 
 
 @dataclass
@@ -114,7 +121,7 @@ def to_create_kwargs(service: ServiceSpec) -> dict[str, Any]:
         "stop_grace_period": service.stop_grace_period,
         "stop_signal": service.stop_signal,
         "user": service.user,
-        "secrets": list(service.secrets) or None,
+        "secrets": service.secret_references() or None,
     }
     kwargs.update({k: v for k, v in optional.items() if v is not None})
     return kwargs
@@ -134,7 +141,7 @@ def engine_spec(service: ServiceSpec) -> dict[str, Any]:
         stop_grace_period=service.stop_grace_period,
         stop_signal=service.stop_signal,
         user=service.user,
-        secrets=list(service.secrets) or None,
+        secrets=service.secret_references() or None,
     )
     task = TaskTemplate(
         container_spec=container,

@@ -7,6 +7,7 @@ Site is refused by the same rule when it is saved as when it is rendered.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -64,9 +65,11 @@ REDIS_PORT = 6379
 # Environment keys the renderer owns (the database connection the official image's entrypoint reads;
 # what the session store reads); `extra_env` may not override them.
 MANAGED_ENV_KEYS = frozenset(
-    {"HOST", "PORT", "USER", "PASSWORD", "SESSION_DB_URI"}
-    | {f"ODOO_SESSION_REDIS{s}" for s in ("", "_HOST", "_PORT", "_PREFIX")}
+    {"HOST", "PORT", "USER", "PASSWORD", "PASSWORD_FILE", "SESSION_DB_URI"}
+    | {f"ODOO_SESSION_REDIS{s}" for s in ("", "_HOST", "_PORT", "_PREFIX", "_PASSWORD")}
 )
+# What the panel generates (secrets.token_urlsafe): safe unquoted in redis.conf.
+REDIS_PASSWORD_RE = re.compile(r"[A-Za-z0-9_-]{16,128}")
 
 # How the replicas of a site share HTTP sessions: a server-wide addon the image must carry.
 # camptocamp's session_redis has releases up to 18.0 (its 18.0 module on 19 answers 500 to every
@@ -172,9 +175,13 @@ class SiteSpec:
     db_node: str
     db_password: str = field(repr=False)
     filestore: NfsFilestore | BindFilestore
+    redis_password: str = field(repr=False)  # the site's Redis requires it (redis.conf secret)
     domains: tuple[str, ...] = ()
     cluster_mode: Literal["production", "lab"] = "production"
     lab_filestore_root: str | None = None  # in the lab, bind filestores must lie inside it (when known)
+    # The site's folder under its cluster's backup root (clusters/stack/backup_store.py); None: the
+    # node-local volume `<slug>_backups` on the database's node (backups from before backup roots).
+    backup_store: NfsFilestore | BindFilestore | None = None
     image_digest: str | None = None
     replicas: int = 2
     workers: int = 0
@@ -258,10 +265,14 @@ class SiteSpec:
             )
         if not self.db_password:
             raise SpecError("db password is empty (the postgres image refuses to start without one).")
+        if not REDIS_PASSWORD_RE.fullmatch(self.redis_password):
+            raise SpecError("redis password: 16-128 letters, digits, '_' or '-' (the panel generates it).")
 
     def _check_filestore_and_domains(self) -> None:
         if not isinstance(self.filestore, NfsFilestore | BindFilestore):
             raise SpecError("filestore must be NfsFilestore or BindFilestore.")
+        if not isinstance(self.backup_store, NfsFilestore | BindFilestore | None):
+            raise SpecError("backup store must be NfsFilestore, BindFilestore or None.")
         for problem in filter(None, map(domain_problem, self.domains)):
             raise SpecError(f"domain: {problem}.")
 

@@ -18,6 +18,7 @@ EVENTS: dict[str, str] = {
     "approval.requested": "Approval requested{on}: change #{change_id} by {submitted_by}",
     "gate.blocked": "Change #{change_id} blocked by the gate{on}: {blocked}",
     "backup.failed": "Backup failed{on} (job #{job_id}): {error}",
+    "drill.failed": "Restore drill failed{on} (job #{job_id}): {error}",
     "audit.verify_failed": "Audit verify FAILED: {problems}",
     "notify.test": "Test notice from the panel to channel {channel}",
 }

@@ -519,6 +519,21 @@ CASES = [
         setup=installed,
     ),
     job_start(
+        "back up now",
+        post("operator", "/sites/acme/backups/new/"),
+        "Backup",
+        "backup",
+        {"backup_kind": "manual"},
+    ),
+    job_start(
+        "drill",
+        post("operator", url_for("site-drill", "acme", pk_of(Backup, site__slug="acme"))),
+        "Restore drill",
+        "drill",
+        restore_params,
+        setup=make_backup,
+    ),
+    job_start(
         "restore (confirm page, confirm)",
         steps(
             get("operator", url_for("site-restore", "acme", pk_of(Backup, site__slug="acme"))),

@@ -55,3 +55,14 @@ def test_an_unreachable_database_ends_the_task_with_the_reason_after_the_wait() 
 def test_other_commands_run_at_once() -> None:
     result = entrypoint("echo", "hello", ODOO_STANDIN_WAIT_S="30")
     assert (result.returncode, result.stdout) == (0, "hello\n")
+
+
+def test_password_file_gives_the_password_as_the_official_entrypoint_does(tmp_path: Path) -> None:
+    """PASSWORD_FILE (a Docker secret) is read into PASSWORD, which the stand-in's parser turns into
+    --db_password as the official entrypoint does; an unreadable file stops the task."""
+    secret = tmp_path / "db_password"
+    secret.write_text("from-the-secret")
+    result = entrypoint("sh", "-c", 'echo "$PASSWORD"', PASSWORD_FILE=str(secret))
+    assert (result.returncode, result.stdout) == (0, "from-the-secret\n"), result.stderr
+    missing = entrypoint("echo", "ran", PASSWORD_FILE=str(tmp_path / "absent"))
+    assert missing.returncode != 0 and "ran" not in missing.stdout

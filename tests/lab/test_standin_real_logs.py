@@ -401,9 +401,12 @@ def test_every_option_the_panel_renders_is_known(series):
     assert result.returncode == 0, result.stderr
 
 
-def test_session_db_shares_a_login_between_two_servers(site, tmp_path):
+@pytest.mark.parametrize("by_name", [False, True])
+def test_session_db_shares_a_login_between_two_servers(site, tmp_path, by_name):
+    """SESSION_DB_URI as a URI, or as the database's name (what the panel renders: Odoo's db_connect
+    reaches a name with Odoo's own --db_* settings, so no password is in the environment)."""
     db, addons, odoo, role = site
-    uri = f"postgresql://{role}@{db_args()[1]}:{db_args()[3]}/{db}"
+    uri = db if by_name else f"postgresql://{role}@{db_args()[1]}:{db_args()[3]}/{db}"
     path = f"--addons-path={addons},{SESSION_ADDONS / '19.0'}"
     load = "--load=base,rpc,web,session_db"
     a = Server(db, tmp_path / "a", path, load, db_user=role, SESSION_DB_URI=uri, **S19)

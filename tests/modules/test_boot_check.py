@@ -127,6 +127,7 @@ SPEC = SiteSpec(
     db_name="acme",
     db_node="n1",
     db_password="x",
+    redis_password="r3dis-pass-0123456789",
     filestore=BindFilestore(path="/srv/acme"),
     domains=("acme.example",),
 )
@@ -175,3 +176,18 @@ def test_check_reads_nothing_on_a_first_rollout_and_fails_a_boot_it_never_saw(sw
         boot_check.check(None, SPEC, set(), run_id="j1", deadline_s=0)  # type: ignore[arg-type]
     boot_check.check(None, SPEC, {"t1"}, run_id="j1", log=said.append)  # type: ignore[arg-type]
     assert said[-1] == "no new acme_odoo replica: nothing to read"
+
+
+def test_a_rollout_swarm_rolled_back_itself_is_explained_by_its_ended_tasks_logs(swarm, monkeypatch):
+    # Swarm's failure action (a new task unhealthy under load) may end the rollout before the panel
+    # reads a boot: the ended tasks' logs still name the skipped module and what it lacks.
+    fake = swarm({"old": real("a4_plain_boot.log"), "t2": real("c4_plain_boot_dep_nonexistent.log")})
+    ended = [{"ID": tid, "Slot": n, "Status": {"State": "shutdown"}} for n, tid in enumerate(fake.logs, 1)]
+    monkeypatch.setattr(boot_check.ops, "tasks", lambda *_a, **_k: ended)
+    said: list[str] = []
+    why = boot_check.explain_ended_rollout(None, SPEC, {"old"}, run_id="j1", log=said.append)  # type: ignore[arg-type]
+    assert why is not None and "dep_mod was skipped (depends on nonexistent_dep, not installed)" in why
+    assert fake.reads == {"old": 0, "t2": 1}  # the tasks from before the rollout are not read
+    assert boot_check.explain_ended_rollout(None, SPEC, None, run_id="j1") is None  # a first rollout
+    fake.logs["t2"] = real("a4_plain_boot.log")
+    assert boot_check.explain_ended_rollout(None, SPEC, {"old"}, run_id="j1") is None  # nothing to tell

@@ -19,7 +19,7 @@ from django.utils import timezone
 from clusters import engine
 from clusters.models import Rehearsal, Site
 from clusters.sites.module_update import rehearsal
-from clusters.sites.neutralized_copy import Neutralization
+from clusters.sites.neutralized_copy import Copied, Neutralization
 from clusters.sites.odoo_log import Verdict
 from jobs import control
 from jobs.models import Job
@@ -92,16 +92,22 @@ class Swarm:
 
         monkeypatch.setattr(engine, "client_for", client_for)
         monkeypatch.setattr(rehearsal, "read_modules", lambda *a, **k: INSTALLED)
-        monkeypatch.setattr(rehearsal, "neutralized_copy", self._copy)
+        monkeypatch.setattr(rehearsal, "copy_database", self._copy)
+        monkeypatch.setattr(rehearsal, "neutralize", lambda *a: self.neutralization)
+        monkeypatch.setattr(rehearsal, "copy_filestore", self._filestore)
         monkeypatch.setattr(
             rehearsal, "drop_copy", lambda c, spec, target, *a: self.calls.append(f"drop {target}")
         )
         monkeypatch.setattr(rehearsal, "run_followed", self._run)
         monkeypatch.setattr(rehearsal, "judge", lambda *a, **k: self.verdict)
 
-    def _copy(self, client: Any, spec: Any, suffix: str, run_id: str, log: Any) -> Neutralization:
-        self.calls.append(f"copy {spec.db_name}_{suffix}")
-        return self.neutralization
+    def _copy(self, client: Any, spec: Any, target: str, run_id: str, log: Any) -> Copied:
+        self.calls.append(f"copy {target}")
+        return Copied(5_000_000, 2.0)
+
+    def _filestore(self, client: Any, spec: Any, target: str, run_id: str, log: Any) -> Copied:
+        self.calls.append(f"filestore {target}")
+        return Copied(3_000, 0.5, files=3)
 
     def _run(self, runner: Any, client: Any, task: Any, **_: Any) -> tuple[int, list[str], float]:
         self.calls.append(f"run {' '.join(task.args[:5])} on {task.image}")
@@ -133,15 +139,23 @@ def test_a_rehearsal_reports_and_records_its_verdict(site: Site, monkeypatch) ->
     job = run_inline(monkeypatch, "rehearsal", site, modules=["shop_base"], image="")
     assert job.state == "succeeded", job.error + log_text(job)
     copy = f"acme_rh{job.pk}"
-    assert swarm.calls == [
-        f"copy {copy}",
-        f"run odoo -d {copy} -u shop_base on {site.image[:-5]}@{DIGEST}",
-        f"drop {copy}",
-    ]
+    assert (
+        swarm.calls
+        == [
+            f"copy {copy}",
+            f"filestore {copy}",  # once the copy is verified as neutralized
+            f"run odoo -d {copy} -u shop_base on {site.image[:-5]}@{DIGEST}",
+            f"drop {copy}",
+        ]
+    )
     result = job.result
     assert {"ok", "duration_s", "update_s", "neutralized", "digest", "modules", "verdict"} <= set(result)
     assert (result["ok"], result["update_s"], result["neutralized"]) == (True, 2.5, True)
     assert (result["digest"], result["modules"]) == (DIGEST, ["shop_base"])
+    assert result["copy"] == {
+        "database": {"bytes": 5_000_000, "seconds": 2.0, "files": None},
+        "filestore": {"bytes": 3_000, "seconds": 0.5, "files": 3},
+    }
     assert Rehearsal.last_of(site, DIGEST, ["shop_base"]).job_id == job.pk  # type: ignore[union-attr]
 
     swarm.verdict = Verdict(ok=False, exit_code=255, reasons=["odoo exited with status 255"])

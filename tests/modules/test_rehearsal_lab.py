@@ -2,16 +2,21 @@
 
 One site for the module (shop_base <- shop_sale, shop_stock installed), in this order: a good
 rehearsal, one whose copy cannot be verified as neutralized (fail closed), and one of an image whose
-shop_base fails, compared with the real update of that image. While each rehearsal runs a thread
+shop_base fails, compared with the real update of that image; then one whose copy is looked into
+while it exists: it holds production's filestore files, byte for byte. While each rehearsal runs a thread
 polls production every 200 ms: its running replicas never drop and its services never change.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -19,8 +24,10 @@ import pytest
 
 from clusters import swarm_ops as ops
 from clusters.models import Rehearsal
+from clusters.sites.module_update import rehearsal
 from clusters.sites.neutralized_copy import read_neutralization
 from clusters.sites.site_spec import spec_for
+from clusters.stack.db_copy import render_filestore_drop_task
 from clusters.stack.render import render_query_task
 from tests.modules.helpers import (
     healthy_before,
@@ -176,3 +183,62 @@ def test_a_failing_update_fails_the_rehearsal_as_it_fails_the_update(  # type: i
     assert [line.split(" ", 3)[-1] for line in real["error_lines"]] == [  # less the time and pid
         line.split(" ", 3)[-1] for line in verdict["error_lines"]
     ]
+
+
+def tree(folder: Path) -> dict[str, str]:
+    """Each file under `folder` (relative path) and the sha256 of its bytes."""
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in folder.rglob("*")
+        if path.is_file()
+    }
+
+
+def rehearsal_volume_tree(client: docker.DockerClient, shop: Any, copy: str) -> dict[str, str] | None:
+    """The same of `filestore/<copy>` in the site's rehearsal volume, read by a one-off on the
+    database's node (where the volume is); None when the folder does not exist."""
+    script = (
+        'cd "/rehearsal/filestore/$0" 2>/dev/null || { echo ABSENT; exit 0; }; '
+        "find . -type f -exec sha256sum {} +"
+    )
+    removal = render_filestore_drop_task(spec_for(shop), copy, "rhls")
+    task = replace(removal, name=f"{shop.slug}_fslist_rhls", command=["sh", "-c", script, copy])
+    code, lines = ops.run_one_off(client, task, 120, lambda _: None)
+    assert code == 0, lines
+    if "ABSENT" in lines:
+        return None
+    return {
+        name.removeprefix("./"): digest for digest, name in (line.split(None, 1) for line in lines if line)
+    }
+
+
+def test_the_rehearsal_copy_holds_productions_filestore_files(shop, watched, monkeypatch, docker_client):  # type: ignore[no-untyped-def]
+    production = Path(shop.bind_path) / "filestore" / shop.db_name
+    added = production / "rh"
+    added.mkdir(parents=True, exist_ok=True)
+    for size in (1, 5000, 300_000):  # attachment files, named by their content as Odoo names them
+        data = os.urandom(size)
+        (added / hashlib.sha256(data).hexdigest()[:40]).write_bytes(data)
+    before = tree(production)
+    seen: dict[str, Any] = {}
+    update_copy = rehearsal.run_followed
+
+    def look_into_the_copy(runner: Any, client: Any, task: Any, **kw: Any) -> Any:
+        seen["copy"] = task.labels["panel.copy"]
+        seen["files"] = rehearsal_volume_tree(docker_client, shop, seen["copy"])
+        return update_copy(runner, client, task, **kw)
+
+    monkeypatch.setattr(rehearsal, "run_followed", look_into_the_copy)
+    try:
+        job = run_inline(monkeypatch, "rehearsal", shop, modules=["shop_base"], image="")
+        after = tree(production)
+    finally:
+        shutil.rmtree(added)
+    untouched(watched)
+    assert job.state == "succeeded", job.error + log_text(job)[-3000:]
+    assert seen["copy"] == f"{shop.db_name}_rh{job.pk}"
+    assert seen["files"] == before and len(before) >= 3  # every file of production, the same bytes
+    assert after == before  # production's filestore neither lost nor gained a file
+    assert result_of(job)["copy"]["filestore"]["files"] == len(before)
+    assert rehearsal_volume_tree(docker_client, shop, seen["copy"]) is None  # removed with the copy
+    assert one_offs(docker_client, shop.slug) == [] and job.compensation == []

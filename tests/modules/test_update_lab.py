@@ -15,7 +15,8 @@ def test_update_success(shop, monkeypatch, docker_client):  # type: ignore[no-un
     assert job.state == "succeeded", job.error + text[-3000:]
     result = result_of(job)
     assert result["verdict"]["ok"] and result["versions"]["shop_base"].startswith("17.0.")
-    assert result["backup"]["size_bytes"] > 0 and Backup.objects.filter(site=shop).count() == 1
+    assert result["backup"]["size_bytes"] > 0 and result["backup"]["kind"] == "pre-update"
+    assert Backup.objects.filter(site=shop, kind="pre-update").count() == 1
     assert "Modules loaded." in text and "recorded replicas" in text and "replicas restored" in text
     steps = {s["name"]: s["state"] for s in job.steps}
     assert all(state == "succeeded" for state in steps.values()), steps

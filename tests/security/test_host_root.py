@@ -20,7 +20,7 @@ from django.urls import reverse
 from clusters.models import Cluster, Site
 from clusters.sites import checksums, image_addons, image_check
 from clusters.sites.site_spec import spec_for
-from clusters.stack import SiteSpec, SpecError
+from clusters.stack import SiteSpec, SpecError, backup_tasks
 from clusters.stack.render import (
     render,
     render_backup_task,
@@ -66,6 +66,8 @@ RENDERERS: dict[str, Callable[[SiteSpec], Any]] = {
     "module install": lambda s: render_update_task(s, ["sale"], "j1", install=True),
     "backup": lambda s: render_backup_task(s, "acme.dump", "j1"),
     "restore": lambda s: render_restore_task(s, "acme.dump", "j1"),
+    "restore drill": lambda s: backup_tasks.render_drill_task(s, "acme.dump", "", "j1"),
+    "backup prune": lambda s: backup_tasks.render_prune_task(s, ["acme.dump"], "j1"),
     "module read (query)": lambda s: render_query_task(s, "select 1", "j1"),
     "health probe": lambda s: render_probe_task(s, "j1"),
     "image task": lambda s: render_image_task(s, "x", ["true"], run_id="j1"),

@@ -160,7 +160,7 @@ def _raw_tokens() -> list[str]:
     tokens = []
     for model, fields in (
         (Cluster, ("tls_ca", "tls_cert", "tls_key")),
-        (Site, ("db_password", "registry_password", "admin_password")),
+        (Site, ("db_password", "registry_password", "admin_password", "redis_password")),
     ):
         for field in fields:
             tokens += [t for t in model.objects.annotate(raw=_raw(field)).values_list("raw", flat=True) if t]
@@ -186,15 +186,15 @@ def saved_with_the_old_key(settings, db):  # type: ignore[no-untyped-def]
 def test_reencrypt_moves_every_secret_to_the_current_key(saved_with_the_old_key, settings) -> None:  # type: ignore[no-untyped-def]
     cluster, site = saved_with_the_old_key
     before = _raw_tokens()
-    assert len(before) == 6
+    assert len(before) == 7
 
     out = io.StringIO()
     call_command("encryption", "reencrypt", "--dry-run", stdout=out)
-    assert "6 of 6" in out.getvalue() and _raw_tokens() == before
+    assert "7 of 7" in out.getvalue() and _raw_tokens() == before
 
     out = io.StringIO()
     call_command("encryption", "reencrypt", stdout=out)
-    assert "6 of 6" in out.getvalue()
+    assert "7 of 7" in out.getvalue()
     assert AuditEvent.objects.filter(action="encryption.reencrypt").count() == 1
 
     settings.ENCRYPTION_KEY_OLD = []  # the old key can go now
@@ -205,10 +205,11 @@ def test_reencrypt_moves_every_secret_to_the_current_key(saved_with_the_old_key,
         "KEY",
     )
     assert reveal(fresh_site.registry_password) == PLAIN and reveal(fresh_site.db_password)
+    assert reveal(fresh_site.redis_password)
 
     out = io.StringIO()
     call_command("encryption", "reencrypt", stdout=out)  # a second run has nothing to do
-    assert "0 of 6" in out.getvalue()
+    assert "0 of 7" in out.getvalue()
 
 
 @pytest.mark.django_db

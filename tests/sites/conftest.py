@@ -89,7 +89,7 @@ def _has(client: docker.DockerClient, ref: str) -> bool:
 
 
 def remove_site_objects(client: docker.DockerClient, slug: str, lab=None) -> None:  # type: ignore[no-untyped-def]
-    """The site's services and network; with `lab`, also on every node its containers (one-off
+    """The site's services, network and secrets; with `lab`, also on every node its containers (one-off
     tasks stay behind as exited containers when their service is removed) and its volumes (the
     database's data stays on its node otherwise, ~40 MB a test), and its filestore folder."""
     assert slug, "no slug: every service and the whole filestore would match"
@@ -106,6 +106,9 @@ def remove_site_objects(client: docker.DockerClient, slug: str, lab=None) -> Non
     for network in client.networks.list(filters=label):
         with contextlib.suppress(docker.errors.APIError):
             network.remove()
+    for secret in client.secrets.list(filters=label):
+        with contextlib.suppress(docker.errors.APIError):
+            secret.remove()
 
 
 def _remove_node_leftovers(node_client: docker.DockerClient, label: dict[str, str]) -> None:

@@ -29,6 +29,7 @@ def acme(**overrides: Any) -> SiteSpec:
         "db_name": "acme",
         "db_node": "db1",
         "db_password": "s3cret",
+        "redis_password": "r3dis-pass-0123456789",
         "filestore": NfsFilestore("10.0.0.10", "/exports/acme"),
         "domains": ("shop.example.com", "www.example.com"),
         "workers": 2,

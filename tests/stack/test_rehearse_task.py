@@ -1,5 +1,5 @@
 """The rehearsal's `-u` (issue 18), rendered: the update's own one-off, on the copy and never on
-production's database, with the digest to rehearse, and nothing of production's filestore."""
+production's database, with the digest to rehearse, and nothing of production's filestore but its copy."""
 
 import pytest
 
@@ -25,20 +25,21 @@ def test_the_rehearsal_runs_the_updates_options_on_the_copy_with_the_target_dige
     assert task.labels["panel.copy"] == copy and task.labels["traefik.enable"] == "false"
 
 
-def test_no_production_filestore_but_an_empty_scratch_data_dir() -> None:
+def test_no_production_filestore_but_the_rehearsal_volume_on_the_database_node() -> None:
     spec = site_spec()
     task = render_rehearse_task(spec, copy_name(spec, "rh1"), ["sale"])
-    [mount] = task.mounts
-    assert mount["Type"] == "tmpfs" and mount["Target"] == spec.data_dir and not mount["Source"]
+    [mount] = task.mounts  # where the copy's filestore was copied, never production's
+    assert (mount["Type"], mount["Source"], mount["Target"]) == ("volume", "acme_rehearsal", spec.data_dir)
+    assert task.constraints == [f"node.hostname=={spec.db_node}"]  # a local volume: that node's
     assert f"--data-dir={spec.data_dir}" in task.args
     update = render_update_task(spec, ["sale"])
-    assert all(m["Type"] != "tmpfs" for m in update.mounts)  # the real update keeps the filestore
+    assert all(m["Source"] != "acme_rehearsal" for m in update.mounts)  # the real update keeps the filestore
 
 
 def test_the_session_store_is_the_copy_not_production() -> None:
     spec = site_spec(session_store="session_db")
     task = render_rehearse_task(spec, copy_name(spec, "rh1"), ["sale"])
-    assert task.env["SESSION_DB_URI"].endswith("/acme_rh1")
+    assert task.env["SESSION_DB_URI"] == "acme_rh1"  # a name: Odoo's own credentials reach it
     assert task.env["HOST"] == spec.service_name("db")
 
 

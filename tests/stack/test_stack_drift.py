@@ -40,7 +40,8 @@ def test_live_summary_parses_engine_json(odoo_attrs, load_fixture):
     assert live["id"] == "9mnpnzenvg8p8tdbtq4wvbkcz" and live["name"] == "acme_odoo"
     assert (live["mode"], live["replicas"]) == ("replicated", 2)
     assert live["image_digest"] == A
-    assert live["env"]["PASSWORD"] == REDACTED and live["env"]["ODOO_SESSION_REDIS_HOST"] == "acme_redis"
+    assert live["env"]["ODOO_SESSION_REDIS_PASSWORD"] == REDACTED
+    assert live["env"]["ODOO_SESSION_REDIS_HOST"] == "acme_redis"
     assert live["networks"] == ["acme_net", "traefik-public"]
     assert live["constraints"] == []
     assert live["update_config"]["order"] == "start-first" and live["update_config"]["monitor_ns"] == 60 * S
@@ -204,9 +205,10 @@ def test_settings_drift(make_spec, odoo_attrs):
 
 def test_secrets_are_not_compared_or_shown(make_spec, odoo_attrs):
     env = odoo_attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"]
-    env[env.index("PASSWORD=s3cret")] = "PASSWORD=changed"
+    key = "ODOO_SESSION_REDIS_PASSWORD"
+    env[env.index(f"{key}=r3dis-pass-0123456789")] = f"{key}=changed"
     assert diff(_expected(make_spec(), "acme_odoo"), {"acme_odoo": live_summary(odoo_attrs)}) == []
-    assert "s3cret" not in json.dumps(render(make_spec()).summary())
+    assert "r3dis-pass" not in json.dumps(render(make_spec()).summary())
 
 
 SPECS = {

@@ -59,13 +59,16 @@ def test_session_redis_and_db_environment(make_spec):
         assert svc.env["ODOO_SESSION_REDIS"] == "1"
         assert svc.env["ODOO_SESSION_REDIS_HOST"] == "acme_redis"
         assert svc.env["ODOO_SESSION_REDIS_PREFIX"] == "acme"
-        assert (svc.env["HOST"], svc.env["PORT"], svc.env["USER"], svc.env["PASSWORD"]) == (
+        assert svc.env["ODOO_SESSION_REDIS_PASSWORD"] == "r3dis-pass-0123456789"  # no file variant
+        assert (svc.env["HOST"], svc.env["PORT"], svc.env["USER"], svc.env["PASSWORD_FILE"]) == (
             "acme_db",
             "5432",
             "odoo",
-            "s3cret",
+            "/run/secrets/db_password",
         )
-        assert svc.command is None  # the image's entrypoint turns HOST/PORT/USER/PASSWORD into flags
+        assert "PASSWORD" not in svc.env
+        assert [f.filename for f in svc.secret_files] == ["db_password"]
+        assert svc.command is None  # the image's entrypoint turns HOST/PORT/USER/PASSWORD_FILE into flags
         assert svc.args[0] == "odoo"
     assert make_spec(extra_env={"TZ": "UTC"}) and _odoo(make_spec(extra_env={"TZ": "UTC"})).env["TZ"] == "UTC"
 
@@ -107,10 +110,17 @@ def test_database_pinned_with_its_volume(make_spec):
     assert db.restart_policy["Condition"] == "any"
     redis = render(make_spec()).service("redis")
     assert redis.constraints == ["node.hostname==db1"] and redis.mounts[0]["Source"] == "acme_redis_data"
-    # Sessions survive a restart (AOF in the volume) and the Odoo replicas may connect at all
-    # (protected mode refuses non-loopback clients; tests/lab/test_seed_failures_lab.py).
+    # Sessions survive a restart (AOF in the volume); the password is in the redis.conf secret, which
+    # also lets the Odoo replicas connect at all (protected mode refuses non-loopback clients to a
+    # Redis without a password; tests/lab/test_seed_failures_lab.py).
     assert redis.args[redis.args.index("--dir") + 1] == redis.mounts[0]["Target"] == "/data"
-    assert redis.args[redis.args.index("--protected-mode") + 1] == "no"
+    assert redis.args[1] == "/run/secrets/redis.conf" and "--protected-mode" not in redis.args
+    (conf,) = redis.secret_files
+    assert conf.content == b"requirepass r3dis-pass-0123456789\n" and conf.name.startswith("acme_redis-conf-")
+    ping = redis.healthcheck["Test"][1]
+    assert "/run/secrets/redis.conf" in ping and "PONG" in ping
+    assert db.env["POSTGRES_PASSWORD_FILE"] == "/run/secrets/db_password"
+    assert "POSTGRES_PASSWORD" not in db.env
 
 
 def test_update_rollback_restart_and_durations_in_ns(make_spec):
@@ -316,17 +326,19 @@ def test_backup_and_restore_tasks(make_spec):
     task = render_backup_task(spec, "2026-11-21.dump")
     assert task.name == "acme_backup" and task.role == "backup-task"
     assert task.image == "postgres@sha256:" + "d" * 64
-    assert task.command[:2] == ["sh", "-c"] and "pg_dump --format=custom" in task.command[2]
-    assert "stat -c 'size=%s' /backup/2026-11-21.dump" in task.command[2]
-    assert task.env["PGPASSWORD"] == "s3cret" and task.env["PGHOST"] == "acme_db"
-    assert task.mounts == [
-        Mount(
-            target="/backup",
-            source="acme_backups",
-            type="volume",
-            labels={"panel.managed": "true", "panel.site": "acme", "panel.role": "backups"},
-        )
-    ]
+    assert "pg_dump --format=custom --snapshot=" in task.command[-1]
+    assert "stat -c 'size=%s' 2026-11-21.dump" in task.command[-1]
+    assert "tar -C /var/lib/odoo/filestore -czf 2026-11-21.filestore.tar.gz acme" in task.command[-1]
+    assert "PGPASSWORD" not in task.env and task.env["PGHOST"] == "acme_db"
+    assert task.command[2].startswith('PGPASSWORD="$(cat /run/secrets/db_password)"')
+    assert task.mounts[0] == Mount(
+        target="/backup",
+        source="acme_backups",
+        type="volume",
+        labels={"panel.managed": "true", "panel.site": "acme", "panel.role": "backups"},
+    )
+    assert task.mounts[1]["Target"] == "/var/lib/odoo" and task.mounts[1]["ReadOnly"]  # the filestore
+    assert len(task.mounts) == 2
     assert task.constraints == ["node.hostname==db1"]
     assert task.restart_policy["Condition"] == "none" and "ReplicatedJob" in task.mode
     restore = render_restore_task(spec, "2026-11-21.dump", run_id="j7")
@@ -341,7 +353,8 @@ def test_a_19_site_keeps_sessions_in_its_own_database_and_no_summary_shows_the_p
     stack = render(spec)
     for svc in (stack.service("odoo"), stack.service("cron")):
         assert "--load=base,rpc,web,session_db" in svc.args
-        assert svc.env["SESSION_DB_URI"] == "postgresql://odoo:p%40ss%2Fword@acme_db:5432/acme"
+        # A database name: session_db's db_connect reaches it with Odoo's own --db_* settings.
+        assert svc.env["SESSION_DB_URI"] == "acme"
         assert not any(key.startswith("ODOO_SESSION_REDIS") for key in svc.env)
     summary = json.dumps(stack.summary())
     assert "p@ss" not in summary and "p%40ss" not in summary

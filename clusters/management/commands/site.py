@@ -1,17 +1,18 @@
-"""`site create|edit|delete|deploy|reconcile|scale|drift|modules|update|install|rehearse|backups|restore|
-list`: the site page's buttons, for automation.
+"""`site create|edit|delete|deploy|reconcile|scale|drift|modules|update|install|rehearse|backup|backups|
+drill|restore|list`: the site page's buttons, for automation.
 
     manage.py site create acme --cluster lab --image REG/odoo:19.0 --db-node lab-w1 --domain a.example.com
     manage.py site edit acme --replicas 3 --image REG/odoo:19.0 [--set FIELD=VALUE ...]   # the page's form
     manage.py site delete acme --yes           # admin; the panel forgets it, the cluster keeps its services
     manage.py site reconcile acme [--wait]
-    manage.py site backups acme --json         # [{"id", "filename", "size_bytes", "created_at", "job_id"}]
-    manage.py site restore acme --backup ID --yes [--wait]   # replaces the database: changes since are lost
+    manage.py site backup acme [--wait]; site backups acme --json; site drill acme [--backup ID] --wait --json
+    manage.py site restore acme --backup ID --yes [--wait]   # (these four: backup_commands.py)
     manage.py site deploy acme --wait          # exit 0 when deployed, 1 when the job failed
     manage.py site scale acme 3 [--wait]
     manage.py site drift acme --json           # exit 0 when none, 1 when drift, 3 cluster unreachable
     manage.py site modules acme                # read ir_module_module (a job)
     manage.py site update acme --modules a,b --wait    # 0 success, 1 failure, 2 refused (also by the job)
+    manage.py site --as ADMIN update acme --modules a --override-rehearsal "why"   # policy not met
     manage.py site install acme --modules c --wait     # the same sequence with -i
     manage.py site rehearse acme --modules a,b [--image REF] --wait --json   # -u on a neutralized copy
 
@@ -28,10 +29,11 @@ from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 
 from clusters.forms import DomainForm, SiteForm
+from clusters.management.backup_commands import PERMISSIONS, BackupCommands, add_backup_parsers
 from clusters.management.jobstart import start_job
 from clusters.management.lookups import site_named
-from clusters.management.modules_arg import image_arg, installed_names
-from clusters.models import Backup, Cluster, Domain, Site
+from clusters.management.modules_arg import image_arg, installed_names, update_request
+from clusters.models import Cluster, Domain, Site
 from clusters.sites import inspection
 from clusters.stack import service_name
 from clusters.stack.spec import SESSION_STORES, validate_modules
@@ -39,7 +41,7 @@ from panel.audit import record
 from panel.audit.context import command_actor
 from panel.cli import (
     PanelCommand,
-    confirmed,
+    actor_may,
     delete_confirmed,
     form_data,
     form_errors,
@@ -110,7 +112,7 @@ def _add_edit(sub: Any) -> None:
     edit.add_argument("--json", action="store_true", dest="as_json", help="print the saved settings")
 
 
-class Command(PanelCommand):
+class Command(BackupCommands, PanelCommand):
     help = "Create, deploy, scale, check and update sites."
     permissions = {
         "create": "operate",
@@ -124,8 +126,7 @@ class Command(PanelCommand):
         "update": "operate",
         "install": "operate",
         "rehearse": "operate",
-        "backups": "view",
-        "restore": "operate",
+        **PERMISSIONS,  # backup, backups, drill, restore
         "list": "view",
         "admin-password": "admin",
     }
@@ -154,6 +155,13 @@ class Command(PanelCommand):
             update.add_argument("--modules", required=True, help="comma-separated module names")
             update.add_argument("--no-backup", action="store_true")
             update.add_argument("--wait", action="store_true")
+            if name == "update":  # a rehearsal runs `-u`: the policy does not cover `-i`
+                update.add_argument(
+                    "--override-rehearsal",
+                    default="",
+                    metavar="REASON",
+                    help="admin (--as): update though the rehearsal policy is unmet; audited with REASON",
+                )
         rehearse = sub.add_parser("rehearse", help="-u on a neutralized copy of the database (a job)")
         rehearse.add_argument("slug")
         rehearse.add_argument("--modules", required=True, help="comma-separated module names")
@@ -165,14 +173,7 @@ class Command(PanelCommand):
             help="Odoo's admin password of a database the panel initialised (admin; audited)",
         )
         secret.add_argument("slug")
-        backups = sub.add_parser("backups", help="the site's database backups, newest first")
-        backups.add_argument("slug")
-        backups.add_argument("--json", action="store_true", dest="as_json")
-        restore = sub.add_parser("restore", help="replace the site's database by a backup (a job)")
-        restore.add_argument("slug")
-        restore.add_argument("--backup", type=int, required=True, metavar="ID", help="from `site backups`")
-        restore.add_argument("--yes", action="store_true", help="confirm: changes since the backup are lost")
-        restore.add_argument("--wait", action="store_true")
+        add_backup_parsers(sub)
         sub.add_parser("list")
 
     def _start(self, kind: str, site: Site, wait: bool, **params: Any) -> None:
@@ -233,7 +234,7 @@ class Command(PanelCommand):
                     returncode=REFUSED,
                 )
             data[field] = value
-        saved = save_form(SiteForm(data, instance=site), f"site {slug}")
+        saved = save_form(SiteForm(data, instance=site, may_relax_policy=actor_may("admin")), f"site {slug}")
         if as_json:
             shown = form_data(saved, SiteForm, blank=("registry_password",))
             shown.pop("registry_password")
@@ -262,33 +263,6 @@ class Command(PanelCommand):
         record("site.admin_password.read", actor=command_actor(), target=site, site=site)
         self.stdout.write(reveal(site.admin_password))
 
-    def do_backups(self, slug: str, as_json: bool, **_: Any) -> None:
-        rows: list[dict[str, Any]] = [
-            {
-                "id": b.pk,
-                "filename": b.filename,
-                "size_bytes": b.size_bytes,
-                "created_at": b.created_at.isoformat(),
-                "job_id": b.job_id,
-            }
-            for b in Backup.objects.filter(site=site_named(slug))
-        ]
-        if as_json:
-            self.stdout.write(json.dumps(rows))
-            return
-        for r in rows:
-            self.stdout.write(f"{r['id']:>6}  {r['created_at'][:19]}  {r['size_bytes']:>12}  {r['filename']}")
-
-    def do_restore(self, slug: str, backup: int, yes: bool, wait: bool, **_: Any) -> None:
-        site = site_named(slug)
-        found = Backup.objects.filter(pk=backup, site=site).first()
-        if found is None:
-            raise CommandError(
-                f"no backup {backup} of {slug}; `site backups {slug}` lists them", returncode=REFUSED
-            )
-        confirmed(yes, f"site restore {slug} (its database is replaced by {found.filename})")
-        self._start("restore", site, wait, backup_id=found.pk)
-
     def do_deploy(self, slug: str, wait: bool, **_: Any) -> None:
         self._start("deploy", site_named(slug), wait)
 
@@ -305,10 +279,13 @@ class Command(PanelCommand):
             raise CommandError("replicas must be between 1 and 20", returncode=REFUSED)
         self._start("scale", site_named(slug), wait, replicas=replicas)
 
-    def do_update(self, slug: str, modules: str, no_backup: bool, wait: bool, **_: Any) -> None:
+    def do_update(
+        self, slug: str, modules: str, no_backup: bool, wait: bool, override_rehearsal: str, **_: Any
+    ) -> None:
         site = site_named(slug)
         names = installed_names(site, modules)
-        self._start("module_update", site, wait, modules=list(names), backup=not no_backup)
+        params = update_request(site, names, backup=not no_backup, override=override_rehearsal)
+        self._start("module_update", site, wait, **params)
 
     def do_install(self, slug: str, modules: str, no_backup: bool, wait: bool, **_: Any) -> None:
         site = site_named(slug)

@@ -1,4 +1,5 @@
-"""A restore: the site held at 0 replicas while pg_restore replaces its database with a backup."""
+"""A restore: the site held at 0 replicas while pg_restore replaces its database with a backup, read where
+its row says it was taken (a shared backup root, or the old volume on the database's node)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from typing import Any
 from clusters import swarm_ops as ops
 from clusters.job_client import job_client
 from clusters.models import Backup
+from clusters.sites.backups.store import spec_at
 from clusters.sites.quiet import QuietSiteRunner, one_off_deadline
-from clusters.sites.site_spec import spec_for
 from clusters.stack.render import render_restore_task
 from jobs.runner import JobFailed, register
 
@@ -32,7 +33,7 @@ class RestoreRunner(QuietSiteRunner):
                 with self.step("Scale to 0"):
                     self.scale_to_zero(client, recorded)
                 with self.step("Restore"):
-                    task = render_restore_task(spec_for(site), backup.filename, run_id)
+                    task = render_restore_task(spec_at(site, backup.backup_root), backup.filename, run_id)
                     self.set_compensation("remove_service", service=task.name)
                     code, lines = ops.run_one_off(client, task, one_off_deadline(), self.log)
                     self.clear_compensation("remove_service")

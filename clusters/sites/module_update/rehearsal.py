@@ -6,11 +6,13 @@ neutralized copy of production's database, while production serves untouched.
                           one, or `image` resolved as the deploy resolves it)
     Copy and neutralize   `<db>_rh<job id>` by pg_dump | pg_restore, `odoo neutralize` with the
                           site's own image, read back: a copy whose neutralization is not verified
-                          (a mail server or a cron still active, no flag) fails closed
-    Update the copy       the update's one-off `-u` with `-d <copy>` and the digest, on an empty
-                          scratch data dir (the filestore is not copied in this slice)
-    Drop the copy         always; recorded in the job (`drop_copy`) before the copy is made, so the
-                          reaper drops it if the worker dies
+                          (a mail server or a cron still active, no flag) fails closed; then
+                          production's filestore (mounted read-only) copied as the copy's, into
+                          the site's rehearsal volume on the database's node
+    Update the copy       the update's one-off `-u` with `-d <copy>` and the digest, the rehearsal
+                          volume as its data dir
+    Drop the copy         its filestore and database, always; recorded in the job (`drop_copy`)
+                          before the copy is made, so the reaper drops it if the worker dies
 
 Not mutating: it takes no site lock and never scales anything; two rehearsals of one site use two
 copies (the job id names each).
@@ -32,7 +34,14 @@ from clusters.job_client import job_client
 from clusters.models import Rehearsal
 from clusters.sites.module_update.update import check_request, run_followed
 from clusters.sites.modules import read_modules
-from clusters.sites.neutralized_copy import Neutralization, drop_copy, neutralized_copy
+from clusters.sites.neutralized_copy import (
+    Copied,
+    Neutralization,
+    copy_database,
+    copy_filestore,
+    drop_copy,
+    neutralize,
+)
 from clusters.sites.odoo_log import Verdict, judge
 from clusters.sites.registry_auth import registry_auth_for
 from clusters.sites.site_spec import spec_for
@@ -40,6 +49,8 @@ from clusters.stack.db_copy import (
     copy_name,
     render_check_task,
     render_copy_task,
+    render_filestore_copy_task,
+    render_filestore_drop_task,
     render_neutralize_task,
     render_rehearse_task,
 )
@@ -102,8 +113,7 @@ class RehearsalRunner(JobRunner):
             try:
                 self.check_cancelled()
                 with self.step("Copy and neutralize"):
-                    neutral = neutralized_copy(client, spec, f"rh{self.job.pk}", run_id, self.log)
-                    self._verified(neutral, target, modules)
+                    neutral, copied = self._copy(client, spec, target, copy, modules, run_id)
                 self.check_cancelled()
                 with self.step("Update the copy"):
                     verdict, update_s = self._update(client, target, copy, modules, run_id, installed)
@@ -112,7 +122,22 @@ class RehearsalRunner(JobRunner):
                 raise
             finally:
                 self._drop(client, spec, copy, run_id, failure)
-        return self._outcome(target, modules, neutral, verdict, update_s, time.monotonic() - started)
+        return self._outcome(target, modules, neutral, copied, verdict, update_s, time.monotonic() - started)
+
+    def _copy(
+        self, client: Any, spec: SiteSpec, target: SiteSpec, copy: str, modules: tuple[str, ...], run_id: str
+    ) -> tuple[Neutralization, dict[str, Copied]]:
+        """The database copied and neutralized, verified, then the filestore copied (not before: a
+        copy that fails closed needs none)."""
+        database = copy_database(client, spec, copy, run_id, self.log)
+        neutral = neutralize(client, spec, copy, run_id, self.log)
+        self._verified(neutral, target, modules)
+        filestore = copy_filestore(client, spec, copy, run_id, self.log)
+        self.log(
+            f"copied {database.bytes} bytes of database in {database.seconds:.1f} s and "
+            f"{filestore.files} filestore files ({filestore.bytes} bytes) in {filestore.seconds:.1f} s"
+        )
+        return neutral, {"database": database, "filestore": filestore}
 
     def _check(self, client: Any, run_id: str) -> tuple[SiteSpec, SiteSpec, tuple[str, ...], set[str]]:
         site = self.site
@@ -134,6 +159,8 @@ class RehearsalRunner(JobRunner):
             render_copy_task(spec, copy, run_id),
             render_neutralize_task(spec, copy, run_id),
             render_check_task(spec, copy, run_id),
+            render_filestore_copy_task(spec, copy, run_id),
+            render_filestore_drop_task(spec, copy, run_id),
             render_rehearse_task(target, copy, modules, run_id),
         ]
         self.set_compensation("drop_copy", database=copy, services=[t.name for t in tasks])
@@ -197,6 +224,7 @@ class RehearsalRunner(JobRunner):
         target: SiteSpec,
         modules: tuple[str, ...],
         neutral: Neutralization,
+        copied: dict[str, Copied],
         verdict: Verdict,
         update_s: float,
         duration_s: float,
@@ -208,6 +236,7 @@ class RehearsalRunner(JobRunner):
             "update_s": update_s,
             "neutralized": neutral.ok,
             "neutralization": asdict(neutral),
+            "copy": {what: c.as_dict() for what, c in copied.items()},
             "digest": target.image_digest,
             "modules": list(modules),
             "verdict": verdict.as_dict(),

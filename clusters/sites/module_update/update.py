@@ -22,12 +22,14 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from clusters import swarm_ops as ops
-from clusters.approvals.update_check import unapproved_changes
+from clusters.approvals.update_check import record_refusals, unapproved_changes, uncovered_changes
 from clusters.edge import fallbacks
 from clusters.job_client import job_client
 from clusters.models import Site
 from clusters.sites.backups.backup import take_backup
 from clusters.sites.checksums import read_checksums, record_checksums
+from clusters.sites.image_gate import manifest_hashes, read_image_addons
+from clusters.sites.module_update import policy
 from clusters.sites.modules import read_modules
 from clusters.sites.odoo_log import Verdict, judge
 from clusters.sites.quiet import QuietSiteRunner, one_off_deadline
@@ -135,7 +137,7 @@ class ModuleUpdateRunner(QuietSiteRunner):
             backup = None
             if self.params.get("backup", True):
                 with self.step("Backup"):
-                    backup = take_backup(self, client, site, run_id)
+                    backup = take_backup(self, client, site, run_id, kind="pre-update")
             failure: BaseException | None = None
             try:
                 with self.step("Scale to 0"):
@@ -215,8 +217,32 @@ class ModuleUpdateRunner(QuietSiteRunner):
         spec = spec_for(site)
         if not spec.image_digest:
             raise JobFailed("the site has no pinned digest: deploy it first")
+        with self.refusing():
+            if not self.install:  # a rehearsal runs `-u` only
+                policy.check_in_job(self, modules, spec.image_digest)
+            self._check_binding(client, modules, spec, run_id)
         self.log(f"updating {', '.join(modules)} in {site.db_name} on {spec.odoo_image_ref}")
         return installed, modules, spec, self._checksums(client, site, run_id)
+
+    def _check_binding(self, client: Any, modules: tuple[str, ...], spec: Any, run_id: str) -> None:
+        """Refuse modules whose approval does not cover this digest and its manifests (gate.binding);
+        the image's manifests are read only when a decision on this digest must be compared with them."""
+
+        def image_hashes() -> dict[str, str]:
+            self.log("reading the image's manifests to compare them with the approved ones")
+            try:
+                return manifest_hashes(read_image_addons(client, spec, run_id))
+            except ops.Refused as exc:
+                raise JobFailed(str(exc)) from exc
+
+        digest = spec.image_digest
+        refused = uncovered_changes(self.site, modules, digest, image_hashes)
+        if refused:
+            actor = self.job.created_by or self.job.created_by_name or "system"
+            what = f"{'installing' if self.install else 'updating'} {', '.join(modules)}"
+            raise JobFailed(
+                record_refusals(refused, digest, actor=actor, job=self.job, site=self.site, what=what)
+            )
 
     def _fail(self, verdict: Verdict) -> NoReturn:
         # Odoo's own ERROR/CRITICAL lines first: they say what broke, the rest is context.

@@ -15,6 +15,7 @@ from django.core.management.base import CommandError, CommandParser
 from django.db import DatabaseError
 
 from lab import LabError, LabInfo, StatusRow, config, down, status, up
+from lab.api import BACKUP_ROOT
 from lab.daemon import INSTALL_HINT, missing_tools
 from panel.cli import PanelCommand
 
@@ -77,6 +78,8 @@ class Command(PanelCommand):
         }
         if any(f.name == "is_lab" for f in Cluster._meta.get_fields()):
             defaults["is_lab"] = True
+        if any(f.name == "backup_root" for f in Cluster._meta.get_fields()):
+            defaults["backup_root"] = str(BACKUP_ROOT)  # backups that survive the database's node
         try:
             cluster, created = Cluster.objects.update_or_create(name=CLUSTER_NAME, defaults=defaults)
         except DatabaseError as exc:

@@ -236,10 +236,14 @@ class BrokenStore:
 
 
 class SessionDBStore(SessionStore):
-    """OCA session_db's PGSessionStore: one row per session in `http_sessions` of $SESSION_DB_URI."""
+    """OCA session_db's PGSessionStore: one row per session in `http_sessions` of $SESSION_DB_URI.
+    It hands the value to Odoo's `sql_db.db_connect(uri, allow_uri=True)`, whose connection_info_for
+    takes a postgres:// or postgresql:// URI as the DSN, and anything else as a database name reached
+    with Odoo's own db_host/db_port/db_user/db_password settings: so does this."""
 
-    def __init__(self, uri: str):
+    def __init__(self, uri: str, cfg=None):
         self.uri = uri
+        self.cfg = cfg
         with self._cursor() as cr:
             cr.execute(
                 "CREATE TABLE IF NOT EXISTS http_sessions (sid varchar PRIMARY KEY, "
@@ -248,7 +252,10 @@ class SessionDBStore(SessionStore):
 
     @contextlib.contextmanager
     def _cursor(self):
-        conn = pg.driver.connect(self.uri)
+        if self.uri.startswith(("postgresql://", "postgres://")) or self.cfg is None:
+            conn = pg.driver.connect(self.uri)
+        else:
+            conn = pg.connect(self.cfg, self.uri)
         try:
             cr = conn.cursor()
             yield cr
@@ -295,7 +302,7 @@ def make_store(cfg, server_wide: ServerWide | None = None):
         uri = env.get("SESSION_DB_URI")
         if not uri:
             return BrokenStore(KeyError("SESSION_DB_URI"))
-        store = SessionDBStore(uri)
+        store = SessionDBStore(uri, cfg)
         _logger.info("%s", store.describe())
         return store
     if "session_redis" in loaded and _is_true(env.get("ODOO_SESSION_REDIS")):
