@@ -25,6 +25,7 @@ import pytest
 from docker.types import Mount
 
 from clusters import swarm_ops as ops
+from clusters import swarm_secrets
 from clusters.models import Cluster, Site
 from clusters.sites.site_spec import spec_for
 from clusters.stack import SiteSpec
@@ -219,7 +220,7 @@ def test_login_loop_and_missing_file_without_the_fixes_and_not_with_them(lab, tr
         two_nodes(client, odoo.name, spec.network_name, fixed)
 
         # Broken: the same service without session_redis and without a shared filestore.
-        nofix = without_fixes(spec, odoo)
+        nofix = swarm_secrets.resolved(client, without_fixes(spec, odoo))  # the engine takes secret ids
         since = time.time()
         client.services.create(**to_create_kwargs(nofix), maxreplicas=1)
         ops.wait_converged(
