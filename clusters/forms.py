@@ -125,7 +125,21 @@ class SiteForm(forms.ModelForm):
         if relaxed and not self.may_relax_policy:
             # Else an operator refused an override (admins only) would switch the policy off instead.
             self.add_error("rehearsal_required", "Only an admin may turn the green-rehearsal policy off.")
+        if self.instance.pk and not self.may_relax_policy:
+            self._guard_backup_settings(cleaned)
         return cleaned
+
+    def _guard_backup_settings(self, cleaned: dict[str, Any]) -> None:
+        """Fewer backups kept, or none taken, only by an admin: the next backup's retention deletes
+        what no longer fits, without a confirmation."""
+        for name in BACKUP_FIELDS:
+            old, new = getattr(self.instance, name), cleaned.get(name)
+            if name == "backup_interval_hours":
+                fewer = new == 0 and old != 0
+            else:
+                fewer = new is not None and new < old
+            if fewer:
+                self.add_error(name, "Only an admin may keep fewer backups or turn scheduled backups off.")
 
     def _registry_credentials(self, cleaned: dict[str, Any], host: str) -> None:
         """Record the registry the credentials are for (`host`, the image's), or refuse.

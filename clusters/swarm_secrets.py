@@ -34,13 +34,26 @@ def ensure(
     existing secret of that name is the one wanted."""
     ids = {}
     for name, content in contents.items():
-        found = [s for s in client.secrets.list(filters={"name": name}) if s.name == name]
+        found = _named(client, name)
         if found:
-            ids[name] = found[0].id
+            ids[name] = found
             continue
-        ids[name] = client.secrets.create(name=name, data=content, labels=dict(labels)).id
+        try:
+            ids[name] = client.secrets.create(name=name, data=content, labels=dict(labels)).id
+        except docker.errors.APIError as exc:
+            # Two jobs of a site (the hourly tick starts a backup and a drill together) made it at
+            # once: the engine refuses the second with 409, and the first one's is the same secret.
+            if exc.status_code != 409 or not (found := _named(client, name)):
+                raise
+            ids[name] = found
+            continue
         log(f"secret {name} created")
     return ids
+
+
+def _named(client: docker.DockerClient, name: str) -> str:
+    """The id of the secret called exactly `name` ("" when there is none; the filter matches prefixes)."""
+    return next((s.id for s in client.secrets.list(filters={"name": name}) if s.name == name), "")
 
 
 def prune(client: docker.DockerClient, labels: Mapping[str, str], keep: set[str]) -> list[str]:

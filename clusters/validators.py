@@ -4,8 +4,10 @@ Names end up in Swarm service names, Traefik rules, PostgreSQL and Odoo command 
 is held to the narrowest shape that works there; nothing here is ever passed to a shell.
 """
 
+from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from clusters.certs import CertificateError, certificate_info
@@ -139,8 +141,14 @@ def validate_traefik_network(value: str) -> None:
 def validate_bind_path(value: str) -> None:
     """A host folder for a lab filestore: never a system folder of the node, nor one holding one
     (the renderer's own rule, clusters/stack/host_access.py). Whether the site's cluster is a lab is
-    the model's check: it needs the cluster."""
+    the model's check: it needs the cluster. Nor the lab's backup root or a folder holding it: every
+    lab site's dumps would be in that site's containers, read-write."""
     _refuse(host_access.bind_path_problem(value))
+    path, backups = PurePosixPath(value), PurePosixPath(settings.LAB_BACKUP_ROOT)
+    if path == backups or backups in path.parents or path in backups.parents:
+        raise ValidationError(
+            f"{value} holds or is inside the lab's backups ({backups}): choose another folder."
+        )
 
 
 def validate_backup_root(value: str) -> None:

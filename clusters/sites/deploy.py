@@ -179,7 +179,7 @@ def deploy(
             try:
                 _apply(client, stack, ("odoo", "cron"), result, deadline_s=converge_s, log=log, stop=stop)
             except ops.SwarmError as exc:
-                why = boot_check.explain_ended_rollout(client, spec, old_tasks, run_id=run_id, log=log)
+                why = _explained(client, spec, old_tasks, run_id, log)
                 if why is None:
                     raise
                 raise ops.SwarmError(f"{why} ({exc})") from exc
@@ -192,12 +192,33 @@ def deploy(
         log(f"deploy {'cancelled' if isinstance(exc, JobCancelled) else 'failed'}: {exc}")
         # Whether the new tasks never converged or converged but do not answer: back to the spec
         # that served before (a first deploy has none; its services stay for the log to explain).
-        for name in existed:
-            log(f"rolling {name} back to its previous spec")
-            ops.rollback(client, name)
+        _roll_back(client, stack, existed, result, log)
         raise
     _prune_secrets(client, spec, stack, log)
     return result
+
+
+def _roll_back(
+    client: docker.DockerClient, stack: Any, existed: list[str], result: DeployResult, log: Log
+) -> None:
+    """Odoo and cron back to the spec that served, and Redis too when this deploy changed it: the
+    old Odoo tasks speak to the Redis they served with (a password added now would lock them out)."""
+    redis = stack.service("redis").name
+    for name in [*existed, *([redis] if redis in result.updated else [])]:
+        log(f"rolling {name} back to its previous spec")
+        ops.rollback(client, name)
+
+
+def _explained(
+    client: docker.DockerClient, spec: SiteSpec, old_tasks: set[str] | None, run_id: str, log: Log
+) -> str | None:
+    """Why Swarm ended the rollout, from its new tasks' logs; None when they cannot tell, or cannot be
+    read: the failure then stands as Swarm said it, and the rollback still runs."""
+    try:
+        return boot_check.explain_ended_rollout(client, spec, old_tasks, run_id=run_id, log=log)
+    except Exception as exc:  # noqa: BLE001 - an engine error here must not skip the rollback
+        log(f"the new tasks' logs could not be read: {exc}")
+        return None
 
 
 def _ensure_lab_filestore(site: Site) -> None:

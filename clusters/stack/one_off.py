@@ -123,11 +123,22 @@ def _backup_task(
     )
 
 
-def render_restore_task(spec: SiteSpec, filename: str, run_id: str | None = None) -> ServiceSpec:
-    """pg_restore of a backup over the site's database (the site must be scaled to 0 first)."""
+def render_restore_task(
+    spec: SiteSpec, filename: str, run_id: str | None = None, sha256: str = ""
+) -> ServiceSpec:
+    """pg_restore of a backup over the site's database (the site must be scaled to 0 first). A dump
+    whose checksum differs from the one recorded at backup time (truncated, damaged) is refused before
+    anything is dropped, and the restore is one transaction: a load that fails halfway leaves the
+    database as it was, never emptied by --clean."""
+    if sha256 and not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise SpecError(f"backup checksum {sha256!r}: 64 lowercase hex digits expected.")
+    path = f"/backup/{filename}"
+    check = f'[ "$(sha256sum {path} | cut -d " " -f 1)" = "{sha256}" ]' if sha256 else "true"
     script = (
-        f"test -s /backup/{filename} && "
-        f'pg_restore --clean --if-exists --no-owner --dbname "$PGDATABASE" /backup/{filename}'
+        f'test -s {path} || {{ echo "{path} is missing or empty"; exit 4; }}; '
+        f'{check} || {{ echo "{path} does not match the checksum recorded at backup time"; exit 4; }}; '
+        "pg_restore --clean --if-exists --no-owner --single-transaction --exit-on-error "
+        f'--dbname "$PGDATABASE" {path}'
     )
     return _backup_task(spec, "restore", filename, script, run_id, read_only=True)
 

@@ -9,6 +9,7 @@ naming the reason. The lab keeps its bind filestores under its own root.
 import dataclasses
 import html
 from collections.abc import Callable
+from pathlib import PurePosixPath
 from typing import Any
 
 import pytest
@@ -210,3 +211,16 @@ def test_a_lab_site_under_the_lab_filestore_root_still_renders():  # type: ignor
     outside = dataclasses.replace(spec, lab_filestore_root="/srv/other-lab")
     with pytest.raises(SpecError, match="not a folder inside the lab's filestore root /srv/other-lab"):
         render(outside)
+
+
+@pytest.mark.parametrize("where", ["", "/acme", "/.."])
+def test_a_lab_site_cannot_bind_the_lab_backups_or_a_folder_holding_them(where, settings):  # type: ignore[no-untyped-def]
+    path = (
+        str(PurePosixPath(settings.LAB_BACKUP_ROOT + where))
+        if where != "/.."
+        else settings.LAB_FILESTORE_ROOT
+    )
+    site = Site(**{**FORM, "cluster": factories.cluster(name="lab", is_lab=True), "bind_path": path})
+    with pytest.raises(ValidationError) as info:
+        site.full_clean()
+    assert "the lab's backups" in " ".join(info.value.message_dict["bind_path"])

@@ -201,3 +201,30 @@ def test_a_second_drill_of_a_site_is_refused_by_the_job(acme) -> None:  # type: 
     assert runner.execute(second.pk) == "failed"
     second.refresh_from_db()
     assert second.result == {"refused": f"another drill of acme is running (job #{first.pk})"}
+
+
+@pytest.mark.parametrize(
+    "fields, why",
+    [({"status": Backup.Status.FAILED}, "failed"), ({"drill_ok": False}, "failed its restore drill")],
+)
+def test_a_failed_or_unrestorable_backup_is_never_restored_over_the_database(acme, fields, why) -> None:  # type: ignore[no-untyped-def]
+    from jobs import runner
+
+    bad = backup(acme, 1, **fields)
+    job = control.start("restore", site=acme, params={"backup_id": bad.pk})
+    assert runner.execute(job.pk) == "failed"  # before any engine is reached: nothing scaled
+    job.refresh_from_db()
+    assert job.error == f"backup {bad.filename} {why}: it is not restored over the database"
+
+
+def test_only_an_admin_keeps_fewer_backups_or_turns_them_off(acme, personas) -> None:  # type: ignore[no-untyped-def]
+    operator, admin = personas.users["operator"].username, personas.users["admin"].username
+    for setting in ("backup_keep_daily=2", "backup_keep_monthly=0", "backup_interval_hours=0"):
+        code, _, error = run("site", "--as", operator, "edit", "acme", "--set", setting)
+        assert code == 2 and "Only an admin may keep fewer backups" in error, (setting, error)
+    assert (
+        run("site", "--as", operator, "edit", "acme", "--set", "backup_keep_daily=14")[0] == 0
+    )  # more: fine
+    assert run("site", "--as", admin, "edit", "acme", "--set", "backup_keep_daily=2")[0] == 0
+    acme.refresh_from_db()
+    assert (acme.backup_keep_daily, acme.backup_keep_monthly, acme.backup_interval_hours) == (2, 3, 24)

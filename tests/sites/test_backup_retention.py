@@ -17,6 +17,7 @@ from clusters.sites.backups.drill import compare
 from clusters.sites.backups.retention import PRE_UPDATE_DAYS, Policy, Taken, backups_to_keep
 from clusters.stack import SpecError
 from clusters.stack.backup_tasks import render_drill_task, render_prune_task
+from clusters.stack.one_off import render_restore_task
 from tests import factories
 
 UTC = datetime.UTC
@@ -221,3 +222,34 @@ def test_the_backup_lines_are_read_into_facts() -> None:
         "filestore_size": 45,
         "filestore_sha256": "b" * 64,
     }
+
+
+# -- the restore's checks, by the rendered script ----------------------------------------------------
+
+
+def run_restore(folder: Path, name: str, expected: str) -> tuple[int, str, str]:
+    script = render_restore_task(factories.site_spec(), name, "j1", expected).command[-1]
+    script = script[script.index("test -s ") :].replace("/backup/", f"{folder}/backup/")  # no secret here
+    env = {"PATH": f"{folder}/bin:/usr/bin:/bin", "CALLS": str(folder / "calls"), "PGDATABASE": "acme"}
+    done = subprocess.run(
+        ["sh", "-c", script], env=env, capture_output=True, text=True, timeout=30, check=False
+    )
+    calls = (folder / "calls").read_text() if (folder / "calls").exists() else ""
+    return done.returncode, done.stdout, calls
+
+
+def test_a_restore_refuses_a_damaged_dump_before_dropping_anything_and_loads_in_one_transaction(
+    drill_dir: Path,
+) -> None:
+    dump = os.urandom(4096)
+    good = hashlib.sha256(dump).hexdigest()
+    (drill_dir / "backup" / "acme-1.dump").write_bytes(dump[:1000])  # truncated on the backup root
+    code, out, calls = run_restore(drill_dir, "acme-1.dump", good)
+    assert code == 4 and "acme-1.dump does not match the checksum recorded at backup time" in out
+    assert calls == ""  # pg_restore --clean never ran: the live database is as it was
+    (drill_dir / "backup" / "acme-1.dump").write_bytes(dump)
+    code, out, calls = run_restore(drill_dir, "acme-1.dump", good)
+    assert code == 0, out
+    assert "--clean --if-exists --no-owner --single-transaction --exit-on-error --dbname acme" in calls
+    code, out, _ = run_restore(drill_dir, "acme-2.dump", good)
+    assert code == 4 and "acme-2.dump is missing or empty" in out

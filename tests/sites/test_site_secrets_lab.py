@@ -5,6 +5,7 @@ Secrets no service reads any more are removed by the next deploy."""
 
 import json
 import subprocess
+import uuid
 
 import pytest
 
@@ -111,3 +112,24 @@ def test_a_secret_no_service_reads_is_removed_by_the_next_deploy(make_site, monk
     left = {s.name for s in docker_client.secrets.list(filters={"label": f"panel.site={site.slug}"})}
     assert left == in_use
     assert f"secret {stale.name} removed" in log_text(job)
+
+
+def test_two_jobs_making_the_same_secret_at_once_both_get_it(docker_client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from clusters import swarm_secrets
+
+    name = f"panel_test_race-{uuid.uuid4().hex[:12]}"
+    labels = {"panel.test": "secret-race"}
+    first = swarm_secrets.ensure(docker_client, {name: b"same content"}, labels)[name]
+    try:
+        # The second job listed before the first one created it: its create meets the engine's 409.
+        real_named, listed = swarm_secrets._named, []
+
+        def named_late(client, secret_name):  # type: ignore[no-untyped-def]
+            listed.append(secret_name)
+            return "" if len(listed) == 1 else real_named(client, secret_name)
+
+        monkeypatch.setattr(swarm_secrets, "_named", named_late)
+        assert swarm_secrets.ensure(docker_client, {name: b"same content"}, labels) == {name: first}
+        assert len(listed) == 2  # listed, refused with 409, listed again
+    finally:
+        docker_client.secrets.get(first).remove()

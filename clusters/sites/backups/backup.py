@@ -73,22 +73,33 @@ def take_backup(
     return {"id": backup.pk, "filename": filename, "size_bytes": backup.size_bytes, "kind": kind}
 
 
+def _being_read(site: Site) -> set[int]:
+    """The backups an unfinished drill or restore of the site reads."""
+    reading = Job.objects.unfinished().filter(site=site, kind__in=("drill", "restore"))
+    return {int(p.get("backup_id") or 0) for p in reading.values_list("params", flat=True)}
+
+
 def apply_retention(runner: JobRunner, client: Any, site: Site, run_id: str) -> list[int]:
     """Delete the files, then the rows, of the backups outside the kept set; returns their ids. A backup
     a drill or a restore is reading is kept for now; a failed delete leaves the rows for the next pass."""
     rows = list(Backup.objects.filter(site=site))
     policy = Policy(site.backup_keep_daily, site.backup_keep_weekly, site.backup_keep_monthly)
-    taken = [Taken(b.pk, b.created_at, b.status == Backup.Status.OK, b.kind) for b in rows]
-    keep = backups_to_keep(taken, policy, timezone.now(), local=timezone.localtime)
-    reading = Job.objects.unfinished().filter(site=site, kind__in=("drill", "restore"))
-    keep |= {int(p.get("backup_id") or 0) for p in reading.values_list("params", flat=True)}
+    # A backup its drill proved unrestorable is not "good": it must not hold the newest-good slot.
+    taken = [
+        Taken(b.pk, b.created_at, b.status == Backup.Status.OK and b.drill_ok is not False, b.kind)
+        for b in rows
+    ]
+    keep = backups_to_keep(taken, policy, timezone.now(), local=timezone.localtime) | _being_read(site)
     doomed = [b for b in rows if b.pk not in keep]
     if not doomed:
         runner.log(f"retention: all {len(rows)} backups are kept")
         return []
     deleted: list[Backup] = []
     for number, root in enumerate(sorted({b.backup_root for b in doomed})):  # each where it was taken
-        here = [b for b in doomed if b.backup_root == root]
+        reading = _being_read(site)  # again, just before the files go: a restore may have started
+        here = [b for b in doomed if b.backup_root == root and b.pk not in reading]
+        if not here:
+            continue
         task = render_prune_task(
             spec_at(site, root), [n for b in here for n in b.files], f"{run_id}p{number}"
         )

@@ -24,6 +24,9 @@ class RestoreRunner(QuietSiteRunner):
         backup = Backup.objects.filter(pk=int(self.params.get("backup_id") or 0), site=site).first()
         if backup is None:
             raise JobFailed("that backup does not exist for this site")
+        if backup.status != Backup.Status.OK or backup.drill_ok is False:
+            why = "failed" if backup.status != Backup.Status.OK else "failed its restore drill"
+            raise JobFailed(f"backup {backup.filename} {why}: it is not restored over the database")
         run_id = f"j{self.job.pk}"
         with job_client(self) as client:
             with self.step("Record replicas"), self.refusing():
@@ -33,7 +36,9 @@ class RestoreRunner(QuietSiteRunner):
                 with self.step("Scale to 0"):
                     self.scale_to_zero(client, recorded)
                 with self.step("Restore"):
-                    task = render_restore_task(spec_at(site, backup.backup_root), backup.filename, run_id)
+                    task = render_restore_task(
+                        spec_at(site, backup.backup_root), backup.filename, run_id, backup.sha256
+                    )
                     self.set_compensation("remove_service", service=task.name)
                     code, lines = ops.run_one_off(client, task, one_off_deadline(), self.log)
                     self.clear_compensation("remove_service")

@@ -41,6 +41,9 @@ def _start(kind: str, site: Site, **params: object) -> int | None:
         return None
 
 
+SLACK = datetime.timedelta(minutes=30)  # half the hourly tick
+
+
 def backups_due(now: datetime.datetime | None = None) -> list[int]:
     """Start the scheduled backups that are due; the ids of the jobs started."""
     now = now or timezone.now()
@@ -53,7 +56,10 @@ def backups_due(now: datetime.datetime | None = None) -> list[int]:
             .values_list("created_at", flat=True)
             .first()
         )
-        if last is not None and now - last < datetime.timedelta(hours=site.backup_interval_hours):
+        # Less a tick's slack: a backup's row is written after the tick that started it, so "24 h" would
+        # otherwise come round at the 25th tick and skip a calendar day now and then.
+        interval = datetime.timedelta(hours=site.backup_interval_hours) - SLACK
+        if last is not None and now - last < interval:
             continue
         if (job_id := _start("backup", site, backup_kind=Backup.Kind.SCHEDULED)) is not None:
             started.append(job_id)
