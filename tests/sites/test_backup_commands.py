@@ -228,3 +228,12 @@ def test_only_an_admin_keeps_fewer_backups_or_turns_them_off(acme, personas) -> 
     assert run("site", "--as", admin, "edit", "acme", "--set", "backup_keep_daily=2")[0] == 0
     acme.refresh_from_db()
     assert (acme.backup_keep_daily, acme.backup_keep_monthly, acme.backup_interval_hours) == (2, 3, 24)
+
+
+def test_a_daily_backup_written_minutes_after_its_tick_is_due_at_the_same_tick_next_day(acme) -> None:  # type: ignore[no-untyped-def]
+    backup(acme, 24 - 0.3, kind="scheduled")  # the row came 18 minutes after yesterday's tick
+    assert len(backups_due()) == 1  # without the slack it would wait for the next tick: a day slips
+    Job.objects.update(state="succeeded", finished_at=timezone.now())
+    Backup.objects.all().delete()
+    backup(acme, 23, kind="scheduled")
+    assert backups_due() == []

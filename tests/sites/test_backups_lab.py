@@ -207,3 +207,34 @@ def test_a_backup_from_before_backup_roots_is_still_drilled_in_the_nodes_volume(
     job = run_inline(monkeypatch, "drill", site, backup_id=backup.pk)
     assert job.state == "succeeded", job.error + log_text(job)[-3000:]
     assert not (Path(settings.LAB_BACKUP_ROOT) / site.slug / "legacy.dump").exists()
+
+
+def logins(client, site: Site, run_id: str) -> list[str]:  # type: ignore[no-untyped-def]
+    task = render_query_task(spec_for(site), "SELECT login FROM res_users ORDER BY id", run_id)
+    code, lines = ops.run_one_off(client, task, 120, lambda _line: None)
+    assert code == 0, lines
+    return lines
+
+
+def test_a_restore_brings_the_backup_back_and_a_damaged_dump_changes_nothing(
+    site, monkeypatch, docker_client
+):  # type: ignore[no-untyped-def]
+    before = logins(docker_client, site, "rq1")
+    backup = take(monkeypatch, site)
+    changed = render_query_task(spec_for(site), "UPDATE res_users SET login = login || '-changed'", "rq2")
+    assert ops.run_one_off(docker_client, changed, 120, lambda _line: None)[0] == 0
+    job = run_inline(monkeypatch, "restore", site, backup_id=backup.pk)
+    assert job.state == "succeeded", job.error + log_text(job)[-3000:]
+    assert logins(docker_client, site, "rq3") == before
+    # A dump damaged on the backup root: refused on its checksum before --clean drops anything.
+    assert ops.run_one_off(docker_client, changed, 120, lambda _line: None)[0] == 0
+    try:
+        in_volume(docker_client, site, f"truncate -s 2000 {backup.filename}", "rcut")
+        job = run_inline(monkeypatch, "restore", site, backup_id=backup.pk)
+        assert job.state == "failed" and "does not match the checksum recorded" in job.error, job.error
+        assert logins(docker_client, site, "rq4") == [f"{login}-changed" for login in before]
+    finally:  # the module's site serves the other tests with its own logins
+        undo = "UPDATE res_users SET login = left(login, -8) WHERE login LIKE '%-changed'"
+        ops.run_one_off(
+            docker_client, render_query_task(spec_for(site), undo, "rq5"), 120, lambda _line: None
+        )

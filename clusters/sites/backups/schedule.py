@@ -41,7 +41,7 @@ def _start(kind: str, site: Site, **params: object) -> int | None:
         return None
 
 
-SLACK = datetime.timedelta(minutes=30)  # half the hourly tick
+SLACK = datetime.timedelta(minutes=30)  # half the hourly tick (a quarter of an interval at most)
 
 
 def backups_due(now: datetime.datetime | None = None) -> list[int]:
@@ -58,7 +58,8 @@ def backups_due(now: datetime.datetime | None = None) -> list[int]:
         )
         # Less a tick's slack: a backup's row is written after the tick that started it, so "24 h" would
         # otherwise come round at the 25th tick and skip a calendar day now and then.
-        interval = datetime.timedelta(hours=site.backup_interval_hours) - SLACK
+        hours = datetime.timedelta(hours=site.backup_interval_hours)
+        interval = hours - min(SLACK, hours / 4)
         if last is not None and now - last < interval:
             continue
         if (job_id := _start("backup", site, backup_kind=Backup.Kind.SCHEDULED)) is not None:
