@@ -79,10 +79,12 @@ class Changed:
 
 
 def render_checksum_task(spec: SiteSpec, run_id: str | None = None) -> ServiceSpec:
-    """A one-off task with the site's pinned image that prints the checksums of its addons."""
+    """A one-off task with the site's pinned image that prints the checksums of its addons, on the
+    database's node, where the update's one-off will need the image (render_update_task)."""
     paths = list(spec.addons_path or DEFAULT_ADDONS_PATH)
+    args = [json.dumps(EXCLUDE), *paths]
     return render_image_task(
-        spec, "checksum", ["python3", "-c", SCRIPT], [json.dumps(EXCLUDE), *paths], run_id=run_id
+        spec, "checksum", ["python3", "-c", SCRIPT], args, run_id=run_id, on_db_node=True
     )
 
 

@@ -57,7 +57,13 @@ def render_update_task(
 ) -> ServiceSpec:
     """`odoo -d DB -u a,b --stop-after-init --no-http` on the site's network with the same digest,
     mounts and env. `--no-http` because a prefork server still binds the port with
-    --stop-after-init. install=True runs `-i` (new modules: `-u` ignores them)."""
+    --stop-after-init. install=True runs `-i` (new modules: `-u` ignores them).
+
+    On the database's node: with the site at 0 replicas that node alone still has a task on the
+    site's overlay; a node that left it re-joins for this task and may not resolve the database's
+    name for 30 s and more (CI saw `could not translate host name "<slug>_db"` for the whole of the
+    entrypoint's 30 s wait). The checksum task of the update's Check runs there first, so the image
+    is pulled on that node before the site goes down."""
     mods = validate_modules(modules)
     if not spec.image_digest:
         raise SpecError(
@@ -69,6 +75,7 @@ def render_update_task(
         run_id,
         args=update_args(spec, spec.db_name, mods, install=install),
         **odoo_process(spec),
+        constraints=[db_node_constraint(spec)],
         extra_labels={"traefik.enable": "false", "panel.modules": ",".join(mods)},
     )
 
@@ -168,10 +175,12 @@ def render_image_task(
     *,
     run_id: str | None = None,
     on_network: bool = True,
+    on_db_node: bool = False,
 ) -> ServiceSpec:
     """A one-off task with the site's pinned Odoo image running one of the panel's own commands: no
     environment, no mounts, never routed by Traefik; on the site's network unless it only reads
-    the image's own files (then it can run before the network exists)."""
+    the image's own files (then it can run before the network exists). `on_db_node`: where the
+    module update's one-off will run (render_update_task), so that it pulls the image there."""
     return _one_off(
         spec,
         kind,
@@ -183,6 +192,7 @@ def render_image_task(
         mounts=[],
         extra_labels={"traefik.enable": "false"},
         **({} if on_network else {"networks": []}),
+        **({"constraints": [db_node_constraint(spec)]} if on_db_node else {}),
     )
 
 
@@ -191,7 +201,8 @@ def render_query_task(
 ) -> ServiceSpec:
     """psql in a one-off task on the site's network (the database is only reachable there), with
     the db image; prints rows as `a|b|c`. `sql` is the panel's own constant, never user input.
-    `database`: another database of the site's server than its own (e.g. postgres)."""
+    `database`: another database of the site's server than its own (e.g. postgres). On the
+    database's node: its image is there, and so is the overlay (render_update_task says why)."""
     return _one_off(
         spec,
         "query",
@@ -215,6 +226,7 @@ def render_query_task(
         ],
         env={"PGCONNECT_TIMEOUT": "10"},
         mounts=[],
+        constraints=[db_node_constraint(spec)],
         secret_files=[db_password_secret(spec)],
     )
 
