@@ -105,6 +105,12 @@ def task_lines(client: docker.DockerClient, task_id: str) -> list[str]:
     return lines
 
 
+def _read(boot: Boot, client: docker.DockerClient, task_id: str) -> None:
+    """The task's log as it is now, and the verdict it gives (None while it decides nothing)."""
+    boot.lines = task_lines(client, task_id)
+    boot.verdict = boot_verdict(boot.lines)
+
+
 def read_boots(
     client: docker.DockerClient, service: str, before: set[str], *, deadline_s: float, log: ops.Log
 ) -> list[Boot]:
@@ -117,10 +123,9 @@ def read_boots(
             boot = boots.setdefault(task["ID"], Boot(f"{service}.{task.get('Slot', '?')}"))
             if boot.verdict is None:
                 try:
-                    boot.lines = task_lines(client, task["ID"])
+                    _read(boot, client, task["ID"])
                 except docker.errors.APIError as exc:
                     raise ops.SwarmError(f"{boot.replica}: its log cannot be read ({exc})") from exc
-                boot.verdict = boot_verdict(boot.lines)
                 if boot.verdict is not None:
                     _log_boot(boot, log)
         current = [boots[t["ID"]] for t in running]
@@ -192,10 +197,9 @@ def explain_ended_rollout(
             continue
         boot = Boot(f"{service}.{task.get('Slot', '?')}")
         try:
-            boot.lines = task_lines(client, task["ID"])
+            _read(boot, client, task["ID"])
         except docker.errors.APIError:
             continue
-        boot.verdict = boot_verdict(boot.lines)
         if boot.left_out:
             _log_boot(boot, log)
             bad.append(boot)

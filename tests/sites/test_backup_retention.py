@@ -117,9 +117,14 @@ def run_drill(
     folder: Path, name: str, expected: str, archive: tuple[str, str] | None = None
 ) -> tuple[int, str, str]:
     task = render_drill_task(factories.site_spec(), name, expected, "j1", archive=archive)
-    script = task.command[-1]
-    script = script[script.index("set -u\n") :].replace("/backup/", f"{folder}/backup/")  # no secret here
-    env = {"PATH": f"{folder}/bin:/usr/bin:/bin", "CALLS": str(folder / "calls")}
+    return run_script(folder, task.command[-1], "set -u\n")
+
+
+def run_script(folder: Path, script: str, start: str, **env: str) -> tuple[int, str, str]:
+    """A task's script from `start` on (past the secret's prelude), by a real sh, /backup in `folder`
+    and libpq's tools stubbed; its exit code, output and the tools it called."""
+    script = script[script.index(start) :].replace("/backup/", f"{folder}/backup/")
+    env = {"PATH": f"{folder}/bin:/usr/bin:/bin", "CALLS": str(folder / "calls"), **env}
     done = subprocess.run(
         ["sh", "-c", script], env=env, capture_output=True, text=True, timeout=30, check=False
     )
@@ -228,14 +233,8 @@ def test_the_backup_lines_are_read_into_facts() -> None:
 
 
 def run_restore(folder: Path, name: str, expected: str) -> tuple[int, str, str]:
-    script = render_restore_task(factories.site_spec(), name, "j1", expected).command[-1]
-    script = script[script.index("test -s ") :].replace("/backup/", f"{folder}/backup/")  # no secret here
-    env = {"PATH": f"{folder}/bin:/usr/bin:/bin", "CALLS": str(folder / "calls"), "PGDATABASE": "acme"}
-    done = subprocess.run(
-        ["sh", "-c", script], env=env, capture_output=True, text=True, timeout=30, check=False
-    )
-    calls = (folder / "calls").read_text() if (folder / "calls").exists() else ""
-    return done.returncode, done.stdout, calls
+    task = render_restore_task(factories.site_spec(), name, "j1", expected)
+    return run_script(folder, task.command[-1], "test -s ", PGDATABASE="acme")
 
 
 def test_a_restore_refuses_a_damaged_dump_before_dropping_anything_and_loads_in_one_transaction(
